@@ -1,0 +1,39 @@
+# Warnings, sanitizers and the test helper shared by every target.
+
+add_library(tunefleet_warnings INTERFACE)
+target_compile_options(tunefleet_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wcast-align
+  -Wunused -Woverloaded-virtual -Wnull-dereference -Wformat=2 -Wimplicit-fallthrough)
+if(TUNEFLEET_WERROR)
+  target_compile_options(tunefleet_warnings INTERFACE -Werror)
+endif()
+
+if(TUNEFLEET_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(TUNEFLEET_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT TUNEFLEET_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "TUNEFLEET_SANITIZE must be empty, 'address' or 'thread', not '${TUNEFLEET_SANITIZE}'")
+endif()
+
+# tunefleet_test(NAME <name> SOURCES ... DEPS ... LABELS unit|integration|e2e [TIMEOUT s])
+# One GoogleTest binary, registered with CTest test by test, labelled.
+function(tunefleet_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT TUNEFLEET_BUILD_TESTS)
+    return()
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main tunefleet_warnings)
+  target_compile_definitions(${T_NAME} PRIVATE
+    TUNEFLEET_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    TUNEFLEET_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  gtest_discover_tests(${T_NAME}
+    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    DISCOVERY_TIMEOUT 60)
+endfunction()

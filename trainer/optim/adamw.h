@@ -1,0 +1,49 @@
+#pragma once
+// AdamW (decoupled weight decay, as torch.optim.AdamW) over one contiguous
+// range of a flat parameter buffer. The optimizer holds fp32 master weights
+// and both moments for its range only: with ZeRO that range is this rank's
+// shard; on one process it is everything.
+
+#include <cstdint>
+
+#include <torch/torch.h>
+
+namespace tunefleet {
+
+struct AdamWOptions {
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double epsilon = 1e-8;
+  double weight_decay = 0.0;
+};
+
+class AdamW {
+ public:
+  // `params` is the range [begin, begin + numel) of the flat buffer this
+  // optimizer owns; elements before `decay_end` (absolute) get weight decay.
+  AdamW(const torch::Tensor& params, int64_t begin, int64_t decay_end, AdamWOptions options);
+
+  // One update of the owned range from its gradient `grad` (same shape as the
+  // range, any dtype), at learning rate `lr`. Writes the updated weights back
+  // into `params` (cast to its dtype).
+  void Step(const torch::Tensor& grad, double lr);
+
+  int64_t step_count() const { return step_; }
+  // The optimizer's own state, for checkpoints and for measuring memory.
+  torch::Tensor& master() { return master_; }
+  torch::Tensor& exp_avg() { return exp_avg_; }
+  torch::Tensor& exp_avg_sq() { return exp_avg_sq_; }
+  void set_step_count(int64_t step) { step_ = step; }
+  int64_t state_bytes() const;
+
+ private:
+  torch::Tensor params_;   // view into the flat buffer (model dtype)
+  torch::Tensor master_;   // fp32; aliases params_ when the model is fp32
+  torch::Tensor exp_avg_;
+  torch::Tensor exp_avg_sq_;
+  int64_t decay_len_;      // leading elements of the range that get decay
+  AdamWOptions options_;
+  int64_t step_ = 0;
+};
+
+}  // namespace tunefleet
