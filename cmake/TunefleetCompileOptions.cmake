@@ -18,10 +18,10 @@ elseif(NOT TUNEFLEET_SANITIZE STREQUAL "")
   message(FATAL_ERROR "TUNEFLEET_SANITIZE must be empty, 'address' or 'thread', not '${TUNEFLEET_SANITIZE}'")
 endif()
 
-# tunefleet_test(NAME <name> SOURCES ... DEPS ... LABELS unit|integration|e2e [TIMEOUT s])
+# tunefleet_test(NAME <name> SOURCES ... DEPS ... LABELS unit|integration|e2e [TIMEOUT s] [TORCH])
 # One GoogleTest binary, registered with CTest test by test, labelled.
 function(tunefleet_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "TORCH" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT TUNEFLEET_BUILD_TESTS)
     return()
   endif()
@@ -33,6 +33,9 @@ function(tunefleet_test)
   target_compile_definitions(${T_NAME} PRIVATE
     TUNEFLEET_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     TUNEFLEET_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  if(T_TORCH)
+    tunefleet_use_torch_pch(${T_NAME})
+  endif()
   gtest_discover_tests(${T_NAME}
     PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
     DISCOVERY_TIMEOUT 60)

@@ -248,3 +248,19 @@ std::string JobSpecToJson(const v1::JobSpec& spec) {
 }
 
 }  // namespace tunefleet
+
+namespace tunefleet {
+
+void ResolveJobSpecPaths(v1::JobSpec& spec, const std::string& base_dir) {
+  auto resolve = [&base_dir](std::string* path) {
+    if (path->empty() || (*path)[0] == '/') return;
+    *path = base_dir + "/" + *path;
+  };
+  resolve(spec.mutable_model()->mutable_path());
+  resolve(spec.mutable_dataset()->mutable_path());
+  resolve(spec.mutable_dataset()->mutable_validation_path());
+  resolve(spec.mutable_checkpoint()->mutable_directory());
+  resolve(spec.mutable_export_()->mutable_directory());
+}
+
+}  // namespace tunefleet

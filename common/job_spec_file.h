@@ -26,3 +26,12 @@ absl::Status ApplyJobSpecOverride(v1::JobSpec& spec, absl::string_view assignmen
 std::string JobSpecToJson(const v1::JobSpec& spec);
 
 }  // namespace tunefleet
+
+namespace tunefleet {
+
+// Makes the spec's relative paths (model, dataset, checkpoint and export
+// directories) absolute against `base_dir`, the spec file's directory, so a
+// spec can sit beside its data and still be submitted from anywhere.
+void ResolveJobSpecPaths(v1::JobSpec& spec, const std::string& base_dir);
+
+}  // namespace tunefleet

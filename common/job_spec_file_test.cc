@@ -89,3 +89,19 @@ TEST(LoadJobSpecFile, MissingFileIsNotFound) {
 
 }  // namespace
 }  // namespace tunefleet
+
+namespace tunefleet {
+namespace {
+
+TEST(ResolveJobSpecPaths, RelativePathsFollowTheSpecFile) {
+  v1::JobSpec spec;
+  spec.mutable_model()->set_path("base_model");
+  spec.mutable_dataset()->set_path("/abs/train.jsonl");
+  ResolveJobSpecPaths(spec, "/specs");
+  EXPECT_EQ(spec.model().path(), "/specs/base_model");
+  EXPECT_EQ(spec.dataset().path(), "/abs/train.jsonl");
+  EXPECT_EQ(spec.dataset().validation_path(), "");
+}
+
+}  // namespace
+}  // namespace tunefleet

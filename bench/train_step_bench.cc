@@ -1,0 +1,112 @@
+// Training throughput of one trainer process: forward, backward, clip and
+// AdamW on random tokens, for a few model sizes. Prints a table.
+//
+//   build/bench/train_step_bench [--steps N] [--threads T]
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "trainer/model/lora.h"
+#include "trainer/model/model_init.h"
+#include "trainer/optim/adamw.h"
+#include "trainer/optim/flat_parameters.h"
+#include "trainer/train/train_step.h"
+
+namespace tunefleet {
+namespace {
+
+struct Case {
+  const char* name;
+  int hidden, intermediate, layers, heads, kv_heads, vocab;
+  int seq_len, micro_batch;
+  bool lora;
+};
+
+ModelConfig ConfigOf(const Case& c) {
+  ModelConfig config;
+  config.model_type = "llama";
+  config.hidden_size = c.hidden;
+  config.intermediate_size = c.intermediate;
+  config.num_hidden_layers = c.layers;
+  config.num_attention_heads = c.heads;
+  config.num_key_value_heads = c.kv_heads;
+  config.head_dim = c.hidden / c.heads;
+  config.vocab_size = c.vocab;
+  config.max_position_embeddings = 4096;
+  config.tie_word_embeddings = true;
+  return config;
+}
+
+BatchTensors RandomBatch(const Case& c) {
+  BatchTensors b;
+  b.input_ids = torch::randint(c.vocab, {c.micro_batch, c.seq_len}, torch::kInt64);
+  b.labels = torch::randint(c.vocab, {c.micro_batch, c.seq_len}, torch::kInt64);
+  b.position_ids = torch::arange(c.seq_len, torch::kInt64).repeat({c.micro_batch, 1});
+  b.segment_ids = torch::ones({c.micro_batch, c.seq_len}, torch::kInt64);
+  b.real_tokens = b.loss_tokens = static_cast<int64_t>(c.micro_batch) * c.seq_len;
+  return b;
+}
+
+int Run(int steps) {
+  const std::vector<Case> cases = {
+      {"demo (bundled base model)", 128, 384, 4, 4, 2, 512, 128, 16, false},
+      {"small", 512, 1408, 8, 8, 4, 8192, 512, 4, false},
+      {"small, LoRA r=16", 512, 1408, 8, 8, 4, 8192, 512, 4, true},
+  };
+  std::printf("torch threads: %d, %d timed steps after 2 warm-up\n\n", torch::get_num_threads(), steps);
+  std::printf("| model | params | trainable | seq x micro | ms/step | tokens/s |\n");
+  std::printf("| --- | ---: | ---: | --- | ---: | ---: |\n");
+  for (const Case& c : cases) {
+    torch::manual_seed(0);
+    auto model = CreateRandomModel(ConfigOf(c), 0);
+    if (!model.ok()) {
+      std::fprintf(stderr, "%s: %s\n", c.name, model.status().ToString().c_str());
+      return 1;
+    }
+    int64_t total = 0;
+    for (const auto& p : (*model)->parameters()) total += p.numel();
+    if (c.lora) {
+      LoraConfig lora;
+      lora.rank = 16;
+      if (auto s = ApplyLora(**model, lora); !s.ok()) return 1;
+    }
+    auto params = FlatParameters::Create(TrainableParameters(**model), IsNoDecayParameter);
+    if (!params.ok()) return 1;
+    AdamW optimizer(params->values(), 0, params->decay_numel(), AdamWOptions{});
+    const BatchTensors batch = RandomBatch(c);
+    const StepSettings settings{1e-4, 1.0, batch.loss_tokens};
+    double seconds = 0;
+    for (int i = 0; i < steps + 2; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      auto r = TrainStep(**model, *params, optimizer, {batch}, settings);
+      if (!r.ok()) {
+        std::fprintf(stderr, "%s: %s\n", c.name, r.status().ToString().c_str());
+        return 1;
+      }
+      if (i >= 2) seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    const double per_step = seconds / steps;
+    std::printf("| %s | %.2fM | %.2fM | %d x %d | %.1f | %.0f |\n", c.name, total / 1e6, params->numel() / 1e6,
+                c.seq_len, c.micro_batch, per_step * 1e3, batch.real_tokens / per_step);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace tunefleet
+
+int main(int argc, char** argv) {
+  int steps = 10;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--steps") == 0) steps = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--threads") == 0) torch::set_num_threads(std::atoi(argv[i + 1]));
+  }
+  return tunefleet::Run(steps > 0 ? steps : 1);
+}

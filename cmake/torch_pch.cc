@@ -1,0 +1,1 @@
+// The translation unit that compiles the shared <torch/torch.h> precompiled header.

@@ -1,0 +1,114 @@
+// The trainer binary as a user runs it: fine-tune the bundled base model on
+// generated demo data, export, evaluate the export; and the errors a user
+// sees for a bad spec or damaged weights.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tests/testing/child_process.h"
+
+namespace tunefleet {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FreshTestDirectory;
+using testing::RunCommand;
+
+const std::string kTrainer = TUNEFLEET_BINARY_DIR "/trainer/tunefleet-trainer";
+const std::string kDemoData = TUNEFLEET_BINARY_DIR "/demo/tunefleet-demo-data";
+const std::string kDemo = TUNEFLEET_SOURCE_DIR "/demo";
+
+class TrainerE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = FreshTestDirectory();
+    auto made = RunCommand({kDemoData, "--out", dir_ + "/data"});
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+  }
+  std::string dir_;
+};
+
+TEST_F(TrainerE2eTest, FineTunesExportsAndEvaluates) {
+  auto train = RunCommand({kTrainer, "train", "--spec", kDemo + "/finetune.yaml",           //
+                    "--set", "dataset.path=" + dir_ + "/data/train.jsonl",            //
+                    "--set", "dataset.validation_path=" + dir_ + "/data/validation.jsonl",
+                    "--set", "hyperparameters.max_steps=6",                           //
+                    "--set", "evaluation.interval_steps=3",                           //
+                    "--set", "export.directory=" + dir_ + "/export",                  //
+                    "--metrics-out", dir_ + "/metrics.jsonl"});
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("step 6/6"), std::string::npos) << train.output;
+  EXPECT_NE(train.output.find("eval loss"), std::string::npos) << train.output;
+  for (const char* file : {"config.json", "model.safetensors", "tokenizer.json"}) {
+    EXPECT_TRUE(fs::exists(dir_ + "/export/" + file)) << file;
+  }
+  std::ifstream metrics(dir_ + "/metrics.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(metrics, line);) lines += line.find("\"train_loss\"") != std::string::npos;
+  EXPECT_EQ(lines, 6);
+
+  auto eval = RunCommand({kTrainer, "evaluate", "--model", dir_ + "/export", "--data", dir_ + "/data/test.jsonl",
+                   "--limit", "5", "--max-new-tokens", "4"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NE(eval.output.find("exact match: "), std::string::npos) << eval.output;
+  EXPECT_NE(eval.output.find("/5 = "), std::string::npos) << eval.output;
+}
+
+TEST_F(TrainerE2eTest, LoraRunExportsAPeftAdapter) {
+  auto train = RunCommand({kTrainer, "train", "--spec", kDemo + "/finetune.yaml",  //
+                    "--set", "dataset.path=" + dir_ + "/data/train.jsonl",   //
+                    "--set", "dataset.validation_path=",                     //
+                    "--set", "method.type=lora",                             //
+                    "--set", "method.lora.rank=4",                           //
+                    "--set", "hyperparameters.max_steps=2",                  //
+                    "--set", "export.directory=" + dir_ + "/adapter"});
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_TRUE(fs::exists(dir_ + "/adapter/adapter_config.json"));
+  EXPECT_TRUE(fs::exists(dir_ + "/adapter/adapter_model.safetensors"));
+  auto eval = RunCommand({kTrainer, "evaluate", "--model", kDemo + "/base_model", "--adapter", dir_ + "/adapter", "--data",
+                   dir_ + "/data/test.jsonl", "--limit", "2", "--max-new-tokens", "2"});
+  EXPECT_EQ(eval.exit_code, 0) << eval.output;
+}
+
+TEST_F(TrainerE2eTest, BadSpecNamesFileLineAndField) {
+  const std::string spec = dir_ + "/bad.yaml";
+  std::ofstream(spec) << "model:\n  path: " << kDemo << "/base_model\n"
+                      << "hyperparameters:\n  learning_rte: 0.1\n";
+  auto train = RunCommand({kTrainer, "train", "--spec", spec});
+  EXPECT_NE(train.exit_code, 0);
+  EXPECT_NE(train.output.find("bad.yaml:4"), std::string::npos) << train.output;
+  EXPECT_NE(train.output.find("learning_rte"), std::string::npos) << train.output;
+}
+
+TEST_F(TrainerE2eTest, MalformedDatasetLineIsNamed) {
+  {
+    std::ofstream out(dir_ + "/broken.jsonl");
+    out << R"({"text": "1 + 2 = 3."})" << "\n" << R"({"text": "unterminated)" << "\n";
+  }
+  auto train = RunCommand({kTrainer, "train", "--spec", kDemo + "/finetune.yaml",  //
+                    "--set", "dataset.path=" + dir_ + "/broken.jsonl",      //
+                    "--set", "dataset.format=text",                          //
+                    "--set", "dataset.validation_path="});
+  EXPECT_NE(train.exit_code, 0);
+  EXPECT_NE(train.output.find("broken.jsonl:2"), std::string::npos) << train.output;
+}
+
+TEST_F(TrainerE2eTest, TruncatedWeightsAreNamedAndNothingIsWritten) {
+  fs::copy(kDemo + "/base_model", dir_ + "/model", fs::copy_options::recursive);
+  const std::string weights = dir_ + "/model/model.safetensors";
+  fs::resize_file(weights, fs::file_size(weights) - 100);
+  auto train = RunCommand({kTrainer, "train", "--spec", kDemo + "/finetune.yaml",  //
+                    "--set", "model.path=" + dir_ + "/model",               //
+                    "--set", "dataset.path=" + dir_ + "/data/train.jsonl",  //
+                    "--set", "dataset.validation_path=",                    //
+                    "--set", "export.directory=" + dir_ + "/export"});
+  EXPECT_NE(train.exit_code, 0);
+  EXPECT_NE(train.output.find("model.safetensors"), std::string::npos) << train.output;
+  EXPECT_FALSE(fs::exists(dir_ + "/export"));
+}
+
+}  // namespace
+}  // namespace tunefleet

@@ -1,0 +1,136 @@
+#include "trainer/data/jsonl_reader.h"
+
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace tunefleet {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string TestData(const std::string& name) {
+  return std::string(TUNEFLEET_SOURCE_DIR) + "/trainer/data/testdata/" + name;
+}
+
+TEST(JsonlReaderTest, ReadsTextAndIgnoresOtherKeys) {
+  auto records = ReadJsonlFile(TestData("text.jsonl"), v1::DATASET_FORMAT_TEXT);
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ((*records)[0].text, "The quick brown fox.");
+  EXPECT_EQ((*records)[1].text, "Jumps over the lazy dog.");
+  EXPECT_EQ((*records)[1].format, v1::DATASET_FORMAT_TEXT);
+}
+
+TEST(JsonlReaderTest, DetectsPromptCompletion) {
+  auto records = ReadJsonlFile(TestData("prompt_completion.jsonl"), v1::DATASET_FORMAT_UNSPECIFIED);
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ((*records)[0].format, v1::DATASET_FORMAT_PROMPT_COMPLETION);
+  EXPECT_EQ((*records)[0].prompt, "Q: capital of France?\nA:");
+  EXPECT_EQ((*records)[0].completion, " Paris");
+}
+
+TEST(JsonlReaderTest, DetectsChatAndSkipsBlankLines) {
+  auto records = ReadJsonlFile(TestData("chat.jsonl"), v1::DATASET_FORMAT_UNSPECIFIED);
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 2u);
+  const DatasetRecord& first = (*records)[0];
+  EXPECT_EQ(first.format, v1::DATASET_FORMAT_CHAT);
+  ASSERT_EQ(first.messages.size(), 3u);
+  EXPECT_EQ(first.messages[0].role, ChatRole::kSystem);
+  EXPECT_EQ(first.messages[1].role, ChatRole::kUser);
+  EXPECT_EQ(first.messages[2].role, ChatRole::kAssistant);
+  EXPECT_EQ(first.messages[2].content, "Hello!");
+  // The blank line 2 is skipped but still counted.
+  EXPECT_THAT((*records)[1].source, testing::EndsWith("chat.jsonl:3"));
+}
+
+TEST(JsonlReaderTest, HandlesCrlfWhitespaceAndUnicode) {
+  auto records = ParseJsonl("  {\"text\": \"caf\\u00e9 \xe2\x9c\x93\"}\r\n\r\n\t\n{\"text\": \"\"}\r\n", "mem",
+                            v1::DATASET_FORMAT_UNSPECIFIED);
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_EQ((*records)[0].text, "caf\xc3\xa9 \xe2\x9c\x93");
+  EXPECT_EQ((*records)[1].text, "");
+  EXPECT_EQ((*records)[1].source, "mem:4");
+}
+
+TEST(JsonlReaderTest, EmptyFileHasNoRecords) {
+  auto records = ParseJsonl("\n\n", "mem", v1::DATASET_FORMAT_UNSPECIFIED);
+  ASSERT_TRUE(records.ok());
+  EXPECT_TRUE(records->empty());
+}
+
+TEST(JsonlReaderTest, MissingFileIsNotFound) {
+  auto records = ReadJsonlFile("/nonexistent/train.jsonl", v1::DATASET_FORMAT_TEXT);
+  EXPECT_EQ(records.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(records.status().message()), HasSubstr("/nonexistent/train.jsonl"));
+}
+
+struct BadLine {
+  const char* name;
+  v1::DatasetFormat format;
+  const char* first_line;  // a good line, so the bad one is line 2
+  const char* bad_line;
+  const char* what;        // expected in the message
+};
+
+class BadLineTest : public ::testing::TestWithParam<BadLine> {};
+
+TEST_P(BadLineTest, IsInvalidArgumentNamingFileAndLine) {
+  const BadLine& c = GetParam();
+  const std::string contents = std::string(c.first_line) + "\n" + c.bad_line + "\n";
+  auto records = ParseJsonl(contents, "data/train.jsonl", c.format);
+  ASSERT_FALSE(records.ok()) << c.name;
+  EXPECT_EQ(records.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(records.status().message()), StartsWith("data/train.jsonl:2: "));
+  EXPECT_THAT(std::string(records.status().message()), HasSubstr(c.what));
+}
+
+constexpr const char* kText = R"({"text": "ok"})";
+constexpr const char* kChat = R"({"messages": [{"role": "user", "content": "hi"}]})";
+constexpr const char* kPc = R"({"prompt": "p", "completion": "c"})";
+
+INSTANTIATE_TEST_SUITE_P(
+    Kinds, BadLineTest,
+    ::testing::Values(
+        BadLine{"not_json", v1::DATASET_FORMAT_TEXT, kText, R"({"text": "unterminated)", "not valid JSON"},
+        BadLine{"trailing_garbage", v1::DATASET_FORMAT_TEXT, kText, R"({"text": "a"} x)", "not valid JSON"},
+        BadLine{"not_object", v1::DATASET_FORMAT_TEXT, kText, R"(["text", "a"])", "expected a JSON object, got array"},
+        BadLine{"missing_text", v1::DATASET_FORMAT_TEXT, kText, R"({"body": "a"})",
+                R"(missing key "text" (text format; the line has keys "body"))"},
+        BadLine{"text_not_string", v1::DATASET_FORMAT_TEXT, kText, R"({"text": 42})",
+                "text must be a string, got number"},
+        BadLine{"detected_format_mismatch", v1::DATASET_FORMAT_UNSPECIFIED, kText, kChat, R"(missing key "text")"},
+        BadLine{"missing_completion", v1::DATASET_FORMAT_PROMPT_COMPLETION, kPc, R"({"prompt": "p"})",
+                R"(missing key "completion")"},
+        BadLine{"completion_null", v1::DATASET_FORMAT_PROMPT_COMPLETION, kPc, R"({"prompt": "p", "completion": null})",
+                "completion must be a string, got null"},
+        BadLine{"messages_not_array", v1::DATASET_FORMAT_CHAT, kChat, R"({"messages": "hi"})",
+                "messages must be an array, got string"},
+        BadLine{"empty_messages", v1::DATASET_FORMAT_CHAT, kChat, R"({"messages": []})", "messages is empty"},
+        BadLine{"message_not_object", v1::DATASET_FORMAT_CHAT, kChat, R"({"messages": ["hi"]})",
+                "messages[0] must be an object, got string"},
+        BadLine{"unknown_role", v1::DATASET_FORMAT_CHAT, kChat,
+                R"({"messages": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]})",
+                R"(messages[1].role: unknown role "bot")"},
+        BadLine{"missing_role", v1::DATASET_FORMAT_CHAT, kChat, R"({"messages": [{"content": "a"}]})",
+                R"(missing key "role")"},
+        BadLine{"content_not_string", v1::DATASET_FORMAT_CHAT, kChat,
+                R"({"messages": [{"role": "user", "content": ["a"]}]})", "messages[0].content must be a string"},
+        BadLine{"chat_line_in_pc_file", v1::DATASET_FORMAT_PROMPT_COMPLETION, kPc, kChat,
+                R"(missing key "prompt")"}),
+    [](const ::testing::TestParamInfo<BadLine>& param_info) { return std::string(param_info.param.name); });
+
+TEST(JsonlReaderTest, UndetectableFirstLineIsAnError) {
+  auto records = ParseJsonl("\n{\"input\": \"a\", \"output\": \"b\"}\n", "x.jsonl", v1::DATASET_FORMAT_UNSPECIFIED);
+  ASSERT_FALSE(records.ok());
+  EXPECT_THAT(std::string(records.status().message()), StartsWith("x.jsonl:2: cannot detect the dataset format"));
+  EXPECT_THAT(std::string(records.status().message()), HasSubstr(R"("input", "output")"));
+}
+
+}  // namespace
+}  // namespace tunefleet

@@ -1,0 +1,49 @@
+#pragma once
+// Exact-match accuracy: the model answers each prompt (greedy, in the chat
+// template it was fine-tuned with) and an answer counts when it equals the
+// expected completion after trimming whitespace.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "trainer/model/llama_model.h"
+#include "trainer/tokenizer/tokenizer.h"
+#include "tunefleet/v1/job_spec.pb.h"
+
+namespace tunefleet {
+
+struct PromptAndAnswer {
+  std::string prompt;
+  std::string answer;
+};
+
+struct ExactMatchResult {
+  int correct = 0;
+  int total = 0;
+  double accuracy() const { return total == 0 ? 0.0 : static_cast<double>(correct) / total; }
+  // A few (prompt, expected, got) triples, for a person to look at.
+  std::vector<std::vector<std::string>> samples;
+};
+
+// The prompt as a single user turn in `chat_template`, ending where the
+// assistant's reply begins; and the ids that end a reply in that template.
+absl::StatusOr<std::vector<int32_t>> EncodeChatPrompt(const Tokenizer& tokenizer, v1::ChatTemplate chat_template,
+                                                      const std::string& user_message);
+absl::StatusOr<std::vector<int32_t>> ReplyStopIds(const Tokenizer& tokenizer, v1::ChatTemplate chat_template);
+
+struct GenerationFormat {
+  // The chat template the prompt is wrapped in; nullopt: the prompt is raw
+  // text to continue (a base model), ended by EOS or a stop string.
+  std::optional<v1::ChatTemplate> chat_template = v1::CHAT_TEMPLATE_CHATML;
+  // The reply ends before the first of these, as with vLLM's `stop`.
+  std::vector<std::string> stop_strings;
+  int max_new_tokens = 16;
+};
+
+absl::StatusOr<ExactMatchResult> EvaluateExactMatch(CausalLM& model, const Tokenizer& tokenizer,
+                                                    const GenerationFormat& format,
+                                                    const std::vector<PromptAndAnswer>& examples);
+
+}  // namespace tunefleet

@@ -1,0 +1,43 @@
+#include "trainer/model/attention.h"
+
+#include "trainer/model/rotary_embedding.h"
+#include "trainer/model/torch_compat.h"
+
+namespace tunefleet {
+
+Attention::Attention(const ModelConfig& config, const torch::TensorOptions& options)
+    : num_heads_(config.num_attention_heads),
+      num_kv_heads_(config.num_key_value_heads),
+      head_dim_(config.head_dim) {
+  const int64_t hidden = config.hidden_size;
+  q_proj = register_module(
+      "q_proj", std::make_shared<LoraLinear>(hidden, num_heads_ * head_dim_, config.qkv_bias(), options));
+  k_proj = register_module(
+      "k_proj", std::make_shared<LoraLinear>(hidden, num_kv_heads_ * head_dim_, config.qkv_bias(), options));
+  v_proj = register_module(
+      "v_proj", std::make_shared<LoraLinear>(hidden, num_kv_heads_ * head_dim_, config.qkv_bias(), options));
+  o_proj = register_module(
+      "o_proj", std::make_shared<LoraLinear>(num_heads_ * head_dim_, hidden, config.o_bias(), options));
+}
+
+torch::Tensor RepeatKv(const torch::Tensor& x, int64_t groups) {
+  if (groups == 1) return x;
+  const int64_t b = x.size(0), kv = x.size(1), t = x.size(2), d = x.size(3);
+  return x.unsqueeze(2).expand({b, kv, groups, t, d}).reshape({b, kv * groups, t, d});
+}
+
+torch::Tensor Attention::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                 const torch::Tensor& allowed) {
+  const int64_t b = x.size(0), t = x.size(1);
+  torch::Tensor q = q_proj->forward(x).view({b, t, num_heads_, head_dim_}).transpose(1, 2);
+  torch::Tensor k = k_proj->forward(x).view({b, t, num_kv_heads_, head_dim_}).transpose(1, 2);
+  torch::Tensor v = v_proj->forward(x).view({b, t, num_kv_heads_, head_dim_}).transpose(1, 2);
+  q = ApplyRotary(q, cos, sin);
+  k = ApplyRotary(k, cos, sin);
+  const int64_t groups = num_heads_ / num_kv_heads_;
+  torch::Tensor out = compat::ScaledDotProductAttention(q, RepeatKv(k, groups), RepeatKv(v, groups),
+                                                        allowed);  // [B, H, T, D]
+  return o_proj->forward(out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_}));
+}
+
+}  // namespace tunefleet
