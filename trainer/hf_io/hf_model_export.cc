@@ -1,12 +1,12 @@
 #include "trainer/hf_io/hf_model_export.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "trainer/model/weight_loading.h"
+#include "trainer/safetensors/atomic_file.h"
 #include "trainer/safetensors/safetensors_torch.h"
 
 namespace tunefleet {
@@ -21,18 +21,12 @@ absl::Status MakeDirectory(const std::string& dir) {
   return absl::OkStatus();
 }
 
+// Atomically (temporary file, fsync, rename): a reader never sees half a config.
 absl::Status WriteText(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
-    out << text;
-    out.flush();
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path, ": ", ec.message()));
-  return absl::OkStatus();
+  auto writer = AtomicFileWriter::Create(path);
+  if (!writer.ok()) return writer.status();
+  if (auto s = (*writer)->Append(text.data(), text.size()); !s.ok()) return s;
+  return (*writer)->Commit();
 }
 
 std::string DTypeName(torch::ScalarType dtype) {
