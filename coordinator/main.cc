@@ -1,21 +1,183 @@
 // tunefleet-coordinator: takes fine-tuning jobs over gRPC and schedules them
 // onto worker daemons.
+//
+// The main thread is also the control plane's clock: it calls Tick() every
+// --tick-interval and takes SIGTERM/SIGINT synchronously (sigtimedwait), so no
+// signal handler ever runs concurrently with the server.
 
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <prometheus/exposer.h>
 
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/port_file.h"
 #include "common/version.h"
+#include "coordinator/core/control_plane.h"
+#include "coordinator/metrics/coordinator_metrics.h"
+#include "coordinator/service/services.h"
+#include "coordinator/store/store.h"
+
+namespace {
+
+using tunefleet::Log;
+
+using tunefleet::WritePortFile;
+
+struct MetricsFlags {
+  std::string listen;
+  std::string port_file;
+};
+
+int Run(const std::string& listen, const std::string& database, const std::string& port_file,
+        const MetricsFlags& metrics_flags, tunefleet::coordinator::ControlPlaneOptions options, absl::Duration tick) {
+  // Block the stop signals in every thread (gRPC's inherit the mask); the
+  // main loop takes them with sigtimedwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto store = tunefleet::store::Store::Open(database);
+  if (!store.ok()) {
+    Log("coordinator", absl::StrCat("ERROR: ", store.status().ToString()));
+    return 1;
+  }
+  auto metrics = std::make_shared<tunefleet::coordinator::CoordinatorMetrics>();
+  options.on_placed = [metrics](absl::Duration wait) { metrics->ObserveQueueWait(wait); };
+  auto plane = tunefleet::coordinator::ControlPlane::Create(std::move(*store), std::move(options));
+  if (!plane.ok()) {
+    Log("coordinator", absl::StrCat("ERROR loading state from ", database, ": ", plane.status().ToString()));
+    return 1;
+  }
+  tunefleet::coordinator::JobServiceImpl jobs(**plane);
+  tunefleet::coordinator::WorkerServiceImpl workers(**plane);
+  tunefleet::coordinator::AdminServiceImpl admin(**plane);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&jobs);
+  builder.RegisterService(&workers);
+  builder.RegisterService(&admin);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    Log("coordinator", absl::StrCat("ERROR: cannot listen on ", listen));
+    return 1;
+  }
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  if (!port_file.empty() && !WritePortFile(port_file, port)) {
+    Log("coordinator", absl::StrCat("ERROR: cannot write --port-file ", port_file));
+    return 1;
+  }
+  Log("coordinator", absl::StrCat("listening on ", host, ":", port, " (database ", database, ")"));
+  metrics->Attach(plane->get());
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!metrics_flags.listen.empty()) {
+    exposer = std::make_unique<prometheus::Exposer>(metrics_flags.listen);  // throws if it cannot bind
+    exposer->RegisterCollectable(metrics);
+    const int metrics_port = exposer->GetListeningPorts().at(0);
+    if (!metrics_flags.port_file.empty() && !WritePortFile(metrics_flags.port_file, metrics_port)) {
+      Log("coordinator", absl::StrCat("ERROR: cannot write --metrics-port-file ", metrics_flags.port_file));
+      return 1;
+    }
+    Log("coordinator", absl::StrCat("metrics on ", metrics_flags.listen.substr(0, metrics_flags.listen.rfind(':')),
+                                    ":", metrics_port, "/metrics"));
+  }
+
+  timespec interval{};
+  interval.tv_sec = absl::ToInt64Seconds(tick);
+  interval.tv_nsec = absl::ToInt64Nanoseconds(tick - absl::Seconds(interval.tv_sec));
+  while (true) {
+    const absl::Time pass_start = absl::Now();
+    (*plane)->Tick();
+    metrics->ObserveSchedulingPass(absl::Now() - pass_start);
+    siginfo_t info;
+    const int signal = sigtimedwait(&stop_signals, &info, &interval);
+    if (signal == SIGTERM || signal == SIGINT) {
+      Log("coordinator", absl::StrCat("signal ", signal, ": shutting down"));
+      break;
+    }
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"tunefleet-coordinator: schedules fine-tuning jobs onto tunefleet workers"};
   app.set_version_flag("--version", std::string("tunefleet ") + TUNEFLEET_VERSION);
   std::string listen = "127.0.0.1:50051";
   std::string database = "tunefleet.db";
+  std::string port_file;
+  double heartbeat_s = 3, worker_timeout_s = 15, backoff_s = 2, backoff_max_s = 120, reserve_after_s = 300;
+  double drain_deadline_s = 300, tick_s = 0.2;
+  double hang_multiplier = 10, hang_floor_s = 120, hang_startup_s = 600;
+  size_t metrics_history = 10000;
+  MetricsFlags metrics_flags;
   app.add_option("--listen", listen, "gRPC listen address (port 0 picks a free port)")->capture_default_str();
   app.add_option("--database", database, "SQLite database file for durable state")->capture_default_str();
+  app.add_option("--port-file", port_file, "Write the bound port here once listening (for --listen ...:0)");
+  app.add_option("--heartbeat-interval", heartbeat_s, "Seconds between worker heartbeats (told to workers)")
+      ->capture_default_str();
+  app.add_option("--worker-timeout", worker_timeout_s, "Seconds without a heartbeat before a worker is LOST")
+      ->capture_default_str();
+  app.add_option("--restart-backoff", backoff_s, "Seconds before a requeued job's 2nd attempt; doubles after")
+      ->capture_default_str();
+  app.add_option("--restart-backoff-max", backoff_max_s, "Cap on the restart backoff, seconds")
+      ->capture_default_str();
+  app.add_option("--reserve-after", reserve_after_s,
+                 "Seconds a job that does not fit may be overtaken by smaller ones before it reserves the cluster")
+      ->capture_default_str();
+  app.add_option("--drain-deadline", drain_deadline_s, "Default drain deadline, seconds")->capture_default_str();
+  app.add_option("--tick-interval", tick_s, "Seconds between scheduling and liveness passes")->capture_default_str();
+  app.add_option("--hang-multiplier", hang_multiplier,
+                 "A rank is hung after this many times its recent step time without a step")
+      ->capture_default_str();
+  app.add_option("--hang-floor", hang_floor_s, "Seconds: the least time without a step before a rank is hung")
+      ->capture_default_str();
+  app.add_option("--hang-startup", hang_startup_s, "Seconds a rank may take to reach its first step")
+      ->capture_default_str();
+  app.add_option("--metrics-history", metrics_history, "Metric samples kept in memory per job for WatchJobMetrics")
+      ->capture_default_str();
+  app.add_option("--metrics-listen", metrics_flags.listen,
+                 "Serve Prometheus /metrics here (e.g. 0.0.0.0:9464; port 0 picks one; empty: off)");
+  app.add_option("--metrics-port-file", metrics_flags.port_file, "Write the bound /metrics port here");
   CLI11_PARSE(app, argc, argv);
-  std::cerr << "tunefleet-coordinator: the control plane is not built yet (issue 8)\n";
-  return 2;
+
+  tunefleet::coordinator::ControlPlaneOptions options;
+  options.heartbeat_interval = absl::Seconds(heartbeat_s);
+  options.worker_timeout = absl::Seconds(worker_timeout_s);
+  options.backoff.initial = absl::Seconds(backoff_s);
+  options.backoff.max = absl::Seconds(backoff_max_s);
+  options.scheduling.reserve_after = absl::Seconds(reserve_after_s);
+  options.default_drain_deadline = absl::Seconds(drain_deadline_s);
+  try {
+    options.hang_multiplier = hang_multiplier;
+    options.hang_floor = absl::Seconds(hang_floor_s);
+    options.hang_startup = absl::Seconds(hang_startup_s);
+    options.metrics_history = metrics_history;
+    return Run(listen, database, port_file, metrics_flags, std::move(options), absl::Seconds(tick_s));
+  } catch (const std::exception& e) {  // a last guard: nothing escapes main
+    Log("coordinator", absl::StrCat("internal error: ", e.what()));
+    return 70;
+  }
 }

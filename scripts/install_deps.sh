@@ -9,6 +9,7 @@ packages=(
   prometheus-cpp-dev libsqlite3-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev libopenblas0-pthread   # without openblas, libtorch falls back to reference BLAS (~5x slower)
+  libgloo-dev                          # ProcessGroupGloo.hpp (in libtorch-dev) includes gloo's headers
   libpng-dev
   nodejs npm                           # the tokenizer's reference implementation runs on node at test time
 )

@@ -1,10 +1,23 @@
 // tunefleet-trainer: one rank of a fine-tuning job, or the tools around it.
 //
 //   tunefleet-trainer train --spec job.yaml [--set key=value]... [--metrics-out m.jsonl]
+//                           [--rank R --world-size N --rendezvous tcp://HOST:PORT|file:///PATH]
+//     (or torchrun's MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK)
+//                           [--job-id ID] [--log-every N]
+//   tunefleet-trainer export --checkpoint STEP_DIR|JOB_DIR --base-model DIR --out DIR
+//                            [--format hf_model|peft_adapter|merged_model]
 //   tunefleet-trainer evaluate --model DIR [--adapter DIR] --data test.jsonl
 //   tunefleet-trainer train-tokenizer --corpus a.jsonl --vocab-size N --out tokenizer.json
+//
+// Signals (train): SIGUSR1 saves a checkpoint at the next step boundary and
+// goes on. SIGTERM or SIGINT saves one at the next step boundary and exits
+// 75 once it is committed (resumable); a second SIGTERM/SIGINT, or a failed
+// save, exits non-zero at once. Exit codes: 0 done, 1 error, 2 usage,
+// 70 internal error, 75 stopped after a committed checkpoint.
 
 #include <atomic>
+#include <signal.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -15,34 +28,55 @@
 #include "common/job_spec_file.h"
 #include "common/version.h"
 #include "trainer/tools/evaluate_command.h"
+#include "trainer/tools/export_command.h"
 #include "trainer/tools/train_tokenizer_command.h"
 #include "trainer/train/training_run.h"
 
 namespace {
 
+constexpr int kExitStoppedAfterCheckpoint = 75;  // EX_TEMPFAIL: resumable, try again
+
+// Handlers only set atomics; the loop acts at the next step boundary.
 std::atomic<bool> g_stop_requested{false};
+std::atomic<bool> g_save_requested{false};
 
 void RequestStop(int) { g_stop_requested.store(true); }
+void RequestSave(int) { g_save_requested.store(true); }
+
+void InstallSignalHandlers() {
+  struct sigaction stop {};
+  stop.sa_handler = RequestStop;
+  sigemptyset(&stop.sa_mask);
+  // One-shot: the second SIGTERM/SIGINT meets the default action and ends
+  // the process at once, without waiting for a save.
+  stop.sa_flags = SA_RESETHAND | SA_RESTART;
+  sigaction(SIGTERM, &stop, nullptr);
+  sigaction(SIGINT, &stop, nullptr);
+  struct sigaction save {};
+  save.sa_handler = RequestSave;
+  sigemptyset(&save.sa_mask);
+  save.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &save, nullptr);
+}
 
 int Fail(const absl::Status& status) {
   std::cerr << "tunefleet-trainer: " << status.message() << "\n";
   return 1;
 }
 
-int Train(const std::string& spec_path, const std::vector<std::string>& overrides, const std::string& metrics_out) {
+int Train(const std::string& spec_path, const std::vector<std::string>& overrides, tunefleet::RunOptions options) {
   auto spec = tunefleet::LoadJobSpecFile(spec_path);
   if (!spec.ok()) return Fail(spec.status());
   for (const std::string& assignment : overrides) {
     if (auto s = tunefleet::ApplyJobSpecOverride(*spec, assignment); !s.ok()) return Fail(s);
   }
   tunefleet::ResolveJobSpecPaths(*spec, std::filesystem::absolute(spec_path).parent_path().string());
-  std::signal(SIGTERM, RequestStop);
-  std::signal(SIGINT, RequestStop);
-  tunefleet::RunOptions options;
-  options.metrics_out = metrics_out;
+  InstallSignalHandlers();
   options.stop_requested = &g_stop_requested;
-  if (auto s = tunefleet::RunTraining(*spec, options); !s.ok()) return Fail(s);
-  return 0;
+  options.save_requested = &g_save_requested;
+  auto end = tunefleet::RunTraining(*spec, options);
+  if (!end.ok()) return Fail(end.status());
+  return *end == tunefleet::RunEnd::kStoppedAfterCheckpoint ? kExitStoppedAfterCheckpoint : 0;
 }
 
 }  // namespace
@@ -52,12 +86,28 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("tunefleet ") + TUNEFLEET_VERSION);
   app.require_subcommand(1);
 
-  std::string spec_path, metrics_out;
+  std::string spec_path;
   std::vector<std::string> overrides;
+  tunefleet::RunOptions run_options;
   CLI::App* train = app.add_subcommand("train", "Train per a job spec (YAML or JSON)");
   train->add_option("--spec", spec_path, "Job spec file")->required();
   train->add_option("--set", overrides, "Override a spec field: key.path=value (repeatable)");
-  train->add_option("--metrics-out", metrics_out, "Append JSON-lines metrics to this file");
+  train->add_option("--metrics-out", run_options.metrics_out, "Append JSON-lines metrics to this file");
+  train->add_option("--job-id", run_options.job_id,
+                    "Checkpoint folder name under checkpoint.directory (default: $TUNEFLEET_JOB's last component, "
+                    "else display_name)");
+  train->add_option("--log-every", run_options.log_every, "Progress line every N steps")->check(CLI::PositiveNumber);
+  tunefleet::LaunchFlags& launch = run_options.launch;
+  train->add_option("--rank", launch.rank, "This trainer's rank (default: $RANK)");
+  train->add_option("--world-size", launch.world_size, "Ranks in the job (default: $WORLD_SIZE)");
+  train->add_option("--local-rank", launch.local_rank, "Rank on this node (default: $LOCAL_RANK)");
+  train->add_option("--rendezvous", launch.rendezvous,
+                    "Where ranks meet: tcp://HOST:PORT (rank 0 serves) or file:///PATH "
+                    "(default: tcp://$MASTER_ADDR:$MASTER_PORT)");
+
+  tunefleet::ExportCommandOptions export_options;
+  CLI::App* export_command = app.add_subcommand("export", "Export a checkpoint as a HF model, PEFT adapter or merged model");
+  tunefleet::AddExportOptions(*export_command, export_options);
 
   tunefleet::EvaluateOptions eval_options;
   CLI::App* evaluate = app.add_subcommand("evaluate", "Exact-match accuracy of a model on prompt/completion JSONL");
@@ -69,7 +119,11 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (train->parsed()) return Train(spec_path, overrides, metrics_out);
+    if (train->parsed()) return Train(spec_path, overrides, run_options);
+    if (export_command->parsed()) {
+      if (auto s = tunefleet::RunExport(export_options); !s.ok()) return Fail(s);
+      return 0;
+    }
     if (evaluate->parsed()) {
       if (auto s = tunefleet::RunEvaluate(eval_options); !s.ok()) return Fail(s);
       return 0;

@@ -1,20 +1,113 @@
 // tunefleet-worker: runs the trainer ranks assigned to this node.
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <exception>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <prometheus/exposer.h>
 
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/port_file.h"
 #include "common/version.h"
+#include "worker/agent/worker_agent.h"
+#include "worker/logs/log_service.h"
+#include "worker/metrics/worker_metrics.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"tunefleet-worker: runs tunefleet trainer ranks on this node"};
   app.set_version_flag("--version", std::string("tunefleet ") + TUNEFLEET_VERSION);
-  std::string coordinator = "127.0.0.1:50051";
-  int cpu_slots = 2;
-  app.add_option("--coordinator", coordinator, "Coordinator gRPC address")->capture_default_str();
-  app.add_option("--cpu-slots", cpu_slots, "Ranks this worker runs when it has no GPU")->capture_default_str();
+  tunefleet::worker::AgentOptions options;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  options.worker_id = host;
+  double heartbeat_s = 3, stop_grace_s = 10, drain_grace_s = 300;
+  std::string log_listen = "0.0.0.0:0", metrics_listen, metrics_port_file;
+  std::string trainer =
+      (std::filesystem::path(argv[0]).parent_path().parent_path() / "trainer" / "tunefleet-trainer").string();
+  std::string work_dir = "tunefleet-worker";
+  app.add_option("--coordinator", options.coordinator, "Coordinator gRPC address")->capture_default_str();
+  app.add_option("--worker-id", options.worker_id, "This worker's id (workers/{id}); default: the hostname")
+      ->capture_default_str();
+  app.add_option("--cpu-slots", options.cpu_slots, "Ranks this worker runs when it has no GPU")
+      ->capture_default_str();
+  app.add_option("--address", options.address, "Address of this node that other nodes' trainers can reach")
+      ->capture_default_str();
+  app.add_option("--trainer", trainer, "Path of the tunefleet-trainer binary")->capture_default_str();
+  app.add_option("--work-dir", work_dir, "Directory for per-attempt specs, rank logs and metrics")
+      ->capture_default_str();
+  app.add_option("--heartbeat-interval", heartbeat_s, "Seconds between heartbeats")->capture_default_str();
+  app.add_option("--stop-grace", stop_grace_s, "Seconds between SIGTERM and SIGKILL when stopping a rank")
+      ->capture_default_str();
+  app.add_option("--drain-grace", drain_grace_s,
+                 "On SIGTERM: seconds ranks get to checkpoint and exit 75 before SIGKILL")
+      ->capture_default_str();
+  app.add_option("--log-listen", log_listen,
+                 "Where the WorkerLogService listens (the coordinator reads rank logs there); port 0 picks one")
+      ->capture_default_str();
+  app.add_option("--metrics-listen", metrics_listen, "Serve Prometheus /metrics here (e.g. 0.0.0.0:9465; empty: off)");
+  app.add_option("--metrics-port-file", metrics_port_file, "Write the bound /metrics port here");
   CLI11_PARSE(app, argc, argv);
-  std::cerr << "tunefleet-worker: the worker daemon is not built yet (issue 8)\n";
-  return 2;
+
+  options.heartbeat_interval = absl::Seconds(heartbeat_s);
+  options.stop_grace = absl::Seconds(stop_grace_s);
+  options.drain_grace = absl::Seconds(drain_grace_s);
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  options.work_dir = std::filesystem::absolute(work_dir).string();
+  options.trainer = std::filesystem::absolute(trainer).string();
+
+  // Blocked in every thread (gRPC's inherit the mask); the agent's loop takes
+  // them with sigtimedwait. Trainers get an empty mask back.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  try {
+    tunefleet::Log("worker", absl::StrCat("worker ", options.worker_id, " starting: coordinator ",
+                                          options.coordinator, ", ", options.cpu_slots, " CPU slots, trainer ",
+                                          options.trainer, ", work dir ", options.work_dir));
+    tunefleet::worker::WorkerStatusBoard board;
+    options.board = &board;
+    tunefleet::worker::LogServiceImpl logs(options.work_dir, board);
+    grpc::ServerBuilder builder;
+    int log_port = 0;
+    builder.AddListeningPort(log_listen, grpc::InsecureServerCredentials(), &log_port);
+    builder.RegisterService(&logs);
+    std::unique_ptr<grpc::Server> log_server = builder.BuildAndStart();
+    if (!log_server || log_port == 0) {
+      tunefleet::Log("worker", absl::StrCat("ERROR: cannot listen on --log-listen ", log_listen));
+      return 1;
+    }
+    options.log_address = absl::StrCat(options.address, ":", log_port);
+    std::unique_ptr<prometheus::Exposer> exposer;
+    auto metrics = std::make_shared<tunefleet::worker::WorkerMetrics>(options.worker_id, board);
+    if (!metrics_listen.empty()) {
+      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);  // throws if it cannot bind
+      exposer->RegisterCollectable(metrics);
+      const int port = exposer->GetListeningPorts().at(0);
+      if (!metrics_port_file.empty() && !tunefleet::WritePortFile(metrics_port_file, port)) {
+        tunefleet::Log("worker", absl::StrCat("ERROR: cannot write --metrics-port-file ", metrics_port_file));
+        return 1;
+      }
+      tunefleet::Log("worker", absl::StrCat("metrics on ", metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
+                                            port, "/metrics"));
+    }
+    tunefleet::Log("worker", absl::StrCat("logs served on ", options.log_address));
+    tunefleet::worker::WorkerAgent agent(options);
+    const int code = agent.Run(stop_signals);
+    log_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    return code;
+  } catch (const std::exception& e) {  // a last guard: nothing escapes main
+    tunefleet::Log("worker", absl::StrCat("internal error: ", e.what()));
+    return 70;
+  }
 }

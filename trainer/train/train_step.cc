@@ -8,51 +8,70 @@
 
 namespace tunefleet {
 
-absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, AdamW& optimizer,
+absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, StepOptimizer& optimizer,
                                      const std::vector<BatchTensors>& micro_batches, const StepSettings& settings) {
+  StepResult result;
+  double loss_sum = 0;
   try {
-    StepResult result;
     model.train();
     params.ZeroGrads();
-    double loss_sum = 0;
-    for (const BatchTensors& batch : micro_batches) {
+    for (std::size_t i = 0; i < micro_batches.size(); ++i) {
+      const BatchTensors& batch = micro_batches[i];
       torch::Tensor logits = model.Forward(batch.input_ids, batch.position_ids, batch.segment_ids);
       LossOutput loss = ComputeLoss(logits, batch.labels);
+      // Gradients cross ranks only on the last micro-batch's backward.
+      optimizer.BeginBackward(i + 1 == micro_batches.size());
       // Each token weighs 1/N of the global batch, however the batch is split.
       (loss.sum / static_cast<double>(settings.global_loss_tokens)).backward();
       loss_sum += loss.sum.item<double>();
       result.tokens += batch.real_tokens;
     }
-    result.grad_norm = std::sqrt(SumOfSquares(params.grads()));
-    if (!std::isfinite(result.grad_norm)) {
-      return absl::InternalError(absl::StrCat("gradient norm is ", result.grad_norm, ": training diverged"));
-    }
-    ClipByGlobalNorm(params.grads(), result.grad_norm, settings.max_grad_norm);
-    optimizer.Step(params.grads(), settings.learning_rate);
-    result.loss = loss_sum / static_cast<double>(settings.global_loss_tokens);
-    return result;
+    if (micro_batches.empty()) optimizer.BeginBackward(true);  // still meet the other ranks
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("training step failed: ", e.what()));
+  }
+  auto norm = optimizer.FinishGradients();
+  if (!norm.ok()) return norm.status();
+  result.grad_norm = *norm;
+  if (!std::isfinite(result.grad_norm)) {
+    return absl::InternalError(absl::StrCat("gradient norm is ", result.grad_norm, ": training diverged"));
+  }
+  if (auto s = optimizer.Update(settings.learning_rate, settings.max_grad_norm, result.grad_norm); !s.ok()) return s;
+  auto sums = optimizer.SumOverRanks({loss_sum, static_cast<double>(result.tokens)});
+  if (!sums.ok()) return sums.status();
+  result.loss = (*sums)[0] / static_cast<double>(settings.global_loss_tokens);
+  result.global_tokens = static_cast<int64_t>((*sums)[1]);
+  return result;
+}
+
+absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, AdamW& optimizer,
+                                     const std::vector<BatchTensors>& micro_batches, const StepSettings& settings) {
+  LocalAdamW local(params, optimizer);
+  return TrainStep(model, params, local, micro_batches, settings);
+}
+
+absl::StatusOr<LossSums> EvaluateLossSums(CausalLM& model, const std::vector<BatchTensors>& batches) {
+  try {
+    torch::NoGradGuard no_grad;
+    model.eval();
+    LossSums sums;
+    for (const BatchTensors& batch : batches) {
+      LossOutput loss = ComputeLoss(model.Forward(batch.input_ids, batch.position_ids, batch.segment_ids),
+                                    batch.labels);
+      sums.sum += loss.sum.item<double>();
+      sums.count += loss.count.item<int64_t>();
+    }
+    model.train();
+    return sums;
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("evaluation failed: ", e.what()));
   }
 }
 
 absl::StatusOr<double> EvaluateLoss(CausalLM& model, const std::vector<BatchTensors>& batches) {
-  try {
-    torch::NoGradGuard no_grad;
-    model.eval();
-    double sum = 0;
-    int64_t count = 0;
-    for (const BatchTensors& batch : batches) {
-      LossOutput loss = ComputeLoss(model.Forward(batch.input_ids, batch.position_ids, batch.segment_ids),
-                                    batch.labels);
-      sum += loss.sum.item<double>();
-      count += loss.count.item<int64_t>();
-    }
-    model.train();
-    return count == 0 ? 0.0 : sum / static_cast<double>(count);
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("evaluation failed: ", e.what()));
-  }
+  auto sums = EvaluateLossSums(model, batches);
+  if (!sums.ok()) return sums.status();
+  return sums->count == 0 ? 0.0 : sums->sum / static_cast<double>(sums->count);
 }
 
 }  // namespace tunefleet

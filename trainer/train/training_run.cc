@@ -1,6 +1,7 @@
 #include "trainer/train/training_run.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 
@@ -17,8 +18,10 @@
 #include "trainer/optim/adamw.h"
 #include "trainer/optim/flat_parameters.h"
 #include "trainer/optim/lr_schedule.h"
+#include "trainer/train/run_checkpointer.h"
 #include "trainer/train/train_step.h"
 #include "trainer/train/rank_data.h"
+#include "trainer/dist/zero_optimizer.h"
 
 namespace tunefleet {
 namespace {
@@ -51,10 +54,9 @@ LoraConfig LoraConfigOf(const v1::JobSpec& spec) {
   return lora;
 }
 
-std::string ExportDirectory(const v1::JobSpec& spec) {
+std::string ExportDirectory(const v1::JobSpec& spec, const std::string& job) {
   if (!spec.export_().directory().empty()) return spec.export_().directory();
   const std::string base = spec.checkpoint().directory().empty() ? "." : spec.checkpoint().directory();
-  const std::string job = spec.display_name().empty() ? "job" : spec.display_name();
   return base + "/" + job + "/export";
 }
 
@@ -70,15 +72,66 @@ absl::Status Export(const v1::JobSpec& spec, CausalLM& model, const LoraConfig& 
   }
 }
 
+// Tests only (see tests/integration/checkpoint_resume_test.cc): the
+// checkpoint writer of this step's save blocks mid-file, so a test can kill
+// the rank while it writes.
+int64_t PauseWriterAtStep() {
+  const char* value = std::getenv("TUNEFLEET_TEST_PAUSE_CHECKPOINT_WRITE_AT_STEP");
+  return value == nullptr ? -1 : std::atoll(value);
+}
+
+// What every rank agreed at a step boundary (one small all-reduce), so all
+// ranks save the same step and stop together.
+struct BoundaryDecision {
+  bool save = false;          // a SIGUSR1 on some rank, or the time interval (rank 0's clock)
+  bool stop = false;          // a SIGTERM/SIGINT on some rank
+  bool failed_save = false;   // some rank's earlier save failed
+};
+
+absl::StatusOr<BoundaryDecision> AgreeAtBoundary(StepOptimizer& optimizer, bool save, bool stop, bool failed) {
+  auto sums = optimizer.SumOverRanks({save ? 1.0 : 0.0, stop ? 1.0 : 0.0, failed ? 1.0 : 0.0});
+  if (!sums.ok()) return sums.status();
+  return BoundaryDecision{(*sums)[0] > 0, (*sums)[1] > 0, (*sums)[2] > 0};
+}
+
 }  // namespace
 
-absl::Status RunTraining(const v1::JobSpec& raw_spec, const RunOptions& options) {
-  const v1::JobSpec spec = WithDefaults(raw_spec);
+absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions& options) {
+  auto rendezvous = ResolveRendezvous(options.launch);
+  if (!rendezvous.ok()) return rendezvous.status();
+  v1::JobSpec with_world = raw_spec;
+  const int spec_world = raw_spec.resources().world_size();
+  if (!rendezvous->url.empty()) {
+    // The launcher's world size and the spec's must agree; an unset spec
+    // field takes the launcher's.
+    if (spec_world == 0) {
+      with_world.mutable_resources()->set_world_size(rendezvous->world_size);
+    } else if (spec_world != rendezvous->world_size) {
+      return absl::InvalidArgumentError(absl::StrCat("resources.world_size is ", spec_world,
+                                                     " but the launcher started ", rendezvous->world_size, " ranks"));
+    }
+  } else if (spec_world > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resources.world_size is ", spec_world,
+        ": start one trainer per rank with --rank and --rendezvous (or torchrun's environment)"));
+  }
+  const v1::JobSpec spec = WithDefaults(with_world);
   if (auto s = ValidateJobSpec(spec); !s.ok()) return s;
   const auto& hp = spec.hyperparameters();
   torch::manual_seed(hp.seed());
 
-  auto metrics = MetricsStream::Open(options.metrics_out, /*rank=*/0);
+  std::unique_ptr<Collectives> collectives;
+  if (!rendezvous->url.empty()) {
+    const auto timeout = std::chrono::seconds(spec.parallelism().collective_timeout_seconds());
+    auto connected = ConnectCollectives(*rendezvous, /*cuda=*/false, timeout);
+    if (!connected.ok()) return connected.status();
+    collectives = std::move(*connected);
+  }
+  const int rank = collectives ? collectives->rank() : 0;
+  const int world_size = collectives ? collectives->world_size() : 1;
+  const bool leader = rank == 0;
+
+  auto metrics = MetricsStream::Open(leader ? options.metrics_out : std::string(), rank);
   if (!metrics.ok()) return metrics.status();
   auto tokenizer = Tokenizer::FromFile(spec.model().path() + "/tokenizer.json");
   if (!tokenizer.ok()) return tokenizer.status();
@@ -89,17 +142,39 @@ absl::Status RunTraining(const v1::JobSpec& raw_spec, const RunOptions& options)
   if (spec.method().type() == v1::FINE_TUNE_METHOD_LORA) {
     if (auto s = ApplyLora(lm, lora); !s.ok()) return s;
   }
-  auto data = RankData::Load(spec, **tokenizer, /*rank=*/0, /*world_size=*/1, torch::kCPU);
+  auto data = RankData::Load(spec, **tokenizer, rank, world_size, torch::kCPU);
   if (!data.ok()) return data.status();
-  std::printf("data: %s\n", (*data)->Summary().c_str());
+  if (leader) std::printf("data: %s\n", (*data)->Summary().c_str());
 
-  auto params = FlatParameters::Create(TrainableParameters(lm), IsNoDecayParameter);
+  // Padded so that the world size divides the flat buffer into equal shards.
+  const auto trainable = TrainableParameters(lm);
+  auto params = FlatParameters::Create(trainable, IsNoDecayParameter, world_size);
   if (!params.ok()) return params.status();
-  AdamW optimizer(params->values(), 0, params->decay_numel(),
-                  AdamWOptions{hp.adam_beta1(), hp.adam_beta2(), hp.adam_epsilon(), hp.weight_decay()});
+  const AdamWOptions adamw{hp.adam_beta1(), hp.adam_beta2(), hp.adam_epsilon(), hp.weight_decay()};
+  std::unique_ptr<StepOptimizer> optimizer;
+  if (collectives) {
+    ZeroOptions zero;
+    zero.stage = spec.parallelism().zero_stage();
+    zero.bucket_bytes = int64_t{spec.parallelism().bucket_size_mb()} << 20;
+    zero.adamw = adamw;
+    auto created = ZeroOptimizer::Create(*collectives, *params, trainable, zero);
+    if (!created.ok()) return created.status();
+    std::printf("rank %d/%d: ZeRO stage %d over %s, %zu gradient buckets; optimizer state %lld bytes for "
+                "elements [%lld, %lld) of %lld (%lld padding)\n",
+                rank, world_size, zero.stage, collectives->backend().c_str(), (*created)->buckets().buckets().size(),
+                static_cast<long long>((*created)->state_bytes()), static_cast<long long>((*created)->shard_begin()),
+                static_cast<long long>((*created)->shard_begin() + (*created)->shard_numel()),
+                static_cast<long long>(params->padded_numel()),
+                static_cast<long long>(params->padded_numel() - params->numel()));
+    std::fflush(stdout);
+    optimizer = std::move(*created);
+  } else {
+    optimizer = std::make_unique<LocalAdamW>(*params, adamw);
+    std::printf("optimizer state %lld bytes\n", static_cast<long long>(optimizer->state_bytes()));
+  }
   const int64_t total_steps = (*data)->total_steps();
   const LrSchedule schedule{hp.learning_rate(), hp.warmup_steps(), total_steps, hp.min_lr_ratio(), hp.lr_schedule()};
-  std::printf("model: %s, %lld trainable parameters (%s); %lld steps of %d sequences x %d tokens\n",
+  if (leader) std::printf("model: %s, %lld trainable parameters (%s); %lld steps of %d sequences x %d tokens\n",
               lm.config().model_type.c_str(), static_cast<long long>(params->numel()),
               spec.method().type() == v1::FINE_TUNE_METHOD_LORA ? "LoRA" : "full", static_cast<long long>(total_steps),
               hp.global_batch_size(), hp.sequence_length());
@@ -107,38 +182,106 @@ absl::Status RunTraining(const v1::JobSpec& raw_spec, const RunOptions& options)
 
   const int64_t eval_every = spec.evaluation().interval_steps();
   auto evaluate = [&](int64_t step) -> absl::Status {
-    if ((*data)->validation().empty()) return absl::OkStatus();
-    auto loss = EvaluateLoss(lm, (*data)->validation());
-    if (!loss.ok()) return loss.status();
-    std::printf("step %lld: eval loss %.4f\n", static_cast<long long>(step), *loss);
-    (*metrics)->Write("eval", step, {{"eval_loss", *loss}});
+    // Every rank evaluates its share (possibly none) and the sums meet.
+    auto local = EvaluateLossSums(lm, (*data)->validation());
+    if (!local.ok()) return local.status();
+    auto sums = optimizer->SumOverRanks({local->sum, static_cast<double>(local->count)});
+    if (!sums.ok()) return sums.status();
+    if ((*sums)[1] == 0) return absl::OkStatus();
+    const double loss = (*sums)[0] / (*sums)[1];
+    if (!leader) return absl::OkStatus();
+    std::printf("step %lld: eval loss %.4f\n", static_cast<long long>(step), loss);
+    (*metrics)->Write("eval", step, {{"eval_loss", loss}});
     return absl::OkStatus();
   };
+
+  // Checkpoints: on when checkpoint.directory is set. Resume comes last in
+  // set-up: it restores torch's RNG, which model and LoRA init draw from.
+  std::unique_ptr<RunCheckpointer> checkpointer;
+  int64_t first_step = 0;
+  const auto& ckpt = spec.checkpoint();
+  if (!ckpt.directory().empty()) {
+    RunCheckpointerOptions c;
+    c.directory = ckpt.directory();
+    c.identity = ResolveCheckpointIdentity(options.job_id, spec.display_name());
+    // Rank 0's clock names this launch on every rank (exact in a double).
+    const double now_ms = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::system_clock::now().time_since_epoch())
+                                                  .count());
+    auto launch = optimizer->SumOverRanks({leader ? now_ms : 0.0});
+    if (!launch.ok()) return launch.status();
+    c.identity.launch = static_cast<int64_t>((*launch)[0]);
+    c.async_save = ckpt.async_save();
+    c.keep_last = ckpt.keep_last();
+    c.rank = rank;
+    c.world_size = world_size;
+    c.zero_stage = collectives ? spec.parallelism().zero_stage() : 0;
+    c.lora = spec.method().type() == v1::FINE_TUNE_METHOD_LORA;
+    c.lora_config = lora;
+    c.steps_per_epoch = (*data)->steps_per_epoch();
+    c.pause_writer_at_step = PauseWriterAtStep();
+    checkpointer = std::make_unique<RunCheckpointer>(std::move(c), lm, *params, *optimizer, **metrics);
+    const auto resume_start = Clock::now();
+    auto resumed = checkpointer->Resume();
+    if (!resumed.ok()) return resumed.status();
+    first_step = *resumed;
+    // Every rank must resume the same step (they read the same storage).
+    auto steps = optimizer->SumOverRanks({static_cast<double>(first_step)});
+    if (!steps.ok()) return steps.status();
+    if ((*steps)[0] != static_cast<double>(first_step) * world_size) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("rank ", rank, " resumed step ", first_step, " but the ranks disagree (storage changed?)"));
+    }
+    if (auto s = checkpointer->SetAsideNewerThan(first_step); !s.ok()) return s;
+    if (leader && first_step > 0) {
+      std::printf("checkpoint: resume took %.3f s\n",
+                  std::chrono::duration<double>(Clock::now() - resume_start).count());
+      std::fflush(stdout);
+    }
+  }
+  auto last_save = Clock::now();
 
   const auto start = Clock::now();
   auto window_start = start;
   int64_t window_tokens = 0;
-  for (int64_t step = 0; step < total_steps; ++step) {
-    if (options.stop_requested != nullptr && options.stop_requested->load()) {
-      return absl::CancelledError(absl::StrCat("stopped by request at step ", step));
-    }
+  double timed_seconds = 0;  // steps after the first (which warms up allocators and Gloo's pairs)
+  for (int64_t step = first_step; step < total_steps; ++step) {
+    const auto step_start = Clock::now();
     const StepBatches batches = (*data)->ForStep(step);
     StepSettings settings{schedule.At(step), hp.max_grad_norm(), std::max<int64_t>(1, batches.global_loss_tokens)};
-    auto result = TrainStep(lm, *params, optimizer, batches.micro_batches, settings);
+    auto result = TrainStep(lm, *params, *optimizer, batches.micro_batches, settings);
     if (!result.ok()) return result.status();
-    window_tokens += result->tokens;
+    window_tokens += result->global_tokens;
 
     const int64_t done = step + 1;
     const auto now = Clock::now();
+    if (done > first_step + 1) timed_seconds += std::chrono::duration<double>(now - step_start).count();
     const double window_seconds = std::chrono::duration<double>(now - window_start).count();
     const double tokens_per_second = window_seconds > 0 ? window_tokens / window_seconds : 0;
+    if (collectives && done == 1) {
+      // Proof of overlap, read by tests: gradients still to come when the
+      // first bucket's reduction started.
+      const BucketTrace trace = static_cast<ZeroOptimizer&>(*optimizer).buckets().trace();
+      std::printf("rank %d: first gradient bucket launched with %d of %d gradients pending; %d buckets launched "
+                  "during backward, %d after\n",
+                  rank, trace.pending_at_first_launch, trace.total_params, trace.launched_during_backward,
+                  trace.launched_after_backward);
+      std::fflush(stdout);
+    }
+    if (collectives && done == total_steps) {
+      std::printf("rank %d: sent %lld bytes in %lld collectives over %lld steps; mean step %.1f ms (after the "
+                  "first)\n",
+                  rank, static_cast<long long>(collectives->stats().bytes_sent),
+                  static_cast<long long>(collectives->stats().operations), static_cast<long long>(total_steps),
+                  total_steps > 1 ? 1000.0 * timed_seconds / static_cast<double>(total_steps - 1) : 0.0);
+    }
     (*metrics)->Write("step", done,
                       {{"train_loss", result->loss}, {"learning_rate", settings.learning_rate},
                        {"grad_norm", result->grad_norm}, {"tokens_per_second", tokens_per_second},
                        {"total_steps", static_cast<double>(total_steps)}});
-    if (done == 1 || done % options.log_every == 0 || done == total_steps) {
+    if (leader && (done == 1 || done % options.log_every == 0 || done == total_steps)) {
       const double elapsed = std::chrono::duration<double>(now - start).count();
-      const double eta = elapsed / done * (total_steps - done);
+      const double eta = elapsed / static_cast<double>(done - first_step) * static_cast<double>(total_steps - done);
       std::printf("step %lld/%lld  loss %.4f  lr %.2e  grad-norm %.3f  %.0f tok/s  elapsed %s  eta %s\n",
                   static_cast<long long>(done), static_cast<long long>(total_steps), result->loss,
                   settings.learning_rate, result->grad_norm, tokens_per_second, FormatDuration(elapsed).c_str(),
@@ -150,14 +293,64 @@ absl::Status RunTraining(const v1::JobSpec& raw_spec, const RunOptions& options)
     if (eval_every > 0 && done % eval_every == 0 && done != total_steps) {
       if (auto s = evaluate(done); !s.ok()) return s;
     }
+
+    // Step boundary: requests from signals and the clock are agreed first.
+    absl::Status save_error = checkpointer ? checkpointer->Poll() : absl::OkStatus();
+    const bool usr1 = options.save_requested != nullptr && options.save_requested->exchange(false);
+    const bool term = options.stop_requested != nullptr && options.stop_requested->load();
+    const bool time_due = leader && checkpointer && ckpt.interval_seconds() > 0 &&
+                          std::chrono::duration<double>(Clock::now() - last_save).count() >=
+                              static_cast<double>(ckpt.interval_seconds());
+    auto decision = AgreeAtBoundary(*optimizer, usr1 || time_due, term, !save_error.ok());
+    if (!decision.ok()) return decision.status();
+    if (!save_error.ok()) return save_error;  // a failed save stops the run: see docs/checkpoints.md
+    if (decision->failed_save) {
+      return absl::AbortedError(absl::StrCat("stopping at step ", done, ": a checkpoint save failed on another rank"));
+    }
+    if (decision->stop && !checkpointer) {
+      return absl::CancelledError(
+          absl::StrCat("stopped by request after step ", done, " (no checkpoint.directory: not resumable)"));
+    }
+    const bool by_steps = ckpt.interval_steps() > 0 && done % ckpt.interval_steps() == 0;
+    if (checkpointer && (by_steps || decision->save || decision->stop || done == total_steps)) {
+      if (auto s = checkpointer->Save(done, result->loss); !s.ok()) return s;
+      last_save = Clock::now();
+    }
+    if (decision->stop) {
+      // Exit only once the checkpoint is committed, and all ranks say so.
+      const absl::Status finished = checkpointer->Finish();
+      auto failures = optimizer->SumOverRanks({finished.ok() ? 0.0 : 1.0});
+      if (!failures.ok()) return failures.status();
+      if (!finished.ok()) return finished;
+      if ((*failures)[0] > 0) {
+        return absl::AbortedError(absl::StrCat("stopped after step ", done, " but another rank's save failed"));
+      }
+      std::printf("rank %d: stopped by request after committing the checkpoint of step %lld (resumable)\n", rank,
+                  static_cast<long long>(done));
+      std::fflush(stdout);
+      (*metrics)->Write("stopped", done, {}, {{"checkpoint", checkpointer->root().StepDirectory(done)}});
+      return RunEnd::kStoppedAfterCheckpoint;
+    }
+  }
+  if (checkpointer) {
+    // The final checkpoint must be committed before the run counts as done.
+    const absl::Status finished = checkpointer->Finish();
+    auto failures = optimizer->SumOverRanks({finished.ok() ? 0.0 : 1.0});
+    if (!failures.ok()) return failures.status();
+    if (!finished.ok()) return finished;
+    if ((*failures)[0] > 0) return absl::AbortedError("the final checkpoint failed on another rank");
   }
   if (auto s = evaluate(total_steps); !s.ok()) return s;
 
-  const std::string out_dir = ExportDirectory(spec);
+  if (!leader) {
+    std::printf("rank %d: done\n", rank);
+    return RunEnd::kCompleted;
+  }
+  const std::string out_dir = ExportDirectory(spec, ResolveCheckpointIdentity(options.job_id, spec.display_name()).job);
   if (auto s = Export(spec, lm, lora, out_dir); !s.ok()) return s;
   std::printf("exported %s to %s\n", v1::ExportFormat_Name(spec.export_().format()).c_str(), out_dir.c_str());
   (*metrics)->Write("done", total_steps, {}, {{"export_path", out_dir}});
-  return absl::OkStatus();
+  return RunEnd::kCompleted;
 }
 
 }  // namespace tunefleet

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "trainer/dist/rendezvous.h"
 #include "tunefleet/v1/job_spec.pb.h"
 
 namespace tunefleet {
@@ -13,13 +15,31 @@ namespace tunefleet {
 struct RunOptions {
   std::string metrics_out;  // JSON-lines metrics stream; empty: none
   int log_every = 10;       // progress line every N steps (and the first and last)
-  // Set from a signal handler: stop after the current step (and, once
-  // checkpoints exist, save first).
+  // Set from signal handlers, read at each step boundary and agreed over
+  // ranks (any rank's request counts for all, so all save the same step):
+  // stop_requested (SIGTERM, SIGINT): save a checkpoint, then return
+  // RunEnd::kStoppedAfterCheckpoint; save_requested (SIGUSR1): save and go
+  // on (the loop clears it).
   const std::atomic<bool>* stop_requested = nullptr;
+  std::atomic<bool>* save_requested = nullptr;
+  // The checkpoint folder's job id (--job-id); empty: $TUNEFLEET_JOB's last
+  // component, else the spec's display_name, else "job".
+  std::string job_id;
+  // Where this rank meets the others (flags; torchrun's environment fills
+  // what they leave unset). A world size above 1 trains data-parallel:
+  // rank 0 alone writes the metrics stream and exports the model.
+  LaunchFlags launch;
 };
 
-// Trains per `spec` (defaults applied and validated here). Progress goes to
-// stdout, metrics to the stream; errors come back naming what failed.
-absl::Status RunTraining(const v1::JobSpec& spec, const RunOptions& options);
+enum class RunEnd {
+  kCompleted,               // every step trained, exported
+  kStoppedAfterCheckpoint,  // stopped on request once a checkpoint committed: resumable
+};
+
+// Trains per `spec` (defaults applied and validated here), resuming from the
+// newest valid checkpoint under checkpoint.directory when there is one.
+// Progress goes to stdout, metrics to the stream; errors come back naming
+// what failed.
+absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& spec, const RunOptions& options);
 
 }  // namespace tunefleet

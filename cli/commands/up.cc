@@ -1,0 +1,25 @@
+// up: the one-command local cluster.
+
+#include "cli/commands/commands.h"
+#include "cli/local_cluster/local_cluster.h"
+
+namespace tunefleet::cli {
+
+void AddUpCommand(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<LocalClusterOptions>();
+  CLI::App* up = app.add_subcommand("up", "Run a coordinator and N workers on this machine until Ctrl-C");
+  up->add_option("--workers", o->workers, "Number of workers")->capture_default_str()->check(CLI::Range(1, 64));
+  up->add_option("--cpu-slots", o->cpu_slots, "CPU slots (ranks) per worker")->capture_default_str()->check(
+      CLI::Range(1, 256));
+  up->add_option("--state-dir", o->state_dir, "Folder for the database, checkpoints, worker dirs and logs")
+      ->capture_default_str();
+  up->add_option("--listen", o->listen, "Coordinator address (port 0: any; see <state-dir>/coordinator.address)")
+      ->capture_default_str();
+  up->add_option("--coordinator-binary", o->coordinator_binary, "tunefleet-coordinator to run (default: beside tunefleet)");
+  up->add_option("--worker-binary", o->worker_binary, "tunefleet-worker to run (default: beside tunefleet)");
+  up->add_option("--trainer", o->trainer_binary, "Trainer the workers run (default: tunefleet-trainer beside tunefleet)");
+  up->add_option("--startup-timeout", o->startup_timeout_s, "Seconds for the daemons to come up")->capture_default_str();
+  up->callback([&, o] { exit_code = RunLocalCluster(*o); });
+}
+
+}  // namespace tunefleet::cli

@@ -1,0 +1,216 @@
+#include "cli/local_cluster/local_cluster.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/local_cluster/daemon.h"
+#include "tunefleet/v1/admin_service.grpc.pb.h"
+
+namespace tunefleet::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A sibling binary of the build tree (build/cli/tunefleet -> build/coordinator/
+// tunefleet-coordinator) or of an install (bin/tunefleet -> bin/tunefleet-coordinator).
+std::string FindBinary(const std::string& folder, const std::string& name) {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path dir = self.parent_path();
+  for (const fs::path& candidate : {dir.parent_path() / folder / name, dir / name}) {
+    if (fs::exists(candidate)) return candidate.string();
+  }
+  return (dir.parent_path() / folder / name).string();  // named in the error if missing
+}
+
+bool StopRequested(const sigset_t& signals, int& which) {
+  const timespec zero{};
+  siginfo_t info;
+  which = sigtimedwait(&signals, &info, &zero);
+  return which == SIGINT || which == SIGTERM;
+}
+
+// How many of our workers are READY. One that comes back DRAINED (it drained
+// itself when the previous `up` stopped it, and the coordinator's database
+// remembers) is uncordoned: a fresh `up` means fresh workers.
+int ReadyWorkers(v1::AdminService::Stub& admin, const std::vector<std::string>& ids) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::ListWorkersRequest request;
+  request.set_page_size(1000);
+  v1::ListWorkersResponse response;
+  if (!admin.ListWorkers(&context, request, &response).ok()) return 0;
+  int ready = 0;
+  for (const auto& w : response.workers()) {
+    if (std::find(ids.begin(), ids.end(), w.name().substr(w.name().find('/') + 1)) == ids.end()) continue;
+    if (w.state() == v1::WORKER_STATE_READY) {
+      ++ready;
+    } else if (w.state() == v1::WORKER_STATE_DRAINED || w.state() == v1::WORKER_STATE_CORDONED) {
+      grpc::ClientContext uncordon_context;
+      uncordon_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      v1::UncordonWorkerRequest uncordon;
+      uncordon.set_name(w.name());
+      v1::Worker updated;
+      if (admin.UncordonWorker(&uncordon_context, uncordon, &updated).ok()) {
+        std::cout << "  " << w.name() << " was " << v1::WorkerState_Name(w.state())
+                  << " from the previous run: uncordoned" << std::endl;
+      }
+    }
+  }
+  return ready;
+}
+
+void StopAll(std::vector<Daemon>& daemons) {
+  // Workers first: each stops its trainers; then the coordinator.
+  for (size_t i = daemons.size(); i-- > 0;) {
+    const int code = daemons[i].Stop(i == 0 ? 5 : 15);
+    std::cout << "  stopped " << daemons[i].label() << " (pid " << daemons[i].pid() << ", exit " << code << ")"
+              << std::endl;
+  }
+}
+
+}  // namespace
+
+int RunLocalCluster(LocalClusterOptions o) {
+  if (o.coordinator_binary.empty()) o.coordinator_binary = FindBinary("coordinator", "tunefleet-coordinator");
+  if (o.worker_binary.empty()) o.worker_binary = FindBinary("worker", "tunefleet-worker");
+  if (o.trainer_binary.empty()) o.trainer_binary = FindBinary("trainer", "tunefleet-trainer");
+  for (const auto& binary : {o.coordinator_binary, o.worker_binary}) {
+    if (access(binary.c_str(), X_OK) != 0) {
+      std::cerr << "tunefleet: NOT_FOUND: " << binary << " is not an executable (build it, or pass its path)\n";
+      return 1;
+    }
+  }
+  if (access(o.trainer_binary.c_str(), X_OK) != 0) {
+    std::cerr << "tunefleet up: warning: no trainer at " << o.trainer_binary << "; jobs will fail until it is built\n";
+  }
+  const fs::path state = fs::absolute(o.state_dir);
+  const fs::path logs = state / "logs", checkpoints = state / "checkpoints", workers_dir = state / "workers";
+  for (const auto& dir : {logs, checkpoints, workers_dir}) fs::create_directories(dir);
+  const fs::path port_file = state / "coordinator.port", address_file = state / "coordinator.address";
+  fs::remove(port_file);
+  fs::remove(address_file);
+
+  // Stop signals are taken synchronously (sigtimedwait) from here on, so a
+  // Ctrl-C during startup still stops whatever has started.
+  // A shell starts background jobs with SIGINT ignored, and an ignored signal
+  // is discarded even while blocked: restore the default so it stays pending.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  sigprocmask(SIG_BLOCK, &stop, nullptr);
+  int signal_number = 0;
+
+  std::vector<Daemon> daemons;
+  auto fail = [&](const std::string& message, const Daemon* culprit) {
+    std::cerr << "tunefleet: " << message << "\n";
+    if (culprit) std::cerr << "--- " << culprit->log_path() << " (end) ---\n" << culprit->LogTail() << "\n";
+    StopAll(daemons);
+    return 1;
+  };
+
+  auto coordinator = Daemon::Start("coordinator",
+                                   {o.coordinator_binary, "--listen", o.listen, "--database",
+                                    (state / "coordinator.db").string(), "--port-file", port_file.string()},
+                                   (logs / "coordinator.log").string(), SIGTERM);
+  if (!coordinator.ok()) return fail(coordinator.status().ToString(), nullptr);
+  daemons.push_back(*std::move(coordinator));
+  const absl::Time deadline = absl::Now() + absl::Seconds(o.startup_timeout_s);
+  while (!fs::exists(port_file)) {
+    if (daemons[0].Poll()) return fail("the coordinator exited during startup", &daemons[0]);
+    if (StopRequested(stop, signal_number)) return fail("stopped during startup", nullptr);
+    if (absl::Now() > deadline) return fail("the coordinator did not start listening in time", &daemons[0]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::string port;
+  std::ifstream(port_file) >> port;
+  const std::string address = o.listen.substr(0, o.listen.rfind(':')) + ":" + port;
+
+  std::vector<std::string> worker_ids;
+  for (int i = 1; i <= o.workers; ++i) {
+    const std::string id = absl::StrCat("local-", i);
+    worker_ids.push_back(id);
+    auto worker = Daemon::Start("worker " + id,
+                                {o.worker_binary, "--coordinator", address, "--worker-id", id, "--cpu-slots",
+                                 absl::StrCat(o.cpu_slots), "--address", "127.0.0.1", "--trainer", o.trainer_binary,
+                                 "--work-dir", (workers_dir / id).string(), "--heartbeat-interval", "1",
+                                 "--stop-grace", "5"},
+                                // If `up` dies outright, a worker must not wait minutes to
+                                // self-drain to a coordinator that is gone too: SIGKILL (its
+                                // trainers die with it, by their own PDEATHSIG).
+                                (logs / (id + ".log")).string(), SIGKILL);
+    if (!worker.ok()) return fail(worker.status().ToString(), nullptr);
+    daemons.push_back(*std::move(worker));
+  }
+  auto admin = v1::AdminService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  while (ReadyWorkers(*admin, worker_ids) < o.workers) {
+    for (auto& d : daemons) {
+      if (d.Poll()) return fail(d.label() + " exited during startup", &d);
+    }
+    if (StopRequested(stop, signal_number)) return fail("stopped during startup", nullptr);
+    if (absl::Now() > deadline) return fail("the workers did not become READY in time", &daemons.back());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
+  std::cout << "tunefleet: local cluster up\n"
+            << "  coordinator  " << address << " (pid " << daemons[0].pid() << ")\n";
+  for (size_t i = 1; i < daemons.size(); ++i) {
+    std::cout << "  " << daemons[i].label() << "  " << o.cpu_slots << " CPU slot(s) (pid " << daemons[i].pid()
+              << ")\n";
+  }
+  std::cout << "  database     " << (state / "coordinator.db").string() << "\n"
+            << "  checkpoints  " << checkpoints.string() << "   (--set checkpoint.directory=...)\n"
+            << "  worker dirs  " << workers_dir.string() << "/<id>   (rank logs, metrics)\n"
+            << "  logs         " << logs.string() << "/\n"
+            << "  trainer      " << o.trainer_binary << "\n"
+            << "Use it:  export TUNEFLEET_COORDINATOR=" << address << "\n"
+            << "Ctrl-C stops everything." << std::endl;
+  {
+    // Written last and atomically: its existence means "ready" to scripts.
+    std::ofstream(address_file.string() + ".tmp") << address << "\n";
+    fs::rename(address_file.string() + ".tmp", address_file);
+  }
+
+  int exit_code = 0;
+  while (true) {
+    const timespec tick{0, 200'000'000};
+    siginfo_t info;
+    signal_number = sigtimedwait(&stop, &info, &tick);
+    if (signal_number == SIGINT || signal_number == SIGTERM) {
+      std::cout << "\ntunefleet: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM") << ": stopping the cluster"
+                << std::endl;
+      break;
+    }
+    bool died = false;
+    for (auto& d : daemons) {
+      if (auto code = d.Poll()) {
+        std::cerr << "tunefleet: " << d.label() << " exited (code " << *code << "); stopping the cluster; see "
+                  << d.log_path() << "\n";
+        died = true;
+        exit_code = 1;
+      }
+    }
+    if (died) break;
+  }
+  fs::remove(address_file);
+  StopAll(daemons);
+  fs::remove(port_file);
+  std::cout << "tunefleet: local cluster stopped" << std::endl;
+  return exit_code;
+}
+
+}  // namespace tunefleet::cli

@@ -1,0 +1,21 @@
+#pragma once
+// `tunefleet up`: a coordinator and N workers on this machine, everything
+// under one state folder, stopped in order on SIGINT/SIGTERM.
+
+#include <string>
+
+namespace tunefleet::cli {
+
+struct LocalClusterOptions {
+  int workers = 2;
+  int cpu_slots = 1;
+  std::string state_dir = ".state/cluster";
+  std::string listen = "127.0.0.1:50051";  // port 0: any free port (see <state>/coordinator.address)
+  std::string coordinator_binary, worker_binary, trainer_binary;  // empty: beside this executable
+  double startup_timeout_s = 30;
+};
+
+// Runs until a stop signal (or a daemon dies); the process's exit status.
+int RunLocalCluster(LocalClusterOptions options);
+
+}  // namespace tunefleet::cli

@@ -1,0 +1,99 @@
+#include "cli/output/resources.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "cli/output/table.h"
+#include "common/proto_time.h"
+
+namespace tunefleet::cli {
+namespace {
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) { return FromProtoTime(t); }
+bool IsSet(const google::protobuf::Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
+
+std::string StepText(const v1::JobProgress& p) {
+  if (p.step() == 0 && p.total_steps() == 0) return "-";
+  return p.total_steps() > 0 ? absl::StrCat(p.step(), "/", p.total_steps()) : absl::StrCat(p.step());
+}
+
+std::string Loss(double value) { return value > 0 ? absl::StrFormat("%.4f", value) : "-"; }
+
+}  // namespace
+
+std::string StateName(v1::JobState state) {
+  return std::string(absl::StripPrefix(v1::JobState_Name(state), "JOB_STATE_"));
+}
+std::string StateName(v1::WorkerState state) {
+  return std::string(absl::StripPrefix(v1::WorkerState_Name(state), "WORKER_STATE_"));
+}
+bool IsFinal(v1::JobState state) {
+  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED || state == v1::JOB_STATE_CANCELLED;
+}
+
+std::string CompactDuration(absl::Duration d) {
+  if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
+  const int64_t s = absl::ToInt64Seconds(d);
+  if (s < 60) return absl::StrCat(s, "s");
+  if (s < 3600) return absl::StrCat(s / 60, "m", s % 60 ? absl::StrCat(s % 60, "s") : "");
+  if (s < 86400) return absl::StrCat(s / 3600, "h", (s % 3600) / 60 ? absl::StrCat((s % 3600) / 60, "m") : "");
+  return absl::StrCat(s / 86400, "d");
+}
+
+std::string FormatAge(const google::protobuf::Timestamp& t, absl::Time now) {
+  return IsSet(t) ? CompactDuration(now - ToTime(t)) : "-";
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  return IsSet(t) ? absl::FormatTime(absl::RFC3339_sec, ToTime(t), absl::UTCTimeZone()) : "-";
+}
+
+std::string JobsTable(const std::vector<v1::Job>& jobs, absl::Time now) {
+  Table table({"NAME", "DISPLAY NAME", "STATE", "ATTEMPT", "STEP", "WORLD", "AGE"});
+  for (const auto& job : jobs) {
+    table.AddRow({job.name(), job.spec().display_name().empty() ? "-" : job.spec().display_name(),
+                  StateName(job.state()), absl::StrCat(job.attempt()), StepText(job.progress()),
+                  absl::StrCat(job.spec().resources().world_size()), FormatAge(job.create_time(), now)});
+  }
+  return table.Render();
+}
+
+std::string JobDetail(const v1::Job& job, absl::Time now) {
+  std::vector<std::pair<std::string, std::string>> kv = {
+      {"Name", job.name()},
+      {"Display name", job.spec().display_name().empty() ? "-" : job.spec().display_name()},
+      {"State", StateName(job.state())},
+      {"Attempt", absl::StrCat(job.attempt(), " (generation ", job.generation(), ", restarts used ",
+                               job.restarts_used(), "/", job.spec().restart().max_restarts(), ")")},
+      {"Step", StepText(job.progress())},
+      {"Train loss", Loss(job.progress().train_loss())},
+      {"Eval loss", Loss(job.progress().eval_loss())},
+      {"Tokens/s", job.progress().tokens_per_second() > 0 ? absl::StrFormat("%.0f", job.progress().tokens_per_second())
+                                                          : "-"},
+      {"Model", job.spec().model().path()},
+      {"Dataset", job.spec().dataset().path()},
+      {"World size", absl::StrCat(job.spec().resources().world_size())},
+      {"Created", absl::StrCat(FormatTime(job.create_time()), " (", FormatAge(job.create_time(), now), " ago)")},
+      {"Started", FormatTime(job.start_time())},
+      {"Ended", FormatTime(job.end_time())},
+  };
+  std::vector<std::string> placements;
+  for (const auto& p : job.placements()) placements.push_back(absl::StrCat(p.rank(), "=", p.worker()));
+  kv.push_back({"Placements", placements.empty() ? "-" : absl::StrJoin(placements, " ")});
+  if (!job.export_path().empty()) kv.push_back({"Export", job.export_path()});
+  if (!job.failure_reason().empty()) kv.push_back({"Failure", job.failure_reason()});
+  return RenderKeyValues(kv);
+}
+
+std::string WorkersTable(const std::vector<v1::Worker>& workers, absl::Time now) {
+  Table table({"NAME", "STATE", "SLOTS", "JOBS", "HEARTBEAT"});
+  for (const auto& w : workers) {
+    table.AddRow({w.name(), StateName(w.state()), absl::StrCat(w.slots_busy(), "/", w.slots_total()),
+                  w.jobs().empty() ? "-" : absl::StrJoin(w.jobs(), ","),
+                  IsSet(w.last_heartbeat_time()) ? FormatAge(w.last_heartbeat_time(), now) + " ago" : "-"});
+  }
+  return table.Render();
+}
+
+}  // namespace tunefleet::cli

@@ -1,0 +1,232 @@
+#pragma once
+// The coordinator's state and every rule that changes it: jobs and their
+// attempts, the worker registry, placement, failure detection and drain.
+// The gRPC services (coordinator/service/) are thin adapters over this class;
+// the durable copy lives in the Store, written before a change is reported.
+//
+// One mutex guards everything: each operation is short (no I/O but SQLite
+// commits), and one lock makes every transition atomic across jobs and workers.
+// The implementation is split by concern: control_plane.cc (state, loading,
+// attempts), control_plane_jobs.cc (JobService), control_plane_workers.cc
+// (WorkerService, AdminService), control_plane_tick.cc (liveness, drain
+// deadlines, placement).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "coordinator/jobs/job_lifecycle.h"
+#include "coordinator/metrics/metric_history.h"
+#include "coordinator/scheduler/scheduler.h"
+#include "coordinator/store/store.h"
+#include "tunefleet/v1/admin_service.pb.h"
+#include "tunefleet/v1/job_service.pb.h"
+#include "tunefleet/v1/worker_service.pb.h"
+
+namespace tunefleet::coordinator {
+
+struct ControlPlaneOptions {
+  // Told to workers at registration.
+  absl::Duration heartbeat_interval = absl::Seconds(3);
+  // A worker silent this long is LOST and its attempts are stopped.
+  absl::Duration worker_timeout = absl::Seconds(15);
+  jobs::BackoffPolicy backoff;
+  scheduler::Options scheduling;
+  absl::Duration default_drain_deadline = absl::Minutes(5);
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Hung ranks: no step advance for max(hang_multiplier x recent step time,
+  // hang_floor), or hang_startup before the first step.
+  double hang_multiplier = 10;
+  absl::Duration hang_floor = absl::Minutes(2);
+  absl::Duration hang_startup = absl::Minutes(10);
+  size_t metrics_history = 10000;  // samples kept per job
+  // Called (under the lock; keep it cheap) with each placed job's queue wait.
+  std::function<void(absl::Duration)> on_placed;
+};
+
+// Figures for /metrics, taken in one pass under the lock.
+struct ControlPlaneStats {
+  std::map<v1::JobState, int64_t> jobs_by_state;
+  int64_t queue_length = 0;  // QUEUED jobs, backing off included
+  std::map<v1::WorkerState, int64_t> workers_by_state;
+  std::map<std::string, double> worker_heartbeat_age_seconds;
+  int64_t attempts_started_total = 0;
+  std::map<std::string, int64_t> attempts_ended_total;  // by reason
+  std::map<std::string, int64_t> restarts_total;         // requeues, by reason
+  struct JobFigures {
+    std::string job;  // id
+    double step = 0, total_steps = 0, train_loss = 0, eval_loss = 0, tokens_per_second = 0;
+    double restarts_used = 0;
+    double seconds_since_checkpoint = -1;  // -1: none yet
+    double checkpoint_save_seconds = -1;
+  };
+  std::vector<JobFigures> running_jobs;
+};
+
+// Where a rank's log is: the worker's log service and the attempt.
+struct LogSource {
+  std::string log_address;
+  int64_t attempt = 0;
+};
+
+class ControlPlane {
+ public:
+  // Loads every job and worker from `store`. Workers get a fresh timeout to
+  // re-register; running attempts are kept, to be reconciled with what the
+  // workers report.
+  static absl::StatusOr<std::unique_ptr<ControlPlane>> Create(std::unique_ptr<store::Store> store,
+                                                              ControlPlaneOptions options);
+
+  // JobService.
+  absl::StatusOr<v1::Job> CreateJob(const v1::CreateJobRequest& request);
+  absl::StatusOr<v1::Job> GetJob(const std::string& name);
+  absl::StatusOr<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request);
+  absl::StatusOr<v1::Job> CancelJob(const std::string& name);
+  // Events with sequence > `after`; `finished` is set when the job has ended
+  // and nothing follows these.
+  absl::StatusOr<std::vector<v1::JobEvent>> EventsAfter(const std::string& name, int64_t after, bool* finished);
+  // Blocks until the job has an event after `after`, or `timeout`.
+  void WaitForEvents(const std::string& name, int64_t after, absl::Duration timeout);
+
+  // WatchJobMetrics: samples from position `*cursor` with step > after_step;
+  // `finished` is set when the job had ended before they were read.
+  absl::StatusOr<std::vector<v1::MetricSample>> MetricsAfter(const std::string& name, int64_t* cursor,
+                                                             int64_t after_step, bool* finished);
+  void WaitForMetrics(const std::string& name, int64_t cursor, absl::Duration timeout) const {
+    history_.Wait(name, cursor, timeout);
+  }
+  // ReadJobLogs: where rank `rank` of the current (or last) attempt ran.
+  absl::StatusOr<LogSource> FindLogSource(const std::string& name, int32_t rank);
+  absl::StatusOr<v1::ListCheckpointsResponse> ListCheckpoints(const std::string& name);
+
+  // WorkerService.
+  absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& request);
+  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
+  // Samples of a generation that is not the job's current one are dropped (fencing).
+  absl::Status ReportMetrics(const v1::ReportMetricsRequest& request);
+
+  ControlPlaneStats Stats() const;
+
+  // AdminService.
+  v1::ListWorkersResponse ListWorkers(const v1::ListWorkersRequest& request);
+  absl::StatusOr<v1::Worker> GetWorker(const std::string& name);
+  absl::StatusOr<v1::Worker> CordonWorker(const std::string& name);
+  absl::StatusOr<v1::Worker> UncordonWorker(const std::string& name);
+  absl::StatusOr<v1::Worker> DrainWorker(const v1::DrainWorkerRequest& request);
+
+  // Periodic work: lost workers, drain deadlines, placement. The coordinator
+  // calls it from one thread every few hundred milliseconds; tests call it directly.
+  void Tick();
+
+ private:
+  // One rank of a job's current attempt.
+  struct RankRuntime {
+    std::string worker;
+    std::vector<int32_t> gpus;
+    v1::RankPhase phase = v1::RANK_PHASE_UNSPECIFIED;
+    bool acknowledged = false;  // the worker has reported it at least once
+    int32_t exit_code = 0;
+    // Progress, for hung-rank detection (coordinator's clock).
+    int64_t step = 0;
+    absl::Time last_advance;
+    absl::Duration step_time;  // smoothed seconds per step; zero until measured
+  };
+  struct JobEntry {
+    v1::Job job;
+    int64_t order = 0;
+    std::vector<v1::JobEvent> events;
+    absl::Time queued_since;
+    absl::Time attempt_start;
+    std::vector<RankRuntime> ranks;  // current attempt, by rank
+    // Drain of this attempt: every rank was (or is being) told to checkpoint
+    // and exit 75; the attempt ends when all have exited or at the deadline.
+    bool draining = false;
+    std::set<std::string> drain_asked;  // workers sent the request
+    absl::Time drain_deadline;
+    int32_t rendezvous_port = 0;  // reported by rank 0's worker
+    // The newest attempt's rank -> worker, kept after it ends, for logs.
+    std::vector<std::string> last_rank_workers;
+    int64_t last_attempt = 0;
+    absl::Time last_checkpoint_time = absl::InfinitePast();
+    double checkpoint_save_seconds = -1;
+  };
+  // Ranks of a stopped attempt that a worker has not yet confirmed dead:
+  // their slots stay busy meanwhile, so nothing is oversubscribed.
+  struct StoppingRanks {
+    std::string job;
+    int64_t generation = 0;
+    int32_t cpu_slots = 0;
+    std::vector<int32_t> gpus;
+  };
+  struct WorkerEntry {
+    v1::Worker worker;
+    std::string session;
+    absl::Time last_seen;
+    std::vector<StoppingRanks> stopping;
+  };
+
+  ControlPlane(std::unique_ptr<store::Store> store, ControlPlaneOptions options)
+      : store_(std::move(store)), options_(std::move(options)), history_(options_.metrics_history) {}
+  absl::Status Load();
+
+  absl::Time Now() const { return options_.clock(); }
+  v1::JobEvent AddEvent(JobEntry& entry, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Persist(JobEntry& entry, const std::vector<v1::JobEvent>& events,
+               const std::optional<store::AttemptRecord>& attempt = std::nullopt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PersistWorker(const WorkerEntry& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<JobEntry*> FindJob(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<WorkerEntry*> FindWorker(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::Worker WorkerView(const WorkerEntry& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  void StartAttempt(JobEntry& entry, const scheduler::Placement& placement) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stops the current attempt on every worker and moves the job on (see
+  // jobs::AfterAttempt). Every call is one event.
+  void EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, const std::string& detail)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkWorkerLost(WorkerEntry& worker, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CheckDrains() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartDrain(WorkerEntry& worker, absl::Duration deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A drained attempt whose ranks have all exited ends (DRAINED, not counted).
+  void FinishDrainIfDone(JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CheckHungRanks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FAILED_PRECONDITION when the gang exceeds every worker known (not LOST) together.
+  absl::Status CheckGangFits(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PlaceQueuedJobs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Free capacity of one worker: its slots less running and stopping ranks'.
+  scheduler::WorkerCapacity Capacity(const WorkerEntry& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Jobs whose current attempt has ranks on `worker`.
+  std::vector<JobEntry*> JobsOn(const std::string& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::Assignment MakeAssignment(const JobEntry& entry, const std::string& worker) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::unique_ptr<store::Store> store_;
+  const ControlPlaneOptions options_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar events_changed_;  // signalled on every new event
+  std::map<std::string, JobEntry> jobs_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, std::string> job_order_ ABSL_GUARDED_BY(mu_);  // submission order -> name
+  std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
+  int64_t last_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t attempts_started_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int64_t> attempts_ended_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> restarts_ ABSL_GUARDED_BY(mu_);
+  MetricHistory history_;  // its own lock; taken after mu_, never before
+};
+
+// "jobs/{id}" -> id check; shared by the services.
+absl::Status CheckResourceName(const std::string& name, const std::string& collection);
+
+}  // namespace tunefleet::coordinator

@@ -1,0 +1,261 @@
+// JobService's side of the control plane: submit, read, list, cancel, watch.
+
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/job_spec_defaults.h"
+#include "common/job_spec_validation.h"
+#include "common/proto_time.h"
+#include "coordinator/checkpoints/checkpoint_listing.h"
+#include "coordinator/core/control_plane.h"
+
+namespace tunefleet::coordinator {
+namespace {
+
+bool IsValidJobId(const std::string& id) {
+  if (id.empty() || id.size() > 63) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+std::string RandomJobId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return absl::StrCat("job-", absl::Hex(rng() & 0xffffffffffULL, absl::kZeroPad10));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Job> ControlPlane::CreateJob(const v1::CreateJobRequest& request) {
+  v1::JobSpec spec = WithDefaults(request.spec());
+  if (auto s = ValidateJobSpec(spec); !s.ok()) return s;
+  if (!request.job_id().empty() && !IsValidJobId(request.job_id())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job_id: must match [a-z0-9-]{1,63}, got \"", request.job_id(), "\""));
+  }
+
+  absl::MutexLock lock(&mu_);
+  if (!request.request_id().empty()) {
+    auto seen = request_ids_.find(request.request_id());
+    if (seen != request_ids_.end()) return jobs_.at(seen->second).job;  // a retry: same job
+  }
+  if (auto s = CheckGangFits(spec); !s.ok()) return s;
+  std::string name = absl::StrCat("jobs/", request.job_id().empty() ? RandomJobId() : request.job_id());
+  if (jobs_.count(name)) return absl::AlreadyExistsError(absl::StrCat(name, " already exists"));
+
+  JobEntry entry;
+  entry.job.set_name(name);
+  *entry.job.mutable_spec() = std::move(spec);
+  entry.job.set_state(v1::JOB_STATE_QUEUED);
+  entry.job.set_attempt(1);
+  *entry.job.mutable_create_time() = ToProtoTime(Now());
+  entry.queued_since = Now();
+  // The event is built by hand here: the entry is not in jobs_ until it is durable.
+  v1::JobEvent event;
+  event.set_sequence(1);
+  event.set_job(name);
+  *event.mutable_time() = entry.job.create_time();
+  event.set_state(v1::JOB_STATE_QUEUED);
+  event.set_attempt(1);
+  event.set_message(absl::StrCat("submitted: ", entry.job.spec().resources().world_size(), " rank(s), priority ",
+                                 entry.job.spec().priority()));
+  auto order = store_->InsertJob(entry.job, request.request_id(), {event});
+  if (!order.ok()) return order.status();
+  entry.order = *order;
+  entry.events.push_back(event);
+  job_order_[entry.order] = name;
+  if (!request.request_id().empty()) request_ids_[request.request_id()] = name;
+  const v1::Job job = entry.job;
+  jobs_.emplace(name, std::move(entry));
+  events_changed_.SignalAll();
+  return job;
+}
+
+absl::StatusOr<v1::Job> ControlPlane::GetJob(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto entry = FindJob(name);
+  if (!entry.ok()) return entry.status();
+  return (*entry)->job;
+}
+
+absl::StatusOr<v1::ListJobsResponse> ControlPlane::ListJobs(const v1::ListJobsRequest& request) {
+  int32_t page_size = request.page_size() <= 0 ? 50 : std::min(request.page_size(), 1000);
+  int64_t after = 0;
+  if (!request.page_token().empty() && !absl::SimpleAtoi(request.page_token(), &after)) {
+    return absl::InvalidArgumentError("page_token: not a token this server issued");
+  }
+  std::set<int> states(request.states().begin(), request.states().end());
+  absl::MutexLock lock(&mu_);
+  v1::ListJobsResponse response;
+  int64_t last_listed = after;
+  for (auto it = job_order_.upper_bound(after); it != job_order_.end(); ++it) {
+    const v1::Job& job = jobs_.at(it->second).job;
+    if (!states.empty() && !states.count(job.state())) continue;
+    if (response.jobs_size() == page_size) {  // more follow: the token resumes after the last listed
+      response.set_next_page_token(absl::StrCat(last_listed));
+      break;
+    }
+    *response.add_jobs() = job;
+    last_listed = it->first;
+  }
+  return response;
+}
+
+absl::StatusOr<v1::Job> ControlPlane::CancelJob(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto found = FindJob(name);
+  if (!found.ok()) return found.status();
+  JobEntry& entry = **found;
+  switch (entry.job.state()) {
+    case v1::JOB_STATE_RUNNING:
+      EndAttempt(entry, v1::ATTEMPT_END_REASON_CANCELLED, "cancelled by request");
+      break;
+    case v1::JOB_STATE_QUEUED: {
+      entry.job.set_state(v1::JOB_STATE_CANCELLED);
+      *entry.job.mutable_end_time() = ToProtoTime(Now());
+      auto event = AddEvent(entry, "cancelled by request while queued");
+      Persist(entry, {event});
+      break;
+    }
+    default:
+      return absl::FailedPreconditionError(
+          absl::StrCat(name, " has already ended (", v1::JobState_Name(entry.job.state()), ")"));
+  }
+  return entry.job;
+}
+
+absl::StatusOr<std::vector<v1::JobEvent>> ControlPlane::EventsAfter(const std::string& name, int64_t after,
+                                                                    bool* finished) {
+  absl::MutexLock lock(&mu_);
+  auto found = FindJob(name);
+  if (!found.ok()) return found.status();
+  const JobEntry& entry = **found;
+  std::vector<v1::JobEvent> out;
+  for (const v1::JobEvent& event : entry.events) {
+    if (event.sequence() > after) out.push_back(event);
+  }
+  *finished = jobs::IsTerminal(entry.job.state());
+  return out;
+}
+
+void ControlPlane::WaitForEvents(const std::string& name, int64_t after, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    auto it = jobs_.find(name);
+    if (it == jobs_.end() || (!it->second.events.empty() && it->second.events.back().sequence() > after)) return;
+    events_changed_.WaitWithDeadline(&mu_, deadline);
+  }
+}
+
+absl::Status ControlPlane::CheckGangFits(const v1::JobSpec& spec) const {
+  // Refused at CreateJob rather than queued forever. Against the workers
+  // known and not LOST: with none registered yet (a cluster starting up)
+  // every gang is accepted, since capacity may still come.
+  const int32_t gpus_per_rank = spec.resources().gpus_per_rank();
+  int64_t ranks = 0, workers = 0;
+  for (const auto& [name, worker] : workers_) {
+    if (worker.worker.state() == v1::WORKER_STATE_LOST) continue;
+    ++workers;
+    const auto& res = worker.worker.resources();
+    ranks += gpus_per_rank > 0 ? res.gpus_size() / gpus_per_rank : res.cpu_slots();
+  }
+  if (workers == 0 || spec.resources().world_size() <= ranks) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "resources.world_size: ", spec.resources().world_size(), " ranks (", gpus_per_rank,
+      " GPUs each) can never be placed: the ", workers, " workers known hold at most ", ranks));
+}
+
+absl::StatusOr<std::vector<v1::MetricSample>> ControlPlane::MetricsAfter(const std::string& name, int64_t* cursor,
+                                                                         int64_t after_step, bool* finished) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto entry = FindJob(name);
+    if (!entry.ok()) return entry.status();
+    const v1::JobState state = (*entry)->job.state();
+    // Read before the samples: a job that had ended has reported all of them.
+    *finished = state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
+                state == v1::JOB_STATE_CANCELLED;
+  }
+  return history_.Read(name, cursor, after_step);
+}
+
+absl::StatusOr<LogSource> ControlPlane::FindLogSource(const std::string& name, int32_t rank) {
+  absl::MutexLock lock(&mu_);
+  auto entry = FindJob(name);
+  if (!entry.ok()) return entry.status();
+  const JobEntry& job = **entry;
+  if (job.last_rank_workers.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(name, " has not run yet (or ran before a coordinator restart)"));
+  }
+  if (rank < 0 || rank >= static_cast<int32_t>(job.last_rank_workers.size())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank: ", rank, " is not in [0, ", job.last_rank_workers.size(), ")"));
+  }
+  auto worker = workers_.find(job.last_rank_workers[rank]);
+  if (worker == workers_.end() || worker->second.worker.resources().log_address().empty()) {
+    return absl::UnavailableError(absl::StrCat(job.last_rank_workers[rank], " serves no logs"));
+  }
+  return LogSource{worker->second.worker.resources().log_address(), job.last_attempt};
+}
+
+absl::StatusOr<v1::ListCheckpointsResponse> ControlPlane::ListCheckpoints(const std::string& name) {
+  std::string directory;
+  {
+    absl::MutexLock lock(&mu_);
+    auto entry = FindJob(name);
+    if (!entry.ok()) return entry.status();
+    directory = (*entry)->job.spec().checkpoint().directory();
+  }
+  // The file system is read without the lock.
+  auto checkpoints = ListCommittedCheckpoints(directory, name);
+  if (!checkpoints.ok()) return checkpoints.status();
+  v1::ListCheckpointsResponse response;
+  for (auto& checkpoint : *checkpoints) *response.add_checkpoints() = std::move(checkpoint);
+  return response;
+}
+
+ControlPlaneStats ControlPlane::Stats() const {
+  absl::MutexLock lock(&mu_);
+  ControlPlaneStats stats;
+  const absl::Time now = Now();
+  for (int s = v1::JobState_MIN; s <= v1::JobState_MAX; ++s) {
+    if (s != v1::JOB_STATE_UNSPECIFIED && v1::JobState_IsValid(s)) stats.jobs_by_state[static_cast<v1::JobState>(s)] = 0;
+  }
+  for (int s = v1::WorkerState_MIN; s <= v1::WorkerState_MAX; ++s) {
+    if (s != v1::WORKER_STATE_UNSPECIFIED && v1::WorkerState_IsValid(s)) {
+      stats.workers_by_state[static_cast<v1::WorkerState>(s)] = 0;
+    }
+  }
+  for (const auto& [name, entry] : jobs_) {
+    ++stats.jobs_by_state[entry.job.state()];
+    if (entry.job.state() == v1::JOB_STATE_QUEUED) ++stats.queue_length;
+    if (entry.job.state() != v1::JOB_STATE_RUNNING) continue;
+    ControlPlaneStats::JobFigures figures;
+    figures.job = name.substr(5);
+    const v1::JobProgress& p = entry.job.progress();
+    figures.step = static_cast<double>(p.step());
+    figures.total_steps = static_cast<double>(p.total_steps());
+    figures.train_loss = p.train_loss();
+    figures.eval_loss = p.eval_loss();
+    figures.tokens_per_second = p.tokens_per_second();
+    figures.restarts_used = entry.job.restarts_used();
+    if (entry.last_checkpoint_time != absl::InfinitePast()) {
+      figures.seconds_since_checkpoint = absl::ToDoubleSeconds(now - entry.last_checkpoint_time);
+    }
+    figures.checkpoint_save_seconds = entry.checkpoint_save_seconds;
+    stats.running_jobs.push_back(std::move(figures));
+  }
+  for (const auto& [name, worker] : workers_) {
+    ++stats.workers_by_state[worker.worker.state()];
+    stats.worker_heartbeat_age_seconds[name.substr(8)] = absl::ToDoubleSeconds(now - worker.last_seen);
+  }
+  stats.attempts_started_total = attempts_started_;
+  stats.attempts_ended_total = attempts_ended_;
+  stats.restarts_total = restarts_;
+  return stats;
+}
+
+}  // namespace tunefleet::coordinator

@@ -1,0 +1,244 @@
+// The control plane's rules, in process, with a fake clock: placement through
+// heartbeats, completion, lost workers, fencing of old attempts, slots held
+// until ranks are confirmed dead, and state that survives a restart.
+
+#include "coordinator/core/control_plane.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/testing/child_process.h"
+
+namespace tunefleet::coordinator {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ControlPlaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = tunefleet::testing::FreshTestDirectory() + "/state.db";
+    Open();
+  }
+  void Open() {
+    plane_.reset();
+    auto store = store::Store::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ControlPlaneOptions options;
+    options.worker_timeout = absl::Seconds(15);
+    options.backoff = {absl::Seconds(2), absl::Seconds(60)};
+    options.clock = [this] { return now_; };
+    auto plane = ControlPlane::Create(std::move(*store), options);
+    ASSERT_TRUE(plane.ok()) << plane.status();
+    plane_ = std::move(*plane);
+  }
+  std::string Register(const std::string& id, int slots) {
+    v1::RegisterWorkerRequest request;
+    request.set_worker_id(id);
+    request.mutable_resources()->set_cpu_slots(slots);
+    auto response = plane_->RegisterWorker(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    sessions_[id] = response->session();
+    return response->session();
+  }
+  v1::HeartbeatResponse Beat(const std::string& id, std::vector<v1::RankStatus> ranks = {}) {
+    v1::HeartbeatRequest request;
+    request.set_worker_id(id);
+    request.set_session(sessions_[id]);
+    for (auto& r : ranks) *request.add_ranks() = r;
+    auto response = plane_->Heartbeat(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    return *response;
+  }
+  static v1::RankStatus Rank(const v1::Job& job, int32_t rank, v1::RankPhase phase, int32_t exit_code = 0) {
+    v1::RankStatus status;
+    status.set_job(job.name());
+    status.set_generation(job.generation());
+    status.set_rank(rank);
+    status.set_phase(phase);
+    status.set_exit_code(exit_code);
+    return status;
+  }
+  v1::Job Submit(int world_size, int max_restarts = 3) {
+    v1::CreateJobRequest request;
+    request.mutable_spec()->mutable_model()->set_path("/m");
+    request.mutable_spec()->mutable_dataset()->set_path("/d.jsonl");
+    request.mutable_spec()->mutable_resources()->set_world_size(world_size);
+    request.mutable_spec()->mutable_restart()->set_max_restarts(max_restarts);
+    auto job = plane_->CreateJob(request);
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  }
+  v1::Job Get(const std::string& name) { return *plane_->GetJob(name); }
+
+  std::string path_;
+  absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
+  std::unique_ptr<ControlPlane> plane_;
+  std::map<std::string, std::string> sessions_;
+};
+
+TEST_F(ControlPlaneTest, JobIsPlacedAssignedAndSucceeds) {
+  Register("w", 2);
+  v1::Job job = Submit(2);
+  plane_->Tick();
+  job = Get(job.name());
+  ASSERT_EQ(job.state(), v1::JOB_STATE_RUNNING);
+  ASSERT_EQ(job.placements_size(), 2);
+
+  auto reply = Beat("w");
+  ASSERT_EQ(reply.start_size(), 1);
+  EXPECT_EQ(reply.start(0).generation(), job.generation());
+  EXPECT_THAT(reply.start(0).ranks(), ::testing::ElementsAre(0, 1));
+  // Reported ranks are not sent again.
+  reply = Beat("w", {Rank(job, 0, v1::RANK_PHASE_RUNNING), Rank(job, 1, v1::RANK_PHASE_RUNNING)});
+  EXPECT_EQ(reply.start_size(), 0);
+  Beat("w", {Rank(job, 0, v1::RANK_PHASE_SUCCEEDED), Rank(job, 1, v1::RANK_PHASE_RUNNING)});
+  EXPECT_EQ(Get(job.name()).state(), v1::JOB_STATE_RUNNING);
+  reply = Beat("w", {Rank(job, 0, v1::RANK_PHASE_SUCCEEDED), Rank(job, 1, v1::RANK_PHASE_SUCCEEDED)});
+  EXPECT_EQ(Get(job.name()).state(), v1::JOB_STATE_SUCCEEDED);
+  // The next heartbeat lets the worker forget the finished ranks.
+  reply = Beat("w", {Rank(job, 0, v1::RANK_PHASE_SUCCEEDED), Rank(job, 1, v1::RANK_PHASE_SUCCEEDED)});
+  ASSERT_EQ(reply.stop_size(), 1);
+  EXPECT_EQ(reply.stop(0).generation(), job.generation());
+}
+
+TEST_F(ControlPlaneTest, LostWorkerRequeuesWithBackoffWithoutSpendingRestartsAndFencesTheOldAttempt) {
+  Register("a", 1);
+  v1::Job job = Submit(1, /*max_restarts=*/0);
+  plane_->Tick();
+  job = Get(job.name());
+  Beat("a", {Rank(job, 0, v1::RANK_PHASE_RUNNING)});
+
+  now_ += absl::Seconds(16);
+  Register("b", 1);
+  plane_->Tick();
+  v1::Job requeued = Get(job.name());
+  EXPECT_EQ(requeued.state(), v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(requeued.attempt(), 2);
+  EXPECT_EQ(requeued.restarts_used(), 0);
+  EXPECT_EQ((*plane_->GetWorker("workers/a")).state(), v1::WORKER_STATE_LOST);
+
+  plane_->Tick();  // still backing off
+  EXPECT_EQ(Get(job.name()).state(), v1::JOB_STATE_QUEUED);
+  now_ += absl::Seconds(2);
+  plane_->Tick();
+  v1::Job placed = Get(job.name());
+  ASSERT_EQ(placed.state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(placed.placements(0).worker(), "workers/b");
+  EXPECT_GT(placed.generation(), job.generation());
+
+  // The lost worker comes back still running the old attempt: it is told to
+  // register, then to stop the old generation, and never gets the new one.
+  v1::HeartbeatRequest stale;
+  stale.set_worker_id("a");
+  stale.set_session(sessions_["a"]);
+  EXPECT_TRUE(plane_->Heartbeat(stale)->reregister());
+  Register("a", 1);
+  auto reply = Beat("a", {Rank(job, 0, v1::RANK_PHASE_RUNNING)});
+  ASSERT_EQ(reply.stop_size(), 1);
+  EXPECT_EQ(reply.stop(0).generation(), job.generation());
+  EXPECT_EQ(reply.start_size(), 0);
+}
+
+TEST_F(ControlPlaneTest, StoppedRanksHoldTheirSlotsUntilConfirmedDead) {
+  Register("w", 1);
+  v1::Job first = Submit(1);
+  plane_->Tick();
+  first = Get(first.name());
+  Beat("w", {Rank(first, 0, v1::RANK_PHASE_RUNNING)});
+  ASSERT_TRUE(plane_->CancelJob(first.name()).ok());
+  v1::Job second = Submit(1);
+  plane_->Tick();
+  EXPECT_EQ(Get(second.name()).state(), v1::JOB_STATE_QUEUED);  // the slot is not free yet
+
+  auto reply = Beat("w", {Rank(first, 0, v1::RANK_PHASE_RUNNING)});  // still dying
+  ASSERT_EQ(reply.stop_size(), 1);
+  plane_->Tick();
+  EXPECT_EQ(Get(second.name()).state(), v1::JOB_STATE_QUEUED);
+
+  Beat("w", {Rank(first, 0, v1::RANK_PHASE_STOPPED)});  // confirmed dead
+  plane_->Tick();
+  EXPECT_EQ(Get(second.name()).state(), v1::JOB_STATE_RUNNING);
+}
+
+TEST_F(ControlPlaneTest, TrainerFailureStopsTheWholeGangAndCounts) {
+  Register("a", 1);
+  Register("b", 1);
+  v1::Job job = Submit(2, /*max_restarts=*/0);
+  plane_->Tick();
+  job = Get(job.name());
+  Beat("a", {Rank(job, 0, v1::RANK_PHASE_RUNNING)});
+  Beat("b", {Rank(job, 1, v1::RANK_PHASE_RUNNING)});
+  Beat("a", {Rank(job, 0, v1::RANK_PHASE_FAILED, 7)});
+  v1::Job failed = Get(job.name());
+  EXPECT_EQ(failed.state(), v1::JOB_STATE_FAILED);
+  EXPECT_THAT(failed.failure_reason(), HasSubstr("exited with code 7"));
+  auto reply = Beat("b", {Rank(job, 1, v1::RANK_PHASE_RUNNING)});
+  ASSERT_EQ(reply.stop_size(), 1);  // the surviving rank is stopped too
+}
+
+TEST_F(ControlPlaneTest, VanishedRankEndsTheAttemptAsInfrastructure) {
+  Register("w", 1);
+  v1::Job job = Submit(1, /*max_restarts=*/0);
+  plane_->Tick();
+  job = Get(job.name());
+  Beat("w", {Rank(job, 0, v1::RANK_PHASE_RUNNING)});
+  Beat("w", {});  // the worker restarted and lost its trainer
+  v1::Job after = Get(job.name());
+  EXPECT_EQ(after.state(), v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(after.restarts_used(), 0);
+}
+
+TEST_F(ControlPlaneTest, StateSurvivesARestartOfTheControlPlane) {
+  Register("w", 1);
+  v1::Job running = Submit(1);
+  v1::Job queued = Submit(1);
+  plane_->Tick();
+  running = Get(running.name());
+  ASSERT_TRUE(plane_->CordonWorker("workers/w").ok());
+
+  Open();  // a new process on the same database
+  EXPECT_EQ(Get(running.name()).state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Get(running.name()).generation(), running.generation());
+  EXPECT_EQ(Get(queued.name()).state(), v1::JOB_STATE_QUEUED);
+  EXPECT_EQ((*plane_->GetWorker("workers/w")).state(), v1::WORKER_STATE_CORDONED);
+  bool finished = false;
+  EXPECT_EQ(plane_->EventsAfter(running.name(), 0, &finished)->size(), 2u);
+  // Old sessions are unknown: the worker registers again and re-reports.
+  v1::HeartbeatRequest request;
+  request.set_worker_id("w");
+  request.set_session(sessions_["w"]);
+  EXPECT_TRUE(plane_->Heartbeat(request)->reregister());
+  Register("w", 1);
+  auto reply = Beat("w", {Rank(running, 0, v1::RANK_PHASE_RUNNING)});
+  EXPECT_EQ(reply.start_size(), 0);
+  EXPECT_EQ(reply.stop_size(), 0);
+  EXPECT_EQ(Get(running.name()).state(), v1::JOB_STATE_RUNNING);
+}
+
+TEST_F(ControlPlaneTest, DrainStopsGangsAtTheDeadlineThenTheWorkerIsDrained) {
+  Register("w", 1);
+  v1::Job job = Submit(1, /*max_restarts=*/0);
+  plane_->Tick();
+  job = Get(job.name());
+  Beat("w", {Rank(job, 0, v1::RANK_PHASE_RUNNING)});
+  v1::DrainWorkerRequest drain;
+  drain.set_name("workers/w");
+  drain.mutable_deadline()->set_seconds(10);  // within the worker timeout
+  EXPECT_EQ(plane_->DrainWorker(drain)->state(), v1::WORKER_STATE_DRAINING);
+  auto reply = Beat("w", {Rank(job, 0, v1::RANK_PHASE_RUNNING)});
+  EXPECT_EQ(reply.checkpoint_now_size(), 1);  // the seam: asked once
+  EXPECT_EQ(Beat("w", {Rank(job, 0, v1::RANK_PHASE_RUNNING)}).checkpoint_now_size(), 0);
+  now_ += absl::Seconds(11);
+  plane_->Tick();
+  EXPECT_EQ(Get(job.name()).state(), v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(Get(job.name()).restarts_used(), 0);
+  EXPECT_EQ((*plane_->GetWorker("workers/w")).state(), v1::WORKER_STATE_DRAINING);  // rank not yet dead
+  Beat("w", {Rank(job, 0, v1::RANK_PHASE_STOPPED)});
+  plane_->Tick();
+  EXPECT_EQ((*plane_->GetWorker("workers/w")).state(), v1::WORKER_STATE_DRAINED);
+  EXPECT_EQ(plane_->UncordonWorker("workers/w")->state(), v1::WORKER_STATE_READY);
+}
+
+}  // namespace
+}  // namespace tunefleet::coordinator

@@ -1,0 +1,110 @@
+// The control plane's periodic work: noticing lost workers, enforcing drain
+// deadlines, and placing queued jobs.
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/proto_time.h"
+#include "coordinator/core/control_plane.h"
+
+namespace tunefleet::coordinator {
+
+void ControlPlane::Tick() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = Now();
+  for (auto& [name, worker] : workers_) {
+    if (worker.worker.state() == v1::WORKER_STATE_LOST) continue;
+    const absl::Duration silent = now - worker.last_seen;
+    if (silent > options_.worker_timeout) {
+      MarkWorkerLost(worker, absl::StrCat(name, " sent no heartbeat for ", absl::FormatDuration(silent),
+                                          " (timeout ", absl::FormatDuration(options_.worker_timeout), ")"));
+    }
+  }
+  CheckDrains();
+  CheckHungRanks();
+  PlaceQueuedJobs();
+}
+
+void ControlPlane::CheckHungRanks() {
+  const absl::Time now = Now();
+  for (auto& [name, entry] : jobs_) {
+    if (entry.job.state() != v1::JOB_STATE_RUNNING || entry.draining) continue;  // a drain may stall steps
+    for (size_t r = 0; r < entry.ranks.size(); ++r) {
+      const RankRuntime& rank = entry.ranks[r];
+      // Before the first step: start-up (model load, rendezvous) gets its own
+      // allowance; after: a multiple of the rank's own pace, never below the floor.
+      const absl::Duration allowance =
+          rank.step == 0 ? options_.hang_startup
+                         : std::max(options_.hang_floor, rank.step_time * options_.hang_multiplier);
+      const absl::Duration stalled = now - rank.last_advance;
+      if (stalled <= allowance) continue;
+      EndAttempt(entry, v1::ATTEMPT_END_REASON_RANK_HUNG,
+                 absl::StrCat("rank ", r, " on ", rank.worker, " made no progress past step ", rank.step, " for ",
+                              absl::FormatDuration(absl::Trunc(stalled, absl::Milliseconds(10))), " (allowance ",
+                              absl::FormatDuration(absl::Trunc(allowance, absl::Milliseconds(10))), ")"));
+      break;
+    }
+  }
+}
+
+void ControlPlane::MarkWorkerLost(WorkerEntry& worker, const std::string& why) {
+  Log("coordinator", absl::StrCat(worker.worker.name(), " LOST: ", why));
+  worker.worker.set_state(v1::WORKER_STATE_LOST);
+  worker.session.clear();  // its next heartbeat is told to register again
+  worker.stopping.clear();  // nothing to confirm: its trainers die with it (or are stopped on return)
+  PersistWorker(worker);
+  for (JobEntry* entry : JobsOn(worker.worker.name())) {
+    EndAttempt(*entry, v1::ATTEMPT_END_REASON_WORKER_LOST, why);
+  }
+}
+
+void ControlPlane::CheckDrains() {
+  const absl::Time now = Now();
+  for (auto& [name, worker] : workers_) {
+    if (worker.worker.state() != v1::WORKER_STATE_DRAINING) continue;
+    const absl::Time deadline = FromProtoTime(worker.worker.drain_deadline());
+    for (JobEntry* entry : JobsOn(name)) {
+      if (now >= deadline) {
+        // Ranks still saving are killed; the job resumes from its previous checkpoint.
+        EndAttempt(*entry, v1::ATTEMPT_END_REASON_DRAINED,
+                   absl::StrCat(name, " is draining: deadline reached before every rank checkpointed"));
+      } else if (!entry->draining) {  // also after our restart: ask again
+        entry->draining = true;
+        entry->drain_deadline = deadline;
+        entry->drain_asked.clear();
+      }
+    }
+    if (JobsOn(name).empty() && worker.stopping.empty()) {
+      worker.worker.set_state(v1::WORKER_STATE_DRAINED);
+      worker.worker.clear_drain_deadline();
+      PersistWorker(worker);
+      Log("coordinator", absl::StrCat(name, " DRAINED"));
+    }
+  }
+}
+
+void ControlPlane::PlaceQueuedJobs() {
+  const absl::Time now = Now();
+  std::vector<scheduler::QueuedJob> queue;
+  for (auto& [name, entry] : jobs_) {
+    if (entry.job.state() != v1::JOB_STATE_QUEUED) continue;
+    if (entry.job.has_not_before() && FromProtoTime(entry.job.not_before()) > now) continue;  // backing off
+    scheduler::QueuedJob q;
+    q.id = name;
+    q.priority = entry.job.spec().priority();
+    q.order = entry.order;
+    q.world_size = entry.job.spec().resources().world_size();
+    q.gpus_per_rank = entry.job.spec().resources().gpus_per_rank();
+    q.queued_since = entry.queued_since;
+    queue.push_back(std::move(q));
+  }
+  if (queue.empty()) return;
+  std::vector<scheduler::WorkerCapacity> capacity;
+  for (const auto& [name, worker] : workers_) capacity.push_back(Capacity(worker));
+  const scheduler::Decision decision = scheduler::Schedule(std::move(queue), std::move(capacity), now,
+                                                           options_.scheduling);
+  for (const scheduler::Placement& placement : decision.placements) {
+    StartAttempt(jobs_.at(placement.job), placement);
+  }
+}
+
+}  // namespace tunefleet::coordinator

@@ -1,0 +1,328 @@
+// WorkerService and AdminService's side of the control plane: registration,
+// heartbeats (where every command to a worker rides back), cordon and drain.
+//
+// Reconciliation, not messages: each heartbeat reports every rank the worker
+// holds, and the reply is computed from the difference with what the
+// coordinator wants there: ranks it should run but does not report are
+// (re)sent as assignments; ranks it reports but should not run are stopped.
+// A lost reply is therefore repaired by the next heartbeat.
+
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/proto_time.h"
+#include "coordinator/core/control_plane.h"
+
+namespace tunefleet::coordinator {
+namespace {
+
+bool IsLive(v1::RankPhase phase) {
+  return phase == v1::RANK_PHASE_STARTING || phase == v1::RANK_PHASE_RUNNING ||
+         phase == v1::RANK_PHASE_CHECKPOINTING;
+}
+
+std::string NewSession() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return absl::StrCat(absl::Hex(rng(), absl::kZeroPad16));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1::RegisterWorkerRequest& request) {
+  if (request.worker_id().empty() || request.worker_id().find('/') != std::string::npos) {
+    return absl::InvalidArgumentError("worker_id: required, without '/'");
+  }
+  const auto& res = request.resources();
+  if (res.gpus_size() == 0 && res.cpu_slots() <= 0) {
+    return absl::InvalidArgumentError("resources: a worker needs GPUs or cpu_slots > 0");
+  }
+  const std::string name = absl::StrCat("workers/", request.worker_id());
+  absl::MutexLock lock(&mu_);
+  WorkerEntry& entry = workers_[name];
+  const bool known = entry.worker.name() == name;
+  entry.worker.set_name(name);
+  *entry.worker.mutable_resources() = res;
+  entry.worker.set_version(request.version());
+  if (!known || entry.worker.state() == v1::WORKER_STATE_LOST ||
+      entry.worker.state() == v1::WORKER_STATE_UNSPECIFIED) {
+    entry.worker.set_state(v1::WORKER_STATE_READY);
+  }
+  entry.session = NewSession();
+  entry.last_seen = Now();
+  *entry.worker.mutable_last_heartbeat_time() = ToProtoTime(Now());
+  // Ranks that survived from an attempt that has since ended keep their
+  // slots busy until the worker confirms them dead.
+  for (const v1::RankStatus& rank : request.running_ranks()) {
+    auto job = jobs_.find(rank.job());
+    const bool current = job != jobs_.end() && job->second.job.state() == v1::JOB_STATE_RUNNING &&
+                         job->second.job.generation() == rank.generation();
+    if (!current && IsLive(rank.phase())) {
+      entry.stopping.push_back(StoppingRanks{rank.job(), rank.generation(), 1, {}});
+    }
+  }
+  PersistWorker(entry);
+  Log("coordinator", absl::StrCat(name, " registered (", known ? "again" : "new", "): ", res.gpus_size(), " GPUs, ",
+                                  res.cpu_slots(), " CPU slots, state ", v1::WorkerState_Name(entry.worker.state())));
+  v1::RegisterWorkerResponse response;
+  *response.mutable_worker() = WorkerView(entry);
+  response.set_session(entry.session);
+  *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
+  return response;
+}
+
+absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::HeartbeatRequest& request) {
+  const std::string name = absl::StrCat("workers/", request.worker_id());
+  absl::MutexLock lock(&mu_);
+  v1::HeartbeatResponse response;
+  auto it = workers_.find(name);
+  if (it == workers_.end() || it->second.session.empty() || it->second.session != request.session()) {
+    response.set_reregister(true);  // unknown, superseded, lost, or we restarted
+    return response;
+  }
+  WorkerEntry& worker = it->second;
+  worker.last_seen = Now();
+  *worker.worker.mutable_last_heartbeat_time() = ToProtoTime(Now());
+  // The worker got SIGTERM: drain it as an operator's drain would.
+  if (request.draining() && worker.worker.state() != v1::WORKER_STATE_DRAINING &&
+      worker.worker.state() != v1::WORKER_STATE_DRAINED) {
+    Log("coordinator", absl::StrCat(name, " is draining itself (SIGTERM)"));
+    StartDrain(worker, options_.default_drain_deadline);
+  }
+
+  std::set<std::pair<std::string, int64_t>> reported_live;  // (job, generation)
+  std::set<std::pair<std::string, int32_t>> reported_current;  // (job, rank) of current attempts
+  std::map<std::pair<std::string, int64_t>, std::string> stop;  // what to stop, and why
+  std::vector<std::pair<std::string, std::pair<v1::AttemptEndReason, std::string>>> ended;
+  for (const v1::RankStatus& rank : request.ranks()) {
+    if (IsLive(rank.phase())) reported_live.emplace(rank.job(), rank.generation());
+    auto job = jobs_.find(rank.job());
+    const bool current = job != jobs_.end() && job->second.job.state() == v1::JOB_STATE_RUNNING &&
+                         job->second.job.generation() == rank.generation() && rank.rank() >= 0 &&
+                         rank.rank() < static_cast<int32_t>(job->second.ranks.size()) &&
+                         job->second.ranks[rank.rank()].worker == name;
+    if (!current) {
+      // An old attempt's rank (or one we never placed): stop it if it runs,
+      // and, if it has ended, tell the worker it may forget it.
+      stop.emplace(std::make_pair(rank.job(), rank.generation()), "attempt is not current");
+      continue;
+    }
+    JobEntry& entry = job->second;
+    RankRuntime& runtime = entry.ranks[rank.rank()];
+    runtime.acknowledged = true;
+    runtime.phase = rank.phase();
+    runtime.exit_code = rank.exit_code();
+    reported_current.emplace(rank.job(), rank.rank());
+    if (rank.step() > runtime.step) {
+      // Pace from the first step on (the first includes start-up), smoothed.
+      if (runtime.step > 0) {
+        const absl::Duration per_step = (Now() - runtime.last_advance) / (rank.step() - runtime.step);
+        runtime.step_time = runtime.step_time == absl::ZeroDuration() ? per_step
+                                                                        : (runtime.step_time * 7 + per_step * 3) / 10;
+      }
+      runtime.step = rank.step();
+      runtime.last_advance = Now();
+    }
+    if (rank.rank() == 0 && rank.rendezvous_port() > 0) entry.rendezvous_port = rank.rendezvous_port();
+    if (rank.step() > entry.job.progress().step()) entry.job.mutable_progress()->set_step(rank.step());
+    if (entry.draining) {
+      continue;  // exits during a drain end the attempt together, below
+    } else if (rank.phase() == v1::RANK_PHASE_FAILED) {
+      ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED,
+                                    absl::StrCat("rank ", rank.rank(), " on ", name, " exited with code ",
+                                                 rank.exit_code(), rank.message().empty() ? "" : ": ",
+                                                 rank.message())}});
+    } else if (rank.phase() == v1::RANK_PHASE_STOPPED) {
+      ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_DRAINED,
+                                    absl::StrCat("rank ", rank.rank(), " was stopped by ", name, " (exit ",
+                                                 rank.exit_code(), ")")}});
+    }
+  }
+  for (JobEntry* entry : JobsOn(name)) FinishDrainIfDone(*entry);
+  // Ranks the worker acknowledged once but no longer reports have vanished
+  // (say, the worker restarted): the gang is broken.
+  for (JobEntry* entry : JobsOn(name)) {
+    for (size_t r = 0; r < entry->ranks.size(); ++r) {
+      const RankRuntime& runtime = entry->ranks[r];
+      if (runtime.worker == name && runtime.acknowledged &&
+          !reported_current.count({entry->job.name(), static_cast<int32_t>(r)})) {
+        ended.push_back({entry->job.name(), {v1::ATTEMPT_END_REASON_WORKER_LOST,
+                                             absl::StrCat("rank ", r, " vanished from ", name)}});
+        break;
+      }
+    }
+  }
+  for (const auto& [job_name, why] : ended) {
+    EndAttempt(jobs_.at(job_name), why.first, why.second);
+  }
+  // Every rank succeeded: the job did.
+  for (JobEntry* entry : JobsOn(name)) {
+    bool all = !entry->ranks.empty();
+    for (const RankRuntime& runtime : entry->ranks) all = all && runtime.phase == v1::RANK_PHASE_SUCCEEDED;
+    if (all) EndAttempt(*entry, v1::ATTEMPT_END_REASON_COMPLETED, "every rank exited 0");
+  }
+
+  // Stopping ranks the worker no longer reports as live are confirmed dead.
+  auto& stopping = worker.stopping;
+  stopping.erase(std::remove_if(stopping.begin(), stopping.end(),
+                                [&](const StoppingRanks& s) {
+                                  return !reported_live.count({s.job, s.generation});
+                                }),
+                 stopping.end());
+  for (const StoppingRanks& s : stopping) stop.emplace(std::make_pair(s.job, s.generation), "attempt stopped");
+  for (const auto& [key, reason] : stop) {
+    auto* command = response.add_stop();
+    command->set_job(key.first);
+    command->set_generation(key.second);
+    command->set_reason(reason);
+  }
+
+  // Ranks it should run and has not yet reported: (re)send the assignment.
+  for (JobEntry* entry : JobsOn(name)) {
+    bool missing = false;
+    for (size_t r = 0; r < entry->ranks.size(); ++r) {
+      if (entry->ranks[r].worker == name && !entry->ranks[r].acknowledged) missing = true;
+    }
+    // A multi-rank gang needs rank 0's rendezvous port, which its worker picks.
+    const bool waits_for_port =
+        entry->ranks.size() > 1 && entry->ranks[0].worker != name && entry->rendezvous_port == 0;
+    if (missing && !waits_for_port) *response.add_start() = MakeAssignment(*entry, name);
+    // A drained gang: every worker holding a rank is asked, once, to SIGTERM
+    // its ranks (checkpoint at the next step boundary, exit 75).
+    if (entry->draining && entry->drain_asked.insert(name).second) {
+      auto* checkpoint = response.add_checkpoint_now();
+      checkpoint->set_job(entry->job.name());
+      checkpoint->set_generation(entry->job.generation());
+      checkpoint->set_stop(true);
+      *checkpoint->mutable_grace() = ToProtoDuration(std::max(entry->drain_deadline - Now(), absl::ZeroDuration()));
+    }
+  }
+  response.set_state(worker.worker.state());
+  return response;
+}
+
+v1::ListWorkersResponse ControlPlane::ListWorkers(const v1::ListWorkersRequest& request) {
+  const int32_t page_size = request.page_size() <= 0 ? 100 : std::min(request.page_size(), 1000);
+  absl::MutexLock lock(&mu_);
+  v1::ListWorkersResponse response;
+  // The token is the last name listed; names sort.
+  for (auto it = workers_.upper_bound(request.page_token()); it != workers_.end(); ++it) {
+    if (response.workers_size() == page_size) {
+      response.set_next_page_token(response.workers(page_size - 1).name());
+      break;
+    }
+    *response.add_workers() = WorkerView(it->second);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::Worker> ControlPlane::GetWorker(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto worker = FindWorker(name);
+  if (!worker.ok()) return worker.status();
+  return WorkerView(**worker);
+}
+
+absl::StatusOr<v1::Worker> ControlPlane::CordonWorker(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto worker = FindWorker(name);
+  if (!worker.ok()) return worker.status();
+  WorkerEntry& entry = **worker;
+  if (entry.worker.state() == v1::WORKER_STATE_READY) {
+    entry.worker.set_state(v1::WORKER_STATE_CORDONED);
+    PersistWorker(entry);
+    Log("coordinator", absl::StrCat(name, " cordoned"));
+  }
+  return WorkerView(entry);
+}
+
+absl::StatusOr<v1::Worker> ControlPlane::UncordonWorker(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto worker = FindWorker(name);
+  if (!worker.ok()) return worker.status();
+  WorkerEntry& entry = **worker;
+  if (entry.worker.state() == v1::WORKER_STATE_LOST) {
+    return absl::FailedPreconditionError(absl::StrCat(name, " is LOST; it returns when it registers again"));
+  }
+  entry.worker.set_state(v1::WORKER_STATE_READY);
+  entry.worker.clear_drain_deadline();
+  PersistWorker(entry);
+  Log("coordinator", absl::StrCat(name, " uncordoned"));
+  return WorkerView(entry);
+}
+
+absl::StatusOr<v1::Worker> ControlPlane::DrainWorker(const v1::DrainWorkerRequest& request) {
+  absl::Duration deadline = options_.default_drain_deadline;
+  if (request.has_deadline()) {
+    deadline = FromProtoDuration(request.deadline());
+    if (deadline < absl::ZeroDuration()) return absl::InvalidArgumentError("deadline: must not be negative");
+  }
+  absl::MutexLock lock(&mu_);
+  auto worker = FindWorker(request.name());
+  if (!worker.ok()) return worker.status();
+  WorkerEntry& entry = **worker;
+  if (entry.worker.state() == v1::WORKER_STATE_LOST) {
+    return absl::FailedPreconditionError(absl::StrCat(request.name(), " is LOST"));
+  }
+  if (entry.worker.state() != v1::WORKER_STATE_DRAINING && entry.worker.state() != v1::WORKER_STATE_DRAINED) {
+    StartDrain(entry, deadline);
+  }
+  return WorkerView(entry);
+}
+
+void ControlPlane::StartDrain(WorkerEntry& worker, absl::Duration deadline) {
+  worker.worker.set_state(v1::WORKER_STATE_DRAINING);
+  *worker.worker.mutable_drain_deadline() = ToProtoTime(Now() + deadline);
+  PersistWorker(worker);
+  Log("coordinator", absl::StrCat(worker.worker.name(), " draining, deadline ", absl::FormatDuration(deadline)));
+  CheckDrains();  // marks its gangs draining; an idle worker is DRAINED at once
+}
+
+void ControlPlane::FinishDrainIfDone(JobEntry& entry) {
+  if (!entry.draining || entry.job.state() != v1::JOB_STATE_RUNNING) return;
+  bool all_checkpointed = true;
+  for (const RankRuntime& rank : entry.ranks) {
+    if (!rank.acknowledged || IsLive(rank.phase)) return;  // still saving (or never started)
+    all_checkpointed = all_checkpointed && rank.exit_code == 75;
+  }
+  EndAttempt(entry, v1::ATTEMPT_END_REASON_DRAINED,
+             all_checkpointed ? "drained: every rank checkpointed and exited 75"
+                              : "drained: a rank exited without a drain checkpoint; resuming from the previous one");
+}
+
+absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request) {
+  absl::MutexLock lock(&mu_);
+  for (const v1::MetricSample& sample : request.samples()) {
+    auto it = jobs_.find(sample.job());
+    // Fencing: a stale attempt's trainer never reports for the new one.
+    if (it == jobs_.end() || it->second.job.state() != v1::JOB_STATE_RUNNING ||
+        it->second.job.generation() != request.generation()) {
+      continue;
+    }
+    JobEntry& entry = it->second;
+    v1::JobProgress& progress = *entry.job.mutable_progress();
+    auto value = [&](const char* key) -> const double* {
+      auto found = sample.values().find(key);
+      return found == sample.values().end() ? nullptr : &found->second;
+    };
+    if (sample.step() > progress.step()) progress.set_step(sample.step());
+    if (sample.rank() == 0) {  // one rank speaks for the job's figures
+      if (const double* v = value("total_steps")) progress.set_total_steps(static_cast<int64_t>(*v));
+      if (const double* v = value("train_loss")) progress.set_train_loss(*v);
+      if (const double* v = value("eval_loss")) progress.set_eval_loss(*v);
+      if (const double* v = value("tokens_per_second")) progress.set_tokens_per_second(*v);
+      if (const double* v = value("learning_rate")) progress.set_learning_rate(*v);
+    }
+    auto committed = sample.text().find("committed");
+    if (sample.event() == "checkpoint" && (committed == sample.text().end() || committed->second == "true")) {
+      if (sample.step() > progress.last_checkpoint_step()) progress.set_last_checkpoint_step(sample.step());
+      entry.last_checkpoint_time = Now();
+      if (const double* v = value("save_seconds")) entry.checkpoint_save_seconds = *v;
+    }
+    history_.Add(sample.job(), sample);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tunefleet::coordinator

@@ -1,0 +1,110 @@
+#include "coordinator/metrics/coordinator_metrics.h"
+
+#include <prometheus/metric_family.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+
+namespace tunefleet::coordinator {
+namespace {
+
+using Labels = std::vector<prometheus::ClientMetric::Label>;
+
+prometheus::MetricFamily Family(const std::string& name, const std::string& help, prometheus::MetricType type) {
+  prometheus::MetricFamily family;
+  family.name = name;
+  family.help = help;
+  family.type = type;
+  return family;
+}
+
+void Add(prometheus::MetricFamily& family, Labels labels, double value) {
+  prometheus::ClientMetric metric;
+  metric.label = std::move(labels);
+  if (family.type == prometheus::MetricType::Counter) metric.counter.value = value;
+  else metric.gauge.value = value;
+  family.metric.push_back(std::move(metric));
+}
+
+// "JOB_STATE_RUNNING" -> "running".
+std::string Short(const std::string& name, const std::string& prefix) {
+  return absl::AsciiStrToLower(absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name);
+}
+
+}  // namespace
+
+CoordinatorMetrics::CoordinatorMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  const prometheus::Histogram::BucketBoundaries wait_buckets = {0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400};
+  queue_wait_ = &prometheus::BuildHistogram()
+                     .Name("tunefleet_job_queue_wait_seconds")
+                     .Help("Time from QUEUED (or requeued) to placement, per attempt")
+                     .Register(*registry_)
+                     .Add({}, wait_buckets);
+  const prometheus::Histogram::BucketBoundaries pass_buckets = {0.0001, 0.0005, 0.001, 0.005, 0.01,
+                                                                0.05,   0.1,    0.5,   1};
+  pass_ = &prometheus::BuildHistogram()
+               .Name("tunefleet_scheduling_pass_seconds")
+               .Help("Duration of one control-plane pass: liveness, drains, hung ranks, placement")
+               .Register(*registry_)
+               .Add({}, pass_buckets);
+}
+
+std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  if (plane_ == nullptr) return families;
+  const ControlPlaneStats stats = plane_->Stats();
+  using prometheus::MetricType;
+  auto jobs = Family("tunefleet_jobs", "Jobs by state", MetricType::Gauge);
+  for (const auto& [state, n] : stats.jobs_by_state) {
+    Add(jobs, {{"state", Short(v1::JobState_Name(state), "JOB_STATE_")}}, static_cast<double>(n));
+  }
+  auto queue = Family("tunefleet_queue_length", "Jobs QUEUED (waiting or backing off)", MetricType::Gauge);
+  Add(queue, {}, static_cast<double>(stats.queue_length));
+  auto workers = Family("tunefleet_workers", "Workers by state", MetricType::Gauge);
+  for (const auto& [state, n] : stats.workers_by_state) {
+    Add(workers, {{"state", Short(v1::WorkerState_Name(state), "WORKER_STATE_")}}, static_cast<double>(n));
+  }
+  auto age = Family("tunefleet_worker_heartbeat_age_seconds", "Seconds since each worker's last heartbeat",
+                    MetricType::Gauge);
+  for (const auto& [worker, seconds] : stats.worker_heartbeat_age_seconds) Add(age, {{"worker", worker}}, seconds);
+  auto started = Family("tunefleet_attempts_started_total", "Attempts placed since the coordinator started",
+                        MetricType::Counter);
+  Add(started, {}, static_cast<double>(stats.attempts_started_total));
+  auto ended = Family("tunefleet_attempts_ended_total", "Attempts ended, by reason", MetricType::Counter);
+  for (const auto& [reason, n] : stats.attempts_ended_total) {
+    Add(ended, {{"reason", Short(reason, "ATTEMPT_END_REASON_")}}, static_cast<double>(n));
+  }
+  auto restarts = Family("tunefleet_restarts_total", "Jobs requeued after an attempt ended, by reason",
+                         MetricType::Counter);
+  for (const auto& [reason, n] : stats.restarts_total) {
+    Add(restarts, {{"reason", Short(reason, "ATTEMPT_END_REASON_")}}, static_cast<double>(n));
+  }
+  auto step = Family("tunefleet_job_step", "Newest step of a running job", MetricType::Gauge);
+  auto total = Family("tunefleet_job_total_steps", "Steps a running job will train", MetricType::Gauge);
+  auto train = Family("tunefleet_job_train_loss", "Newest training loss (rank 0)", MetricType::Gauge);
+  auto eval = Family("tunefleet_job_eval_loss", "Newest evaluation loss (rank 0)", MetricType::Gauge);
+  auto tps = Family("tunefleet_job_tokens_per_second", "Newest throughput (rank 0)", MetricType::Gauge);
+  auto used = Family("tunefleet_job_restarts_used", "Restarts the job has spent of max_restarts", MetricType::Gauge);
+  auto since = Family("tunefleet_job_seconds_since_checkpoint",
+                      "Seconds since the newest committed checkpoint seen by this coordinator", MetricType::Gauge);
+  auto save = Family("tunefleet_job_checkpoint_save_seconds", "Duration of the newest checkpoint save",
+                     MetricType::Gauge);
+  for (const auto& job : stats.running_jobs) {
+    const Labels labels = {{"job", job.job}};
+    Add(step, labels, job.step);
+    Add(total, labels, job.total_steps);
+    Add(train, labels, job.train_loss);
+    Add(eval, labels, job.eval_loss);
+    Add(tps, labels, job.tokens_per_second);
+    Add(used, labels, job.restarts_used);
+    if (job.seconds_since_checkpoint >= 0) Add(since, labels, job.seconds_since_checkpoint);
+    if (job.checkpoint_save_seconds >= 0) Add(save, labels, job.checkpoint_save_seconds);
+  }
+  for (auto* family : {&jobs, &queue, &workers, &age, &started, &ended, &restarts, &step, &total, &train, &eval,
+                       &tps, &used, &since, &save}) {
+    families.push_back(std::move(*family));
+  }
+  return families;
+}
+
+}  // namespace tunefleet::coordinator

@@ -1,0 +1,103 @@
+// The CLI's pure parts: tables, durations, the watch line, metrics parsing,
+// charts and YAML output.
+
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include "cli/commands/progress_line.h"
+#include "cli/output/resources.h"
+#include "cli/output/structured.h"
+#include "cli/output/table.h"
+#include "cli/plot/chart.h"
+#include "cli/plot/loss_series.h"
+
+namespace tunefleet::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Table, PadsColumnsAndTrimsTrailingBlanks) {
+  Table table({"NAME", "STATE"});
+  table.AddRow({"jobs/a-long-name", "RUNNING"});
+  table.AddRow({"jobs/b", ""});
+  EXPECT_EQ(table.Render(), "NAME               STATE\njobs/a-long-name   RUNNING\njobs/b\n");
+}
+
+TEST(Durations, Compact) {
+  EXPECT_EQ(CompactDuration(absl::Seconds(45)), "45s");
+  EXPECT_EQ(CompactDuration(absl::Seconds(125)), "2m5s");
+  EXPECT_EQ(CompactDuration(absl::Hours(2) + absl::Minutes(5)), "2h5m");
+  EXPECT_EQ(CompactDuration(absl::Hours(50)), "2d");
+  EXPECT_EQ(CompactDuration(-absl::Seconds(3)), "0s");
+}
+
+TEST(ProgressLine, StepsLossRateAndEta) {
+  ProgressLine line;
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  v1::Job job;
+  job.set_state(v1::JOB_STATE_RUNNING);
+  line.Update(job, t0);
+  EXPECT_EQ(line.Render(), "RUNNING");
+  v1::MetricSample sample;
+  sample.set_step(10);
+  (*sample.mutable_values())["train_loss"] = 1.5;
+  (*sample.mutable_values())["total_steps"] = 110;
+  (*sample.mutable_values())["tokens_per_second"] = 812.4;
+  line.Update(sample, t0);
+  sample.set_step(20);
+  line.Update(sample, t0 + absl::Seconds(10));  // 1 s per step, 90 to go
+  EXPECT_EQ(line.Render(), "RUNNING  step 20/110 (18%)  loss 1.5000  812 tok/s  ETA 1m30s");
+  v1::MetricSample other_rank = sample;
+  other_rank.set_rank(1);
+  (*other_rank.mutable_values())["train_loss"] = 9;
+  line.Update(other_rank, t0 + absl::Seconds(11));
+  EXPECT_THAT(line.Render(), HasSubstr("loss 1.5000"));
+}
+
+TEST(LossSeries, ReadsRankZeroAndSkipsTornLines) {
+  const std::string path = ::testing::TempDir() + "/metrics.jsonl";
+  std::ofstream(path) << "{\"event\":\"step\",\"rank\":0,\"step\":1,\"train_loss\":2.5}\n"
+                         "{\"event\":\"step\",\"rank\":1,\"step\":1,\"train_loss\":9}\n"
+                         "{\"event\":\"eval\",\"rank\":0,\"step\":1,\"eval_loss\":2.7}\n"
+                         "{\"event\":\"step\",\"rank\":0,\"st";
+  absl::StatusOr<LossSeries> series = ReadMetricsFile(path);
+  ASSERT_TRUE(series.ok()) << series.status();
+  EXPECT_EQ(series->train, (std::map<int64_t, double>{{1, 2.5}}));
+  EXPECT_EQ(series->eval, (std::map<int64_t, double>{{1, 2.7}}));
+  EXPECT_EQ(ReadMetricsFile(path + ".absent").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(Chart, SvgHasBothSeriesAndPngIsAPng) {
+  LossSeries series;
+  series.train = {{1, 2.0}, {2, 1.5}, {3, 1.2}};
+  series.eval = {{3, 1.4}};
+  const std::string svg = RenderSvg(series, "loss: a<b");
+  EXPECT_THAT(svg, HasSubstr("<svg"));
+  EXPECT_THAT(svg, HasSubstr("stroke=\"#1f77b4\""));
+  EXPECT_THAT(svg, HasSubstr("loss: a&lt;b"));
+  const std::string png = ::testing::TempDir() + "/loss.png";
+  const absl::Status status = WriteChart(series, "t", png);
+  if (status.code() == absl::StatusCode::kUnimplemented) GTEST_SKIP() << "built without libpng";
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_GT(std::filesystem::file_size(png), 100u);
+  EXPECT_EQ(WriteChart(LossSeries{}, "t", png).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(WriteChart(series, "t", png + ".gif").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Structured, YamlIsBlockStyleAndRoundTrips) {
+  v1::Job job;
+  job.set_name("jobs/x");
+  job.mutable_spec()->mutable_model()->set_path("/m");
+  const std::string yaml = JsonToYaml(MessageToJson(job));
+  EXPECT_THAT(yaml, HasSubstr("name: jobs/x\n"));
+  EXPECT_THAT(yaml, HasSubstr("  model:\n    path: /m\n"));
+  EXPECT_EQ(YAML::Load(yaml)["spec"]["model"]["path"].as<std::string>(), "/m");
+  EXPECT_FALSE(ParseOutputFormat("xml").ok());
+}
+
+}  // namespace
+}  // namespace tunefleet::cli

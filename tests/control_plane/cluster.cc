@@ -1,0 +1,185 @@
+#include "tests/control_plane/cluster.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+
+namespace tunefleet::testing {
+namespace {
+
+const std::string kCoordinator = TUNEFLEET_BINARY_DIR "/coordinator/tunefleet-coordinator";
+const std::string kWorker = TUNEFLEET_BINARY_DIR "/worker/tunefleet-worker";
+const std::string kFakeTrainer = TUNEFLEET_BINARY_DIR "/tests/control_plane/fake-trainer";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(20ms);  // a poll interval, not a synchronisation
+  }
+  return condition();
+}
+
+Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), dir_(FreshTestDirectory()) {
+  if (options_.trainer.empty()) options_.trainer = kFakeTrainer;
+}
+
+void Cluster::StartCoordinator(int port) {
+  const std::string port_file = dir_ + "/coordinator.port";
+  std::filesystem::remove(port_file);
+  std::vector<std::string> argv = {kCoordinator, "--listen", "127.0.0.1:" + std::to_string(port), "--database",
+                                   dir_ + "/state.db", "--port-file", port_file, "--metrics-listen", "127.0.0.1:0",
+                                   "--metrics-port-file", dir_ + "/coordinator.metrics-port"};
+  argv.insert(argv.end(), options_.coordinator_flags.begin(), options_.coordinator_flags.end());
+  coordinator_.reset();
+  coordinator_.emplace(ChildProcess::Start(argv));
+  ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(port_file); }, 10s)) << coordinator_->output();
+  port_ = std::stoi(ReadFile(port_file));
+  ASSERT_GT(port_, 0);
+  channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  jobs_ = v1::JobService::NewStub(channel_);
+  admin_ = v1::AdminService::NewStub(channel_);
+}
+
+void Cluster::KillCoordinator() {
+  coordinator_->Signal(SIGKILL);
+  ASSERT_TRUE(coordinator_->Wait(10s).has_value());
+}
+
+void Cluster::StartWorker(const std::string& id, int slots) {
+  auto worker = std::make_unique<ChildProcess>(ChildProcess::Start(
+      {kWorker, "--coordinator", "127.0.0.1:" + std::to_string(port_), "--worker-id", id, "--cpu-slots",
+       std::to_string(slots), "--trainer", options_.trainer, "--work-dir", WorkerDir(id), "--heartbeat-interval",
+       "0.2", "--stop-grace", "2", "--log-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+       "--metrics-port-file", WorkerDir(id) + ".metrics-port", "--drain-grace", "5"}));
+  ChildProcess& process = *worker;
+  workers_[id] = std::move(worker);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        grpc::ClientContext context;
+        v1::GetWorkerRequest request;
+        request.set_name("workers/" + id);
+        v1::Worker w;
+        return admin_->GetWorker(&context, request, &w).ok() && w.state() == v1::WORKER_STATE_READY;
+      },
+      10s))
+      << process.output();
+}
+
+void Cluster::KillWorker(const std::string& id) {
+  workers_.at(id)->Signal(SIGKILL);  // the whole group: the worker and its trainers
+  ASSERT_TRUE(workers_.at(id)->Wait(10s).has_value());
+}
+
+void Cluster::SignalWorker(const std::string& id, int signal) { workers_.at(id)->Signal(signal); }
+
+std::optional<int> Cluster::WaitWorker(const std::string& id, std::chrono::milliseconds timeout) {
+  return workers_.at(id)->Wait(timeout);
+}
+
+std::string Cluster::WorkerLog(const std::string& id) const { return workers_.at(id)->output(); }
+
+v1::CreateJobRequest Cluster::FakeJob(const std::string& behaviour, int world_size) const {
+  v1::CreateJobRequest request;
+  auto* spec = request.mutable_spec();
+  spec->set_display_name("fake:" + behaviour);
+  spec->mutable_model()->set_path(dir_ + "/model");
+  spec->mutable_dataset()->set_path(dir_ + "/train.jsonl");
+  spec->mutable_resources()->set_world_size(world_size);
+  spec->mutable_checkpoint()->set_directory(dir_ + "/checkpoints");
+  return request;
+}
+
+v1::Job Cluster::Submit(const v1::CreateJobRequest& request) {
+  grpc::ClientContext context;
+  v1::Job job;
+  const grpc::Status status = jobs_->CreateJob(&context, request, &job);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return job;
+}
+
+v1::Job Cluster::GetJob(const std::string& name) {
+  grpc::ClientContext context;
+  v1::GetJobRequest request;
+  request.set_name(name);
+  v1::Job job;
+  const grpc::Status status = jobs_->GetJob(&context, request, &job);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return job;
+}
+
+v1::Job Cluster::WaitForJob(const std::string& name, const std::function<bool(const v1::Job&)>& done,
+                            std::chrono::milliseconds timeout) {
+  v1::Job job;
+  WaitUntil(
+      [&] {
+        grpc::ClientContext context;
+        v1::GetJobRequest request;
+        request.set_name(name);
+        return jobs_->GetJob(&context, request, &job).ok() && done(job);
+      },
+      timeout);
+  return job;
+}
+
+v1::Job Cluster::WaitForState(const std::string& name, v1::JobState state, std::chrono::milliseconds timeout) {
+  v1::Job job = WaitForJob(name, [&](const v1::Job& j) { return j.state() == state; }, timeout);
+  EXPECT_EQ(v1::JobState_Name(job.state()), v1::JobState_Name(state)) << EventLog(name);
+  return job;
+}
+
+std::vector<v1::JobEvent> Cluster::Events(const std::string& name) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 2s);  // the stream stays open while the job runs
+  v1::WatchJobEventsRequest request;
+  request.set_name(name);
+  auto reader = jobs_->WatchJobEvents(&context, request);
+  std::vector<v1::JobEvent> events;
+  v1::JobEvent event;
+  while (reader->Read(&event)) {
+    events.push_back(event);
+    if (event.state() == v1::JOB_STATE_SUCCEEDED || event.state() == v1::JOB_STATE_FAILED ||
+        event.state() == v1::JOB_STATE_CANCELLED) {
+      break;
+    }
+  }
+  context.TryCancel();
+  reader->Finish();
+  return events;
+}
+
+std::string Cluster::EventLog(const std::string& name) {
+  std::string out = "events of " + name + ":\n";
+  for (const auto& event : Events(name)) {
+    out += "  #" + std::to_string(event.sequence()) + " " + v1::JobState_Name(event.state()) + " " +
+           event.message() + "\n";
+  }
+  return out;
+}
+
+v1::Worker Cluster::GetWorker(const std::string& id) {
+  grpc::ClientContext context;
+  v1::GetWorkerRequest request;
+  request.set_name("workers/" + id);
+  v1::Worker worker;
+  EXPECT_TRUE(admin_->GetWorker(&context, request, &worker).ok());
+  return worker;
+}
+
+}  // namespace tunefleet::testing

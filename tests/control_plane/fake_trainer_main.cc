@@ -1,0 +1,146 @@
+// A stand-in for tunefleet-trainer in control-plane tests: same command line
+// (`train --spec FILE --metrics-out FILE`), same environment, no libtorch, and
+// a behaviour chosen by the spec's display_name, e.g. "fake:steps=3,step_ms=20":
+//   steps=N          step lines to print (default 3)
+//   step_ms=M        delay per step (default 10)
+//   exit=C           exit code at the end (default 0)
+//   fail_attempts=K  exit 3 while TUNEFLEET_ATTEMPT <= K, then behave as told
+//   hang             never finish (until signalled)
+//   stall_at=S       stop making progress after step S (a hung rank)
+//   ckpt_every=N     checkpoint every N steps
+// The trainer's signal contract: SIGUSR1 -> checkpoint at the next step and go
+// on; SIGTERM -> checkpoint at the next step and exit 75. A checkpoint writes
+// <checkpoint.directory>/<job id>/step-N/manifest.json and a committed
+// "checkpoint" event. On start it resumes after the newest such step.
+// It prints its launch environment first, so tests can check what a rank got.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/job_spec_file.h"
+
+namespace {
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+std::atomic<bool> checkpoint_requested{false};
+std::atomic<bool> stop_requested{false};
+
+extern "C" void OnSignal(int signal) {
+  checkpoint_requested = true;
+  if (signal == SIGTERM) stop_requested = true;
+}
+
+int64_t NewestCheckpoint(const std::string& job_dir) {
+  int64_t newest = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(job_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    int64_t step = 0;
+    if (name.rfind("step-", 0) == 0 && absl::SimpleAtoi(name.substr(5), &step) &&
+        std::filesystem::exists(entry.path() / "manifest.json")) {
+      newest = std::max(newest, step);
+    }
+  }
+  return newest;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string spec_path, metrics_path;
+  if (argc < 2 || std::string(argv[1]) != "train") {
+    std::cerr << "fake-trainer: usage: train --spec FILE [--metrics-out FILE]\n";
+    return 2;
+  }
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--spec") spec_path = argv[i + 1];
+    if (flag == "--metrics-out") metrics_path = argv[i + 1];
+  }
+  auto spec = tunefleet::LoadJobSpecFile(spec_path);
+  if (!spec.ok()) {
+    std::cerr << "fake-trainer: " << spec.status() << "\n";
+    return 2;
+  }
+  std::map<std::string, std::string> options;
+  std::string name = spec->display_name();
+  if (name.rfind("fake:", 0) == 0) name = name.substr(5);
+  for (absl::string_view item : absl::StrSplit(name, ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    options[kv.first] = kv.second;
+  }
+  auto number = [&](const std::string& key, int fallback) {
+    int value = fallback;
+    if (options.count(key)) (void)absl::SimpleAtoi(options[key], &value);
+    return value;
+  };
+  std::cout << "fake-trainer pid " << getpid() << " job " << Env("TUNEFLEET_JOB") << " attempt "
+            << Env("TUNEFLEET_ATTEMPT") << " generation " << Env("TUNEFLEET_GENERATION") << " RANK=" << Env("RANK")
+            << " WORLD_SIZE=" << Env("WORLD_SIZE") << " LOCAL_RANK=" << Env("LOCAL_RANK")
+            << " MASTER_ADDR=" << Env("MASTER_ADDR") << " MASTER_PORT=" << Env("MASTER_PORT") << std::endl;
+
+  int attempt = 0;
+  (void)absl::SimpleAtoi(Env("TUNEFLEET_ATTEMPT"), &attempt);
+  if (attempt <= number("fail_attempts", 0)) {
+    std::cout << "fake-trainer: failing attempt " << attempt << " on purpose" << std::endl;
+    return 3;
+  }
+  const int steps = number("steps", 3);
+  const int step_ms = number("step_ms", 10);
+  const int stall_at = number("stall_at", -1);
+  signal(SIGTERM, OnSignal);
+  signal(SIGUSR1, OnSignal);
+  std::string job = Env("TUNEFLEET_JOB");
+  job = job.substr(job.rfind('/') + 1);
+  const std::string job_dir = spec->checkpoint().directory() + "/" + job;
+  const int64_t resume = NewestCheckpoint(job_dir);
+  if (resume > 0) std::cout << "fake-trainer: resuming after step " << resume << std::endl;
+  std::ofstream metrics(metrics_path, std::ios::app);
+  for (int64_t step = resume + 1; step <= steps || options.count("hang"); ++step) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
+    if (stall_at >= 0 && step > stall_at) {
+      --step;  // stuck: no step is ever finished again (until killed or asked to stop)
+      if (!stop_requested) continue;
+    }
+    if (step <= steps) std::cout << "step " << step << "/" << steps << " loss 1.0" << std::endl;
+    const double loss = 2.0 - static_cast<double>(step) / (steps + 1);
+    metrics << R"({"event":"step","step":)" << step << R"(,"total_steps":)" << steps << R"(,"train_loss":)" << loss
+            << R"(,"tokens_per_second":1000})" << "\n" << std::flush;
+    if (number("ckpt_every", 0) > 0 && step % number("ckpt_every", 0) == 0) checkpoint_requested = true;
+    if (checkpoint_requested.exchange(false)) {
+      const std::string dir = job_dir + "/step-" + std::to_string(step);
+      std::filesystem::create_directories(dir);
+      std::ofstream(dir + "/manifest.json") << R"({"job":")" << job << R"(","step":)" << step
+                                            << R"(,"world_size":1,"loss":)" << loss
+                                            << R"(,"created_unix_ms":1732400000000,"files":[]})";
+      metrics << R"({"event":"checkpoint","step":)" << step << R"(,"path":")" << dir
+              << R"(","committed":true,"save_seconds":0.01})" << "\n" << std::flush;
+      std::cout << "fake-trainer: checkpoint at step " << step << std::endl;
+      if (stop_requested) {
+        std::cout << "fake-trainer: stopped after a committed checkpoint, exit 75" << std::endl;
+        return 75;
+      }
+    }
+  }
+  metrics << R"({"event":"done","step":)" << steps << "}\n" << std::flush;
+  const int code = number("exit", 0);
+  std::cout << "fake-trainer: done, exit " << code << std::endl;
+  return code;
+}

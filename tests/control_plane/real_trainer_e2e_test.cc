@@ -1,0 +1,52 @@
+// One real fine-tuning job through the control plane: coordinator, worker and
+// tunefleet-trainer (libtorch, CPU), a few steps on the bundled demo model.
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/job_spec_file.h"
+#include "tests/control_plane/cluster.h"
+
+namespace tunefleet::testing {
+namespace {
+
+TEST(RealTrainerE2e, DemoJobRunsThroughCoordinatorAndWorkerAndExports) {
+  ClusterOptions options;
+  options.trainer = TUNEFLEET_TRAINER_PATH;
+  Cluster cluster(options);
+  const std::string data = cluster.dir() + "/data";
+  auto made = RunCommand({TUNEFLEET_DEMO_DATA_PATH, "--out", data});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+
+  auto spec = LoadJobSpecFile(TUNEFLEET_SOURCE_DIR "/demo/finetune.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ResolveJobSpecPaths(*spec, TUNEFLEET_SOURCE_DIR "/demo");
+  const std::string exported = cluster.dir() + "/export";
+  for (const std::string& assignment :
+       {"dataset.path=" + data + "/train.jsonl", "dataset.validation_path=" + data + "/validation.jsonl",
+        std::string("hyperparameters.max_steps=3"), "export.directory=" + exported}) {
+    ASSERT_TRUE(ApplyJobSpecOverride(*spec, assignment).ok()) << assignment;
+  }
+
+  cluster.StartCoordinator();
+  cluster.StartWorker("w1", 1);
+  v1::CreateJobRequest request;
+  *request.mutable_spec() = *spec;
+  v1::Job job = cluster.WaitForState(cluster.Submit(request).name(), v1::JOB_STATE_SUCCEEDED, std::chrono::minutes(4));
+  EXPECT_EQ(job.attempt(), 1);
+  EXPECT_EQ(job.progress().step(), 3);
+  for (const char* file : {"config.json", "model.safetensors", "tokenizer.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(exported + "/" + file)) << file;
+  }
+  std::ifstream log(cluster.WorkerDir("w1") + "/jobs/" + job.name().substr(5) + "/attempt-1/rank-0.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_THAT(text.str(), ::testing::HasSubstr("step 3/3"));
+}
+
+}  // namespace
+}  // namespace tunefleet::testing

@@ -1,0 +1,103 @@
+#include "trainer/checkpoint/hf_export.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "trainer/checkpoint/checksummed_io.h"
+#include "trainer/hf_io/hf_model_export.h"
+#include "trainer/safetensors/atomic_file.h"
+#include "trainer/safetensors/safetensors_reader.h"
+
+namespace tunefleet {
+namespace {
+
+absl::Status CopyFileAtomically(const std::string& from, const std::string& to) {
+  const int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", from));
+  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> out = AtomicFileWriter::Create(to);
+  if (!out.ok()) {
+    ::close(fd);
+    return out.status();
+  }
+  std::vector<char> buffer(8 << 20);
+  while (true) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return absl::ErrnoToStatus(err, absl::StrCat("cannot read ", from));
+    }
+    if (n == 0) break;
+    if (absl::Status s = (*out)->Append(buffer.data(), static_cast<size_t>(n)); !s.ok()) {
+      ::close(fd);
+      return s;
+    }
+  }
+  ::close(fd);
+  return (*out)->Commit();
+}
+
+// transformers' name for the dtype of the first floating-point tensor.
+std::string HfDTypeOf(const SafetensorsFile& weights) {
+  for (const TensorView& view : weights.tensors()) {
+    switch (view.dtype) {
+      case SafetensorsDType::kBF16:
+        return "bfloat16";
+      case SafetensorsDType::kF16:
+        return "float16";
+      case SafetensorsDType::kF32:
+        return "float32";
+      default:
+        break;
+    }
+  }
+  return "float32";
+}
+
+absl::Status WriteConfig(const std::string& base_model_dir, const std::string& out_dir, const std::string& dtype) {
+  const std::string from = base_model_dir + "/config.json";
+  absl::StatusOr<std::string> text = ReadWholeFile(from);
+  if (!text.ok()) return text.status();
+  std::string out_text;
+  try {
+    nlohmann::ordered_json config = nlohmann::ordered_json::parse(*text);
+    config["torch_dtype"] = dtype;
+    out_text = config.dump(2);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(from, ": ", e.what()));
+  }
+  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> out = AtomicFileWriter::Create(out_dir + "/config.json");
+  if (!out.ok()) return out.status();
+  if (absl::Status s = (*out)->Append(out_text.data(), out_text.size()); !s.ok()) return s;
+  return (*out)->Commit();
+}
+
+}  // namespace
+
+absl::Status ExportCheckpointToHf(const CommittedCheckpoint& checkpoint, const std::string& base_model_dir,
+                                  const std::string& out_dir) {
+  if (checkpoint.manifest.FindFile(kModelWeightsFileName) == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(checkpoint.dir, " holds no ", kModelWeightsFileName));
+  }
+  if (absl::Status s = VerifyCheckpointFiles(checkpoint, {kModelWeightsFileName}); !s.ok()) return s;
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", out_dir, ": ", ec.message()));
+  const std::string weights = out_dir + "/" + kModelWeightsFileName;
+  if (absl::Status s = CopyFileAtomically(checkpoint.dir + "/" + kModelWeightsFileName, weights); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(weights);
+  if (!file.ok()) return file.status();
+  if (absl::Status s = WriteConfig(base_model_dir, out_dir, HfDTypeOf(**file)); !s.ok()) return s;
+  return CopyTokenizerFiles(base_model_dir, out_dir);
+}
+
+}  // namespace tunefleet

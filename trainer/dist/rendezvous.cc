@@ -1,0 +1,136 @@
+#include "trainer/dist/rendezvous.h"
+
+#include <cstdlib>
+
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "trainer/dist/process_group_collectives.h"
+
+#ifdef TUNEFLEET_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace tunefleet {
+namespace {
+
+absl::StatusOr<int> EnvInt(const EnvLookup& env, const std::string& name, int fallback) {
+  auto value = env(name);
+  if (!value.has_value() || value->empty()) return fallback;
+  int parsed = 0;
+  if (!absl::SimpleAtoi(*value, &parsed)) {
+    return absl::InvalidArgumentError(absl::StrCat("environment variable ", name, "=", *value, " is not an integer"));
+  }
+  return parsed;
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || absl::StartsWith(host, "127.") || host == "::1";
+}
+
+std::string ExceptionText(const std::exception& e) {
+  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
+  return e.what();
+}
+
+}  // namespace
+
+std::optional<std::string> ProcessEnv(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+absl::StatusOr<RendezvousConfig> ResolveRendezvous(const LaunchFlags& flags, const EnvLookup& env) {
+  RendezvousConfig config;
+  auto env_rank = EnvInt(env, "RANK", -1);
+  auto env_world = EnvInt(env, "WORLD_SIZE", -1);
+  auto env_local = EnvInt(env, "LOCAL_RANK", -1);
+  auto env_port = EnvInt(env, "MASTER_PORT", -1);
+  for (const auto* s : {&env_rank, &env_world, &env_local, &env_port}) {
+    if (!s->ok()) return s->status();
+  }
+  config.url = flags.rendezvous;
+  const auto master = env("MASTER_ADDR");
+  if (config.url.empty() && master.has_value() && !master->empty()) {
+    if (*env_port < 0) return absl::InvalidArgumentError("MASTER_ADDR is set but MASTER_PORT is not");
+    config.url = absl::StrCat("tcp://", *master, ":", *env_port);
+  }
+  config.rank = flags.rank >= 0 ? flags.rank : *env_rank;
+  config.world_size = flags.world_size >= 0 ? flags.world_size : *env_world;
+  config.local_rank = flags.local_rank >= 0 ? flags.local_rank : *env_local;
+  if (config.url.empty()) {
+    if (config.world_size > 1) {
+      return absl::InvalidArgumentError(absl::StrCat("world size ", config.world_size,
+                                                     " needs a rendezvous: --rendezvous tcp://HOST:PORT or "
+                                                     "file:///PATH, or MASTER_ADDR and MASTER_PORT"));
+    }
+    return RendezvousConfig{};
+  }
+  if (config.world_size < 1) config.world_size = 1;
+  if (config.rank < 0) {
+    if (config.world_size > 1) return absl::InvalidArgumentError("a distributed run needs --rank or RANK");
+    config.rank = 0;
+  }
+  if (config.rank >= config.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("rank ", config.rank, " is not below world size ",
+                                                   config.world_size));
+  }
+  if (config.local_rank < 0) config.local_rank = 0;
+  if (!absl::StartsWith(config.url, "tcp://") && !absl::StartsWith(config.url, "file://")) {
+    return absl::InvalidArgumentError(absl::StrCat("rendezvous '", config.url,
+                                                   "' must be tcp://HOST:PORT or file:///PATH"));
+  }
+  return config;
+}
+
+absl::StatusOr<std::unique_ptr<Collectives>> ConnectCollectives(const RendezvousConfig& config, bool cuda,
+                                                                std::chrono::milliseconds timeout) {
+  c10::intrusive_ptr<c10d::Store> store;
+  std::string gloo_host;
+  try {
+    if (absl::StartsWith(config.url, "file://")) {
+      store = c10::make_intrusive<c10d::FileStore>(config.url.substr(7), config.world_size);
+      store->setTimeout(timeout);
+      gloo_host = "";  // ranks may be on several hosts sharing the file
+    } else {
+      const std::string hostport = config.url.substr(6);
+      const auto colon = hostport.rfind(':');
+      int port = -1;
+      if (colon == std::string::npos || !absl::SimpleAtoi(hostport.substr(colon + 1), &port) || port < 0 ||
+          port > 65535) {
+        return absl::InvalidArgumentError(absl::StrCat("rendezvous '", config.url, "' has no valid port"));
+      }
+      c10d::TCPStoreOptions options;
+      options.port = static_cast<std::uint16_t>(port);
+      options.isServer = config.rank == 0;
+      options.numWorkers = config.world_size;
+      options.waitWorkers = true;
+      options.timeout = timeout;
+      const std::string host = hostport.substr(0, colon);
+      store = c10::make_intrusive<c10d::TCPStore>(host, options);
+      gloo_host = IsLoopback(host) ? "127.0.0.1" : "";
+    }
+    // A namespace of our own in a store a launcher may share.
+    store = c10::make_intrusive<c10d::PrefixStore>("tunefleet", store);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("rank ", config.rank, ": rendezvous at ", config.url, " of ",
+                                               config.world_size, " ranks failed within ", timeout.count() / 1000.0,
+                                               " s: ", ExceptionText(e)));
+  }
+#ifdef TUNEFLEET_WITH_CUDA
+  if (cuda) {
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(config.local_rank));
+    return CreateNcclCollectives(store, config.rank, config.world_size, timeout);
+  }
+#else
+  if (cuda) return absl::FailedPreconditionError("NCCL needs the CUDA build of tunefleet-trainer");
+#endif
+  return CreateGlooCollectives(store, config.rank, config.world_size, timeout, gloo_host);
+}
+
+}  // namespace tunefleet

@@ -1,0 +1,46 @@
+#pragma once
+// Where and how the ranks of a job meet: from the trainer's flags, else from
+// torchrun's environment (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE,
+// LOCAL_RANK). Addresses are "tcp://host:port" (a c10d TCPStore served by
+// rank 0) or "file:///path" (a c10d FileStore on storage every rank sees;
+// tests use it because it needs no port at all).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "trainer/dist/collectives.h"
+
+namespace tunefleet {
+
+struct LaunchFlags {
+  std::string rendezvous;  // empty: from the environment, if any
+  int rank = -1;           // -1: unset
+  int world_size = -1;
+  int local_rank = -1;
+};
+
+struct RendezvousConfig {
+  std::string url;  // tcp://host:port or file:///path; empty: not distributed
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+std::optional<std::string> ProcessEnv(const std::string& name);
+
+// Flags win over the environment. Returns a config with an empty url when
+// neither asks for a distributed run.
+absl::StatusOr<RendezvousConfig> ResolveRendezvous(const LaunchFlags& flags, const EnvLookup& env = ProcessEnv);
+
+// Meets the other ranks and returns the collectives over them: NCCL when
+// `cuda` (the CUDA build only), else Gloo. Every collective, and the
+// rendezvous itself, fails after `timeout` instead of hanging.
+absl::StatusOr<std::unique_ptr<Collectives>> ConnectCollectives(const RendezvousConfig& config, bool cuda,
+                                                                std::chrono::milliseconds timeout);
+
+}  // namespace tunefleet

@@ -1,0 +1,253 @@
+#include "trainer/train/run_checkpointer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "trainer/checkpoint/discovery.h"
+#include "trainer/checkpoint/loader.h"
+#include "trainer/checkpoint/rng_state.h"
+#include "trainer/model/weight_loading.h"
+
+namespace tunefleet {
+namespace {
+
+constexpr char kWeightsKindKey[] = "weights";  // TrainerState::extra: what model.safetensors holds
+constexpr char kFullWeights[] = "full";
+constexpr char kLoraWeights[] = "lora_adapters";
+
+// The loop's log: stdout, where tests and people read the trainer's story.
+void Log(const std::string& message) {
+  std::printf("checkpoint: %s\n", message.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+RunCheckpointer::RunCheckpointer(RunCheckpointerOptions options, CausalLM& model, FlatParameters& params,
+                                 StepOptimizer& optimizer, MetricsStream& metrics)
+    : options_(std::move(options)),
+      root_{options_.directory, options_.identity.job},
+      model_(model),
+      params_(params),
+      optimizer_(optimizer),
+      metrics_(metrics) {
+  AsyncSaverOptions saver;
+  saver.root = root_;
+  saver.keep_last = options_.keep_last;
+  saver.log = Log;
+  const CheckpointRoot root = root_;
+  const CheckpointIdentity identity = options_.identity;
+  saver.commit_fence = [root, identity] { return CheckNotSuperseded(root, identity); };
+  if (options_.pause_writer_at_step >= 0) {
+    // Test hook: armed by Save() for that step only (see pause_armed_).
+    std::shared_ptr<std::atomic<bool>> armed = pause_armed_;
+    saver.write_hook = [armed](const std::string& name, uint64_t bytes) -> absl::Status {
+      if (!armed->load() || bytes == 0) return absl::OkStatus();
+      std::printf("checkpoint: writer paused in %s after %llu bytes\n", name.c_str(),
+                  static_cast<unsigned long long>(bytes));
+      std::fflush(stdout);
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));  // until the test kills us
+    };
+  }
+  saver_ = std::make_unique<AsyncCheckpointSaver>(std::move(saver));
+}
+
+absl::StatusOr<RankCheckpointState> RunCheckpointer::Capture(int64_t step) const {
+  RankCheckpointState state;
+  state.rank = options_.rank;
+  state.world_size = options_.world_size;
+  state.save_id = options_.identity.SaveId(step);
+  if (options_.rank == 0) {
+    // LoRA: only the adapters change, the base comes from the base model.
+    ModelStateDict dict = NamedStateDict(model_);
+    state.model_weights = options_.lora ? std::move(dict.lora) : std::move(dict.weights);
+  }
+  // Stage 0 keeps the whole optimizer on every rank: rank 0's copy suffices.
+  if (options_.zero_stage != 0 || options_.rank == 0) {
+    AdamW& adamw = optimizer_.adamw_state();
+    OptimizerShardState shard;
+    shard.begin = optimizer_.state_begin();
+    shard.end = shard.begin + adamw.master().numel();
+    shard.padded_numel = params_.padded_numel();
+    shard.numel = params_.numel();
+    shard.adamw_step = adamw.step_count();
+    shard.master = adamw.master();
+    shard.exp_avg = adamw.exp_avg();
+    shard.exp_avg_sq = adamw.exp_avg_sq();
+    state.optimizer_shard = std::move(shard);
+  }
+  TrainerState& ts = state.trainer_state;
+  ts.step = step;
+  // The data position is a pure function of the step (RankData::ForStep);
+  // epoch and offset are recorded for people and tools.
+  ts.epoch = step / std::max<int64_t>(1, options_.steps_per_epoch);
+  ts.step_in_epoch = step % std::max<int64_t>(1, options_.steps_per_epoch);
+  ts.lr_schedule_step = step;
+  ts.world_size = options_.world_size;
+  ts.rank = options_.rank;
+  ts.zero_stage = options_.zero_stage;
+  ts.flat_numel = params_.numel();
+  ts.flat_padded_numel = params_.padded_numel();
+  auto rng = CaptureTorchCpuRngState();
+  if (!rng.ok()) return rng.status();
+  ts.rng_states[kTorchCpuRngName] = *rng;
+  ts.extra[kWeightsKindKey] = options_.lora ? kLoraWeights : kFullWeights;
+  ts.extra["generation"] = absl::StrCat(options_.identity.generation);
+  ts.extra["attempt"] = absl::StrCat(options_.identity.attempt);
+  if (options_.lora) {
+    ts.extra["lora_rank"] = absl::StrCat(options_.lora_config.rank);
+    ts.extra["lora_alpha"] = absl::StrFormat("%.17g", options_.lora_config.alpha);
+    ts.extra["lora_dropout"] = absl::StrFormat("%.17g", options_.lora_config.dropout);
+    ts.extra["lora_target_modules"] = absl::StrJoin(options_.lora_config.target_modules, ",");
+  }
+  return state;
+}
+
+absl::Status RunCheckpointer::Save(int64_t step, double loss) {
+  auto state = Capture(step);
+  if (!state.ok()) return state.status();
+  if (step == options_.pause_writer_at_step) {
+    (void)saver_->Wait();  // the previous save must not see the armed hook; its outcome stays queued
+    pause_armed_->store(true);
+  }
+  if (absl::Status s = saver_->Start(*state, loss); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("checkpoint of step ", step, ": ", s.message()));
+  }
+  if (!options_.async_save) return Finish();
+  return absl::OkStatus();
+}
+
+absl::Status RunCheckpointer::Report(const SaveOutcome& outcome) {
+  const SaveTimings& t = outcome.timings;
+  if (!outcome.status.ok()) {
+    return absl::Status(outcome.status.code(),
+                        absl::StrCat("checkpoint of step ", t.step, " failed: ", outcome.status.message()));
+  }
+  if (!t.committed) return absl::OkStatus();  // another rank's files; rank 0 reports the commit
+  const std::string dir = root_.StepDirectory(t.step);
+  uint64_t bytes = 0;  // every rank's files, from the manifest just written
+  if (auto manifest = ReadManifest(dir); manifest.ok()) {
+    for (const FileRecord& file : manifest->files) bytes += file.size_bytes;
+  }
+  // Synchronous saves stall training for the write too.
+  const double stall =
+      t.wait_previous_seconds + t.snapshot_seconds + (options_.async_save ? 0.0 : t.write_seconds);
+  std::printf("checkpoint: step %lld committed to %s (%llu bytes; stall %.4f s, write %.4f s)\n",
+              static_cast<long long>(t.step), dir.c_str(), static_cast<unsigned long long>(bytes), stall,
+              t.write_seconds);
+  std::fflush(stdout);
+  metrics_.Write("checkpoint", t.step,
+                 {{"stall_seconds", stall},
+                  {"save_seconds", t.write_seconds},
+                  {"bytes", static_cast<double>(bytes)},
+                  {"committed", 1.0}},
+                 {{"path", dir}});
+  return absl::OkStatus();
+}
+
+absl::Status RunCheckpointer::Poll() {
+  absl::Status first;
+  while (std::optional<SaveOutcome> outcome = saver_->TakeCompleted()) {
+    absl::Status s = Report(*outcome);
+    if (first.ok()) first = s;
+  }
+  return first;
+}
+
+absl::Status RunCheckpointer::Finish() {
+  (void)saver_->Wait();  // its status comes back through the outcomes
+  return Poll();
+}
+
+absl::Status RunCheckpointer::SetAsideNewerThan(int64_t resumed_step) {
+  if (options_.rank != 0) return absl::OkStatus();
+  auto folders = ListStepFolders(root_);
+  if (!folders.ok()) return folders.status();
+  for (const StepFolder& folder : *folders) {
+    if (!folder.committed || folder.step <= resumed_step) continue;
+    std::error_code error;
+    std::string target;
+    for (int n = 0;; ++n) {
+      target = absl::StrCat(folder.dir, ".damaged-", n);
+      if (!std::filesystem::exists(target, error)) break;
+    }
+    std::filesystem::rename(folder.dir, target, error);
+    if (error) {
+      return absl::InternalError(absl::StrCat("cannot move damaged checkpoint ", folder.dir, " aside: ",
+                                              error.message()));
+    }
+    Log(absl::StrCat("moved damaged checkpoint ", folder.dir, " aside to ", target));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> RunCheckpointer::Resume() {
+  ResumeRequest request;
+  request.rank = options_.rank;
+  request.world_size = options_.world_size;
+  request.padded_numel = params_.padded_numel();
+  request.whole_optimizer = options_.zero_stage == 0;
+  request.log = Log;
+  auto loaded = LoadNewestValid(root_, request);
+  if (absl::IsNotFound(loaded.status())) {
+    Log(absl::StrCat("no checkpoint under ", root_.JobDirectory(), ": starting from step 0"));
+    return 0;
+  }
+  if (!loaded.ok()) return loaded.status();
+  // Damaged newer checkpoints were logged by the loader, naming the file.
+  const TrainerState& ts = loaded->trainer_state;
+  if (ts.flat_numel != params_.numel()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        loaded->dir, " holds ", ts.flat_numel, " trainable elements; this run has ", params_.numel(),
+        " (another model or method?)"));
+  }
+  const auto kind = ts.extra.find(kWeightsKindKey);
+  const std::string expected = options_.lora ? kLoraWeights : kFullWeights;
+  if (kind == ts.extra.end() || kind->second != expected) {
+    return absl::FailedPreconditionError(absl::StrCat(loaded->dir, " holds ",
+                                                      kind == ts.extra.end() ? "unknown" : kind->second,
+                                                      " weights; this run trains ", expected));
+  }
+
+  const std::optional<OptimizerShardState>& shard = loaded->optimizer_shard;
+  if (!shard) return absl::DataLossError(absl::StrCat(loaded->dir, " has no optimizer state for rank ", options_.rank));
+  AdamW& adamw = optimizer_.adamw_state();
+  if (shard->begin != optimizer_.state_begin() || shard->end - shard->begin != adamw.master().numel()) {
+    return absl::InternalError(absl::StrCat("restored optimizer range [", shard->begin, ", ", shard->end,
+                                            ") is not this rank's"));
+  }
+  try {
+    torch::NoGradGuard no_grad;
+    std::map<std::string, torch::Tensor> weights(loaded->model_weights.begin(), loaded->model_weights.end());
+    absl::Status s = options_.lora ? LoadLoraWeights(model_, weights) : LoadWeights(model_, weights);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat(loaded->dir, ": ", s.message()));
+    adamw.master().copy_(shard->master);
+    adamw.exp_avg().copy_(shard->exp_avg);
+    adamw.exp_avg_sq().copy_(shard->exp_avg_sq);
+    // Where master does not alias the weights (bf16 models), the weights
+    // of this range follow the fp32 master, as after an update.
+    params_.values().narrow(0, shard->begin, shard->end - shard->begin).copy_(adamw.master());
+    adamw.set_step_count(shard->adamw_step);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("restoring ", loaded->dir, ": ", e.what()));
+  }
+  if (auto rng = ts.rng_states.find(kTorchCpuRngName); rng != ts.rng_states.end()) {
+    if (absl::Status s = RestoreTorchCpuRngState(rng->second); !s.ok()) return s;
+  }
+  Log(absl::StrCat("resumed from ", loaded->dir, " (step ", loaded->step, ", saved by ", loaded->manifest.world_size,
+                   " rank(s) as ", loaded->manifest.save_id, "; optimizer state ",
+                   loaded->resliced ? "re-sliced" : "as saved", "; RNG of rank ",
+                   loaded->trainer_state_from_rank, ")"));
+  return loaded->step;
+}
+
+}  // namespace tunefleet

@@ -1,0 +1,57 @@
+#include "worker/agent/metrics_tail.h"
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/time/clock.h"
+#include "common/proto_time.h"
+
+namespace tunefleet::worker {
+
+std::vector<v1::MetricSample> MetricsTail::Poll() {
+  std::vector<v1::MetricSample> samples;
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) return samples;
+  in.seekg(offset_);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (in.eof()) break;  // a partial last line: read it once it is complete
+    offset_ += static_cast<int64_t>(line.size()) + 1;
+    // No exceptions: a torn or foreign line is skipped, never fatal.
+    const nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object()) continue;
+    v1::MetricSample sample;
+    for (const auto& [key, value] : json.items()) {
+      if (key == "event" && value.is_string()) {
+        sample.set_event(value.get<std::string>());
+      } else if (key == "step" && value.is_number_integer()) {
+        sample.set_step(value.get<int64_t>());
+      } else if (key == "time" && value.is_number()) {
+        *sample.mutable_time() = ToProtoTime(absl::FromUnixMicros(static_cast<int64_t>(value.get<double>() * 1e6)));
+      } else if (key == "rank") {
+        continue;
+      } else if (value.is_number()) {
+        const double v = value.get<double>();
+        if (std::isfinite(v)) (*sample.mutable_values())[key] = v;
+      } else if (value.is_string()) {
+        (*sample.mutable_text())[key] = value.get<std::string>();
+      } else if (value.is_boolean()) {
+        (*sample.mutable_text())[key] = value.get<bool>() ? "true" : "false";
+      }
+    }
+    if (!sample.has_time()) *sample.mutable_time() = ToProtoTime(absl::Now());
+    if (sample.step() > step_) step_ = sample.step();
+    if (sample.event() == "step") {
+      if (auto it = sample.values().find("train_loss"); it != sample.values().end()) train_loss_ = it->second;
+      if (auto it = sample.values().find("tokens_per_second"); it != sample.values().end()) {
+        tokens_per_second_ = it->second;
+      }
+    }
+    samples.push_back(std::move(sample));
+  }
+  return samples;
+}
+
+}  // namespace tunefleet::worker

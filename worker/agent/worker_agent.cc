@@ -1,0 +1,392 @@
+#include "worker/agent/worker_agent.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/job_spec_file.h"
+#include "common/log.h"
+#include "common/proto_time.h"
+#include "common/version.h"
+#include "worker/supervisor/free_port.h"
+#include "worker/supervisor/process_supervisor.h"
+#include "worker/supervisor/trainer_launch.h"
+
+namespace tunefleet::worker {
+namespace {
+
+bool IsLive(v1::RankPhase phase) {
+  return phase == v1::RANK_PHASE_STARTING || phase == v1::RANK_PHASE_RUNNING ||
+         phase == v1::RANK_PHASE_CHECKPOINTING;
+}
+
+void Say(const std::string& message) { Log("worker", message); }
+
+// The trainer's "stopped after a committed checkpoint, resumable" exit code.
+constexpr int kExitCheckpointedStop = 75;
+
+// Samples kept for a coordinator that cannot be reached, per generation.
+constexpr int kMaxPendingSamples = 10000;
+
+}  // namespace
+
+WorkerAgent::WorkerAgent(AgentOptions options)
+    : options_(std::move(options)),
+      stub_(v1::WorkerService::NewStub(
+          grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials()))),
+      interval_(options_.heartbeat_interval) {}
+
+bool WorkerAgent::Register() {
+  v1::RegisterWorkerRequest request;
+  request.set_worker_id(options_.worker_id);
+  request.set_version(TUNEFLEET_VERSION);
+  auto* resources = request.mutable_resources();
+  resources->set_cpu_slots(options_.cpu_slots);
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  resources->set_hostname(host);
+  resources->set_address(options_.address);
+  resources->set_log_address(options_.log_address);
+  for (const auto& [key, process] : ranks_) *request.add_running_ranks() = Status(process);
+  v1::RegisterWorkerResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_timeout));
+  const grpc::Status status = stub_->RegisterWorker(&context, request, &response);
+  if (!status.ok()) {
+    Say(absl::StrCat("register with ", options_.coordinator, " failed: ", status.error_message()));
+    return false;
+  }
+  session_ = response.session();
+  Say(absl::StrCat("registered as ", response.worker().name(), " with ", options_.coordinator, ", state ",
+                   v1::WorkerState_Name(response.worker().state())));
+  return true;
+}
+
+v1::RankStatus WorkerAgent::Status(const RankProcess& process) const {
+  v1::RankStatus status;
+  status.set_job(process.job);
+  status.set_generation(process.generation);
+  status.set_rank(process.rank);
+  status.set_phase(process.phase);
+  status.set_step(process.step);
+  status.set_exit_code(process.exit_code);
+  status.set_message(process.message);
+  if (auto it = rendezvous_ports_.find({process.job, process.generation});
+      process.rank == 0 && it != rendezvous_ports_.end()) {
+    status.set_rendezvous_port(it->second);
+  }
+  return status;
+}
+
+bool WorkerAgent::Heartbeat() {
+  v1::HeartbeatRequest request;
+  request.set_worker_id(options_.worker_id);
+  request.set_session(session_);
+  request.set_draining(draining_);
+  for (const auto& [key, process] : ranks_) *request.add_ranks() = Status(process);
+  v1::HeartbeatResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_timeout));
+  const grpc::Status status = stub_->Heartbeat(&context, request, &response);
+  if (!status.ok()) {
+    Say(absl::StrCat("heartbeat failed: ", status.error_message()));
+    return false;
+  }
+  if (response.reregister()) {
+    session_.clear();
+    return true;
+  }
+  Apply(response);
+  return true;
+}
+
+void WorkerAgent::Apply(const v1::HeartbeatResponse& response) {
+  for (const v1::StopRanks& stop : response.stop()) Stop(stop.job(), stop.generation(), stop.reason());
+  for (const v1::Assignment& assignment : response.start()) Start(assignment);
+  for (const v1::CheckpointRequest& request : response.checkpoint_now()) {
+    if (request.stop()) {
+      const absl::Duration grace = request.has_grace() ? FromProtoDuration(request.grace()) : options_.stop_grace;
+      DrainRanks(request.job(), request.generation(), std::max(grace, absl::ZeroDuration()));
+      continue;
+    }
+    // The trainer contract: SIGUSR1 = checkpoint at the next step boundary and go on.
+    for (auto& [key, process] : ranks_) {
+      if (process.job == request.job() && process.generation == request.generation() && IsLive(process.phase)) {
+        kill(process.pid, SIGUSR1);
+      }
+    }
+  }
+}
+
+void WorkerAgent::DrainRanks(const std::string& job, int64_t generation, absl::Duration grace) {
+  for (auto& [key, process] : ranks_) {
+    if (!IsLive(process.phase) || process.drain_requested) continue;
+    if ((!job.empty() && process.job != job) || (generation != 0 && process.generation != generation)) continue;
+    Say(absl::StrCat("draining ", process.job, " generation ", process.generation, " rank ", process.rank,
+                     ": SIGTERM (checkpoint, exit 75), SIGKILL after ", absl::FormatDuration(grace)));
+    process.drain_requested = true;
+    process.stop_requested = true;
+    process.kill_at = std::min(process.kill_at, absl::Now() + grace);
+    // The trainer process only, not its group: its helpers must live until it has saved.
+    kill(process.pid, SIGTERM);
+  }
+}
+
+void WorkerAgent::Start(const v1::Assignment& assignment) {
+  const std::string& job = assignment.job();
+  if (draining_) {
+    Say(absl::StrCat("refused assignment of ", job, ": this worker is draining"));
+    return;
+  }
+  if (!fence_.Admit(job, assignment.generation())) {
+    Say(absl::StrCat("refused assignment of ", job, " generation ", assignment.generation(), ": generation ",
+                     fence_.Newest(job), " is newer"));
+    return;
+  }
+  // A newer generation supersedes whatever an older attempt left here.
+  for (auto& [key, process] : ranks_) {
+    if (process.job == job && process.generation < assignment.generation() && IsLive(process.phase)) {
+      Stop(job, process.generation, "superseded by a newer attempt");
+    }
+  }
+  const std::string dir = supervisor::AttemptDirectory(options_.work_dir, job, assignment.attempt());
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string spec_path = dir + "/spec.json";
+  {
+    std::ofstream out(spec_path + ".tmp");
+    out << JobSpecToJson(assignment.spec());
+  }
+  std::filesystem::rename(spec_path + ".tmp", spec_path, ec);
+  // Rank 0 here and no port yet ("host:0"): pick one that is free on this
+  // node now and report it; the other workers' ranks are sent it after.
+  v1::Assignment launch = assignment;
+  const std::string& address = assignment.rendezvous_address();
+  if (assignment.world_size() > 1 && address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0) {
+    auto known = rendezvous_ports_.find({job, assignment.generation()});
+    int port = known != rendezvous_ports_.end() ? known->second : 0;
+    if (port == 0) {
+      auto picked = supervisor::PickFreePort(options_.address);
+      if (!picked.ok()) Say(absl::StrCat("rendezvous port for ", job, ": ", picked.status().ToString()));
+      port = picked.ok() ? *picked : 0;
+      if (port != 0) rendezvous_ports_[{job, assignment.generation()}] = port;
+    }
+    launch.set_rendezvous_address(absl::StrCat(address.substr(0, address.size() - 1), port));
+  }
+  for (int i = 0; i < assignment.ranks_size(); ++i) {
+    const Key key{job, assignment.generation(), assignment.ranks(i)};
+    if (ranks_.count(key)) continue;  // already started: assignments are idempotent
+    RankProcess& process = ranks_[key];
+    process.job = job;
+    process.attempt = assignment.attempt();
+    process.generation = assignment.generation();
+    process.rank = assignment.ranks(i);
+    const supervisor::ProcessSpec spec =
+        supervisor::TrainerProcess(options_.trainer, launch, i, dir);
+    process.metrics = std::make_unique<MetricsTail>(supervisor::MetricsPath(dir, process.rank));
+    auto pid = ec ? absl::StatusOr<pid_t>(absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ",
+                                                                               ec.message())))
+                  : supervisor::Spawn(spec);
+    if (!pid.ok()) {
+      process.phase = v1::RANK_PHASE_FAILED;
+      process.exit_code = -1;
+      process.message = std::string(pid.status().message());
+      Say(absl::StrCat("cannot start ", job, " rank ", process.rank, ": ", process.message));
+      continue;
+    }
+    process.pid = *pid;
+    process.phase = v1::RANK_PHASE_RUNNING;
+    Say(absl::StrCat("started ", job, " attempt ", assignment.attempt(), " generation ", assignment.generation(),
+                     " rank ", process.rank, "/", assignment.world_size(), " pid ", *pid, " log ", spec.log_path));
+  }
+}
+
+void WorkerAgent::Stop(const std::string& job, int64_t generation, const std::string& reason) {
+  for (auto it = ranks_.begin(); it != ranks_.end();) {
+    RankProcess& process = it->second;
+    if (process.job != job || process.generation != generation) {
+      ++it;
+      continue;
+    }
+    if (!IsLive(process.phase)) {
+      rendezvous_ports_.erase({process.job, process.generation});
+      it = ranks_.erase(it);  // ended and acknowledged: forget it
+      continue;
+    }
+    if (process.stop_requested) {
+      // Already draining: the coordinator gave up waiting (drain deadline), so
+      // the checkpoint gets at most the normal grace from now.
+      process.kill_at = std::min(process.kill_at, absl::Now() + options_.stop_grace);
+    }
+    if (!process.stop_requested) {
+      Say(absl::StrCat("stopping ", job, " generation ", generation, " rank ", process.rank, ": ", reason));
+      process.stop_requested = true;
+      process.kill_at = absl::Now() + options_.stop_grace;
+      supervisor::SignalGroup(process.pid, SIGTERM);
+    }
+    ++it;
+  }
+}
+
+bool WorkerAgent::Supervise() {
+  bool changed = false;
+  for (auto& [key, process] : ranks_) {
+    if (!IsLive(process.phase)) continue;
+    if (process.metrics) {
+      std::vector<v1::MetricSample> samples = process.metrics->Poll();
+      process.step = process.metrics->step();
+      if (!samples.empty()) {
+        v1::ReportMetricsRequest& batch = pending_metrics_[process.generation];
+        batch.set_worker_id(options_.worker_id);
+        batch.set_generation(process.generation);
+        for (v1::MetricSample& sample : samples) {
+          sample.set_job(process.job);
+          sample.set_attempt(process.attempt);
+          sample.set_rank(process.rank);
+          *batch.add_samples() = std::move(sample);
+        }
+      }
+    }
+    const std::optional<int> code = supervisor::PollExit(process.pid);
+    if (!code) {
+      if (process.stop_requested && absl::Now() >= process.kill_at) {
+        supervisor::SignalGroup(process.pid, SIGKILL);
+        process.kill_at = absl::InfiniteFuture();
+      }
+      continue;
+    }
+    supervisor::SignalGroup(process.pid, SIGKILL);  // anything the trainer left in its group
+    process.exit_code = *code;
+    ++exits_by_code_[*code];
+    if (*code == kExitCheckpointedStop) {
+      // Stopped after a committed checkpoint: resumable, whoever asked.
+      process.phase = v1::RANK_PHASE_STOPPED;
+      process.message = "stopped after a committed checkpoint (exit 75)";
+    } else if (process.stop_requested) {
+      process.phase = v1::RANK_PHASE_STOPPED;
+    } else if (*code == 0) {
+      process.phase = v1::RANK_PHASE_SUCCEEDED;
+    } else {
+      process.phase = v1::RANK_PHASE_FAILED;
+      process.message = *code > 128 ? absl::StrCat("killed by signal ", *code - 128) : "";
+    }
+    Say(absl::StrCat(process.job, " generation ", process.generation, " rank ", process.rank, " exited ", *code,
+                     " -> ", v1::RankPhase_Name(process.phase)));
+    changed = true;
+  }
+  return changed;
+}
+
+void WorkerAgent::StopEverything() {
+  for (auto& [key, process] : ranks_) {
+    if (IsLive(process.phase)) supervisor::SignalGroup(process.pid, SIGTERM);
+  }
+  const absl::Time deadline = absl::Now() + options_.stop_grace;
+  for (auto& [key, process] : ranks_) {
+    if (!IsLive(process.phase)) continue;
+    while (!supervisor::PollExit(process.pid)) {
+      if (absl::Now() >= deadline) {
+        supervisor::SignalGroup(process.pid, SIGKILL);
+        while (!supervisor::PollExit(process.pid)) absl::SleepFor(absl::Milliseconds(10));
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+}
+
+bool WorkerAgent::AnyLive() const {
+  for (const auto& [key, process] : ranks_) {
+    if (IsLive(process.phase)) return true;
+  }
+  return false;
+}
+
+void WorkerAgent::ReportMetrics() {
+  for (auto it = pending_metrics_.begin(); it != pending_metrics_.end();) {
+    v1::ReportMetricsResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_timeout));
+    if (!stub_->ReportMetrics(&context, it->second, &response).ok()) {
+      // Kept for the next pass, bounded: the oldest go first.
+      auto* samples = it->second.mutable_samples();
+      if (samples->size() > kMaxPendingSamples) samples->DeleteSubrange(0, samples->size() - kMaxPendingSamples);
+      return;
+    }
+    it = pending_metrics_.erase(it);
+  }
+}
+
+void WorkerAgent::PublishBoard() {
+  if (options_.board == nullptr) return;
+  BoardSnapshot snapshot;
+  snapshot.exits_by_code = exits_by_code_;
+  for (const auto& [key, process] : ranks_) {
+    if (!IsLive(process.phase)) continue;
+    snapshot.live.emplace(process.job, process.attempt, process.rank);
+    RankFigures figures;
+    figures.job = process.job;
+    figures.rank = process.rank;
+    figures.step = process.step;
+    if (process.metrics) {
+      figures.train_loss = process.metrics->train_loss();
+      figures.tokens_per_second = process.metrics->tokens_per_second();
+    }
+    snapshot.ranks[{process.job, process.attempt, process.rank}] = figures;
+  }
+  options_.board->Publish(std::move(snapshot));
+}
+
+int WorkerAgent::Run(const sigset_t& stop_signals) {
+  // The loop wakes often to reap trainers, and heartbeats at once when a
+  // rank's phase changes, so an exit reaches the coordinator in milliseconds.
+  const absl::Duration poll = std::min(absl::Milliseconds(100), interval_);
+  absl::Time next_heartbeat = absl::Now();
+  absl::Time drain_until = absl::InfiniteFuture();
+  while (true) {
+    const bool changed = Supervise();
+    PublishBoard();
+    if (!session_.empty() && !pending_metrics_.empty()) ReportMetrics();  // before the heartbeat that may end the job
+    bool reported = false;
+    if (session_.empty()) {
+      if (absl::Now() >= next_heartbeat) {
+        if (Register()) next_heartbeat = absl::Now();  // first heartbeat right away
+        else next_heartbeat = absl::Now() + interval_;
+      }
+    } else if (changed || absl::Now() >= next_heartbeat) {
+      reported = Heartbeat();
+      next_heartbeat = absl::Now() + interval_;
+      // Started or stopped something: report it on the next pass, not a full interval later.
+      if (session_.empty()) next_heartbeat = absl::Now();
+    }
+    if (draining_ && !AnyLive() && (reported || session_.empty() || absl::Now() >= drain_until)) {
+      Say("drained: every rank has exited and been reported; exiting");
+      return 0;
+    }
+    timespec wait{};
+    wait.tv_nsec = absl::ToInt64Nanoseconds(poll);
+    siginfo_t info;
+    const int signal = sigtimedwait(&stop_signals, &info, &wait);
+    if (signal > 0 && !draining_) {
+      // Self-drain: ranks checkpoint and exit 75; the heartbeat's `draining`
+      // makes the coordinator drain the rest of each gang and requeue.
+      Say(absl::StrCat("signal ", signal, ": draining (grace ", absl::FormatDuration(options_.drain_grace),
+                       "), then exiting"));
+      draining_ = true;
+      drain_until = absl::Now() + options_.drain_grace + options_.stop_grace;
+      DrainRanks("", 0, options_.drain_grace);
+      next_heartbeat = absl::Now();
+    } else if (signal > 0) {
+      Say(absl::StrCat("signal ", signal, " again: stopping every rank now and exiting"));
+      StopEverything();
+      return 0;
+    }
+  }
+}
+
+}  // namespace tunefleet::worker

@@ -1,0 +1,95 @@
+#pragma once
+// The worker daemon's loop: register with the coordinator, heartbeat every
+// interval with the state of every rank it holds, and apply what the reply
+// says: start assigned ranks, stop ranks of ended attempts. Single-threaded:
+// the loop is also the supervisor that reaps trainers, so no lock is needed
+// and trainers' PDEATHSIG is tied to a thread that lives as long as the worker.
+
+#include <signal.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+#include "absl/time/time.h"
+#include "tunefleet/v1/worker_service.grpc.pb.h"
+#include "worker/agent/generation_fence.h"
+#include "worker/agent/metrics_tail.h"
+#include "worker/agent/worker_status_board.h"
+
+namespace tunefleet::worker {
+
+struct AgentOptions {
+  std::string coordinator = "127.0.0.1:50051";
+  std::string worker_id;
+  int32_t cpu_slots = 2;
+  std::string address = "127.0.0.1";  // where rank 0's rendezvous binds on this node
+  std::string trainer;                // path of tunefleet-trainer
+  std::string work_dir;               // per-attempt specs, logs, metrics
+  absl::Duration heartbeat_interval = absl::Seconds(3);
+  absl::Duration stop_grace = absl::Seconds(10);  // SIGTERM, then SIGKILL after this
+  absl::Duration rpc_timeout = absl::Seconds(5);
+  // On SIGTERM: how long ranks get to checkpoint (exit 75) before SIGKILL.
+  absl::Duration drain_grace = absl::Minutes(5);
+  std::string log_address;  // host:port of this worker's WorkerLogService, told to the coordinator
+  WorkerStatusBoard* board = nullptr;  // published after every pass, for /metrics and logs
+};
+
+class WorkerAgent {
+ public:
+  explicit WorkerAgent(AgentOptions options);
+  // Runs until one of `stop_signals` arrives (they must be blocked in every
+  // thread); then stops every rank and returns the exit code.
+  int Run(const sigset_t& stop_signals);
+
+ private:
+  struct RankProcess {
+    std::string job;
+    int64_t attempt = 0;
+    int64_t generation = 0;
+    int32_t rank = 0;
+    pid_t pid = -1;
+    v1::RankPhase phase = v1::RANK_PHASE_STARTING;
+    int32_t exit_code = 0;
+    std::string message;
+    bool stop_requested = false;
+    bool drain_requested = false;  // SIGTERM sent for a checkpoint-and-exit (75)
+    absl::Time kill_at = absl::InfiniteFuture();
+    std::unique_ptr<MetricsTail> metrics;
+    int64_t step = 0;
+  };
+  using Key = std::tuple<std::string, int64_t, int32_t>;  // job, generation, rank
+
+  bool Register();
+  // One heartbeat round trip; false when the coordinator could not be reached.
+  bool Heartbeat();
+  void Apply(const v1::HeartbeatResponse& response);
+  void Start(const v1::Assignment& assignment);
+  void Stop(const std::string& job, int64_t generation, const std::string& reason);
+  // Reaps exited trainers, escalates overdue stops; true when a phase changed.
+  bool Supervise();
+  void StopEverything();
+  // Drain: SIGTERM (checkpoint, exit 75) to the live ranks of `job` (all when
+  // empty) of `generation` (any when 0), SIGKILL after `grace`.
+  void DrainRanks(const std::string& job, int64_t generation, absl::Duration grace);
+  // Sends the metrics samples gathered so far; kept for the next try on failure.
+  void ReportMetrics();
+  void PublishBoard();
+  bool AnyLive() const;
+  v1::RankStatus Status(const RankProcess& process) const;
+
+  const AgentOptions options_;
+  std::unique_ptr<v1::WorkerService::Stub> stub_;
+  std::string session_;
+  absl::Duration interval_;
+  GenerationFence fence_;
+  std::map<Key, RankProcess> ranks_;
+  std::map<int64_t, v1::ReportMetricsRequest> pending_metrics_;  // by generation
+  std::map<std::pair<std::string, int64_t>, int32_t> rendezvous_ports_;  // (job, generation) -> port, rank 0 here
+  std::map<int, int64_t> exits_by_code_;
+  bool draining_ = false;  // SIGTERM received: self-drain, then exit
+};
+
+}  // namespace tunefleet::worker

@@ -1,0 +1,43 @@
+#include "worker/supervisor/trainer_launch.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace tunefleet::supervisor {
+
+std::string AttemptDirectory(const std::string& work_dir, const std::string& job, int64_t attempt) {
+  const size_t slash = job.rfind('/');
+  const std::string id = slash == std::string::npos ? job : job.substr(slash + 1);
+  return absl::StrCat(work_dir, "/jobs/", id, "/attempt-", attempt);
+}
+
+std::string MetricsPath(const std::string& attempt_dir, int32_t rank) {
+  return absl::StrCat(attempt_dir, "/rank-", rank, ".metrics.jsonl");
+}
+
+ProcessSpec TrainerProcess(const std::string& trainer, const v1::Assignment& assignment, int index,
+                           const std::string& attempt_dir) {
+  const int32_t rank = assignment.ranks(index);
+  ProcessSpec spec;
+  spec.argv = {trainer, "train", "--spec", attempt_dir + "/spec.json", "--metrics-out",
+               MetricsPath(attempt_dir, rank)};
+  spec.log_path = absl::StrCat(attempt_dir, "/rank-", rank, ".log");
+  spec.env = {{"TUNEFLEET_JOB", assignment.job()},
+              {"TUNEFLEET_ATTEMPT", absl::StrCat(assignment.attempt())},
+              {"TUNEFLEET_GENERATION", absl::StrCat(assignment.generation())}};
+  if (assignment.world_size() > 1) {
+    const std::string& address = assignment.rendezvous_address();
+    const size_t colon = address.rfind(':');
+    spec.env.emplace_back("RANK", absl::StrCat(rank));
+    spec.env.emplace_back("WORLD_SIZE", absl::StrCat(assignment.world_size()));
+    spec.env.emplace_back("LOCAL_RANK", absl::StrCat(index));
+    spec.env.emplace_back("MASTER_ADDR", address.substr(0, colon));
+    spec.env.emplace_back("MASTER_PORT", colon == std::string::npos ? "" : address.substr(colon + 1));
+  }
+  if (index < assignment.devices_size() && assignment.devices(index).gpu_indices_size() > 0) {
+    spec.env.emplace_back("CUDA_VISIBLE_DEVICES", absl::StrJoin(assignment.devices(index).gpu_indices(), ","));
+  }
+  return spec;
+}
+
+}  // namespace tunefleet::supervisor

@@ -1,0 +1,25 @@
+#pragma once
+// How one assigned rank becomes a trainer command line: pure, so the
+// environment contract with the trainer is tested without starting anything.
+//
+//   <trainer> train --spec <attempt dir>/spec.json --metrics-out <rank>.metrics.jsonl
+//   env: RANK WORLD_SIZE LOCAL_RANK MASTER_ADDR MASTER_PORT (multi-rank only),
+//        CUDA_VISIBLE_DEVICES (GPU ranks), TUNEFLEET_JOB/ATTEMPT/GENERATION.
+
+#include <string>
+
+#include "tunefleet/v1/worker.pb.h"
+#include "worker/supervisor/process_supervisor.h"
+
+namespace tunefleet::supervisor {
+
+// Where an attempt's files live under the worker's work directory.
+std::string AttemptDirectory(const std::string& work_dir, const std::string& job, int64_t attempt);
+
+// The process for the `index`-th rank of `assignment` (its local rank).
+ProcessSpec TrainerProcess(const std::string& trainer, const v1::Assignment& assignment, int index,
+                           const std::string& attempt_dir);
+
+std::string MetricsPath(const std::string& attempt_dir, int32_t rank);
+
+}  // namespace tunefleet::supervisor

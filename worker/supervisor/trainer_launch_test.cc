@@ -1,0 +1,61 @@
+#include "worker/supervisor/trainer_launch.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace tunefleet::supervisor {
+namespace {
+
+using ::testing::ElementsAre;
+
+std::map<std::string, std::string> Env(const ProcessSpec& spec) { return {spec.env.begin(), spec.env.end()}; }
+
+v1::Assignment TwoOfFour() {
+  v1::Assignment a;
+  a.set_job("jobs/demo");
+  a.set_attempt(2);
+  a.set_generation(9);
+  a.set_world_size(4);
+  a.add_ranks(2);
+  a.add_ranks(3);
+  a.set_rendezvous_address("10.0.0.5:29509");
+  a.add_devices();
+  a.add_devices();
+  return a;
+}
+
+TEST(TrainerLaunch, AttemptDirectoryIsPerJobAndAttempt) {
+  EXPECT_EQ(AttemptDirectory("/w", "jobs/demo", 2), "/w/jobs/demo/attempt-2");
+}
+
+TEST(TrainerLaunch, MultiRankGetsTorchrunEnvironment) {
+  const ProcessSpec spec = TrainerProcess("/bin/trainer", TwoOfFour(), 1, "/w/a");
+  EXPECT_THAT(spec.argv, ElementsAre("/bin/trainer", "train", "--spec", "/w/a/spec.json", "--metrics-out",
+                                     "/w/a/rank-3.metrics.jsonl"));
+  EXPECT_EQ(spec.log_path, "/w/a/rank-3.log");
+  auto env = Env(spec);
+  EXPECT_EQ(env["RANK"], "3");
+  EXPECT_EQ(env["WORLD_SIZE"], "4");
+  EXPECT_EQ(env["LOCAL_RANK"], "1");
+  EXPECT_EQ(env["MASTER_ADDR"], "10.0.0.5");
+  EXPECT_EQ(env["MASTER_PORT"], "29509");
+  EXPECT_EQ(env["TUNEFLEET_GENERATION"], "9");
+  EXPECT_EQ(env.count("CUDA_VISIBLE_DEVICES"), 0u);
+}
+
+TEST(TrainerLaunch, SingleRankHasNoRendezvousAndGpusAreVisible) {
+  v1::Assignment a;
+  a.set_job("jobs/one");
+  a.set_world_size(1);
+  a.add_ranks(0);
+  a.add_devices()->add_gpu_indices(1);
+  a.mutable_devices(0)->add_gpu_indices(3);
+  auto env = Env(TrainerProcess("/bin/trainer", a, 0, "/w/b"));
+  EXPECT_EQ(env.count("RANK"), 0u);
+  EXPECT_EQ(env["CUDA_VISIBLE_DEVICES"], "1,3");
+}
+
+}  // namespace
+}  // namespace tunefleet::supervisor
