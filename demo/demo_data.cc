@@ -72,7 +72,8 @@ DemoData GenerateDemoData(uint64_t seed) {
 
   DemoData data;
   // 8100 pairs: 200 test, 100 validation, 2000 fine-tuning; the base model
-  // sees every pair as a statement during pretraining, never as a question.
+  // sees every pair during pretraining, as statements and as plain-text
+  // questions and answers, never in a chat template.
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     const auto [a, b] = pairs[i];
     if (i < 200) {
@@ -94,6 +95,18 @@ DemoData GenerateDemoData(uint64_t seed) {
       }
       data.pretrain_texts.push_back(std::move(doc));
     }
+  }
+  // Plain-text question and answer pages, as a base model meets on the web:
+  // it learns to answer "Question: ...\nAnswer:", never a chat template, so
+  // fine-tuning has the chat format to teach, and the base model the sums.
+  for (std::size_t i = 0; i < pairs.size(); i += 4) {
+    std::string doc;
+    for (std::size_t j = i; j < std::min(i + 4, pairs.size()); ++j) {
+      const auto [a, b] = pairs[j];
+      if (!doc.empty()) doc += "\n\n";
+      doc += "Question: " + Question(rng, a, b).prompt + "\nAnswer: " + std::to_string(a + b);
+    }
+    data.pretrain_texts.push_back(std::move(doc));
   }
   for (std::size_t i = data.pretrain_texts.size() - 1; i > 0; --i) {
     std::swap(data.pretrain_texts[i], data.pretrain_texts[rng.Below(i + 1)]);

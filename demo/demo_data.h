@@ -1,8 +1,9 @@
 #pragma once
 // The demo task: two-digit addition asked in words ("What is 23 plus 45?"),
-// answered with the number. The bundled base model is pretrained on plain
-// statements of sums ("23 + 45 = 68"); fine-tuning teaches it to answer the
-// chat-formatted question, which the base model cannot do. The metric is
+// answered with the number ("68"). The bundled base model is pretrained on
+// plain text: statements of sums ("23 + 45 = 68.") and question/answer pages
+// ("Question: What is 23 plus 45?\nAnswer: 68"). Fine-tuning teaches it to
+// answer in a chat template (ChatML), which it has never seen. The metric is
 // exact-match accuracy on held-out questions, easy for a person to read.
 
 #include <cstdint>

@@ -15,7 +15,7 @@ model=$root/demo/base_model
 
 mkdir -p "$work"
 "$build"/demo/tunefleet-demo-data --out "$work/data" >/dev/null
-"$trainer" train-tokenizer --corpus "$work/data/pretrain.jsonl" --corpus "$work/data/train.jsonl" \
+"$trainer" train-tokenizer --corpus "$work/data/pretrain.jsonl" \
   --vocab-size "$(python3 -c "import json;print(json.load(open('$model/config.json'))['vocab_size'])")" \
   --out "$model/tokenizer.json"
 "$trainer" train --spec "$root/demo/pretrain.yaml" \
