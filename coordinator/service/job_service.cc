@@ -6,18 +6,6 @@
 #include "coordinator/service/services.h"
 
 namespace tunefleet::coordinator {
-namespace {
-
-// Copies a StatusOr's value into a response, or returns its error.
-template <typename T>
-grpc::Status Reply(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
-}
-
-}  // namespace
-
 grpc::Status JobServiceImpl::CreateJob(grpc::ServerContext*, const v1::CreateJobRequest* request, v1::Job* job) {
   return Reply(plane_.CreateJob(*request), job);
 }

@@ -2,17 +2,6 @@
 #include "coordinator/service/services.h"
 
 namespace tunefleet::coordinator {
-namespace {
-
-template <typename T>
-grpc::Status Reply(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
-}
-
-}  // namespace
-
 grpc::Status WorkerServiceImpl::RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest* request,
                                                v1::RegisterWorkerResponse* response) {
   return Reply(plane_.RegisterWorker(*request), response);

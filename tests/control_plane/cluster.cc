@@ -18,14 +18,14 @@ const std::string kCoordinator = TUNEFLEET_BINARY_DIR "/coordinator/tunefleet-co
 const std::string kWorker = TUNEFLEET_BINARY_DIR "/worker/tunefleet-worker";
 const std::string kFakeTrainer = TUNEFLEET_BINARY_DIR "/tests/control_plane/fake-trainer";
 
+}  // namespace
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
 }
-
-}  // namespace
 
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

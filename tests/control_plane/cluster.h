@@ -74,4 +74,8 @@ class Cluster {
 // Polls `condition` until true or the deadline.
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
+// The whole file; empty when it cannot be read.
+std::string ReadFile(const std::string& path);
+inline double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
 }  // namespace tunefleet::testing

@@ -23,15 +23,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
 bool HasEventWith(Cluster& cluster, const std::string& job, const std::string& text) {
   for (const auto& event : cluster.Events(job)) {
     if (event.message().find(text) != std::string::npos) return true;
