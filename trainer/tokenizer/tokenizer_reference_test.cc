@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -133,52 +132,6 @@ TEST(TokenizerReferenceTest, TrainedTokenizerMatchesHuggingFaceJs) {
   const std::string path = ::testing::TempDir() + "/trained_tokenizer.json";
   std::ofstream(path) << *json;
   CompareWithReference(path);
-}
-
-}  // namespace
-}  // namespace tunefleet
-
-namespace tunefleet {
-namespace {
-
-// Not a check: prints encode and training throughput. Run with
-//   tokenizer_reference_test --gtest_also_run_disabled_tests --gtest_filter='*Throughput*'
-// on TUNEFLEET_TOKENIZER_BENCH_DIR's files (up to 8 MB) or else this folder's.
-std::vector<std::string> BenchCorpus() {
-  const char* dir = std::getenv("TUNEFLEET_TOKENIZER_BENCH_DIR");
-  const std::string root = dir ? dir : TUNEFLEET_SOURCE_DIR "/trainer/tokenizer";
-  std::vector<std::string> texts;
-  size_t total = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
-    if (!entry.is_regular_file() || total > (8u << 20)) continue;
-    texts.push_back(ReadFile(entry.path().string()));
-    total += texts.back().size();
-  }
-  return texts;
-}
-
-TEST(TokenizerReferenceTest, DISABLED_Throughput) {
-  const std::vector<std::string> corpus = BenchCorpus();
-  size_t bytes = 0;
-  for (const std::string& t : corpus) bytes += t.size();
-  auto tok = Tokenizer::FromFile(PackageTokenizer("tokenizer-qwen3"));
-  ASSERT_TRUE(tok.ok()) << tok.status();
-  for (const char* pass : {"cold cache", "warm cache"}) {
-    const auto start = std::chrono::steady_clock::now();
-    size_t ids = 0;
-    for (const std::string& t : corpus) ids += (*tok)->Encode(t).size();
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("encode (Qwen3, %s): %.2f MB in %.2f s = %.2f MB/s, %zu ids\n", pass, bytes / 1e6, s,
-                bytes / 1e6 / s, ids);
-  }
-  for (const int32_t vocab : {1024, 4096}) {
-    const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<std::string> json = TrainByteLevelBpe(corpus, vocab, {"<|endoftext|>"});
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    ASSERT_TRUE(json.ok()) << json.status();
-    std::printf("train vocab %d on %.2f MB: %.2f s, %zu merges\n", vocab, bytes / 1e6, s,
-                nlohmann::json::parse(*json)["model"]["merges"].size());
-  }
 }
 
 }  // namespace
