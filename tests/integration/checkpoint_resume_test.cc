@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "tests/testing/child_process.h"
+#include "tests/testing/weight_diff.h"
 #include "trainer/safetensors/safetensors_reader.h"
 
 namespace tunefleet {
@@ -33,6 +34,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ChildProcess;
+using testing::MaxWeightDiff;
 using testing::FreshTestDirectory;
 using testing::RunCommand;
 using Env = std::vector<std::pair<std::string, std::string>>;
@@ -136,27 +138,6 @@ bool WaitForFileText(const std::string& path, const std::string& text, std::chro
 }
 
 // Largest |a - b| over every tensor of two fp32 safetensors files.
-double MaxWeightDiff(const std::string& a_path, const std::string& b_path) {
-  auto a = SafetensorsFile::Open(a_path);
-  auto b = SafetensorsFile::Open(b_path);
-  EXPECT_TRUE(a.ok()) << a.status();
-  EXPECT_TRUE(b.ok()) << b.status();
-  if (!a.ok() || !b.ok()) return INFINITY;
-  double worst = 0;
-  for (const TensorView& ta : (*a)->tensors()) {
-    const TensorView* tb = (*b)->Find(ta.name);
-    EXPECT_NE(tb, nullptr) << ta.name;
-    if (tb == nullptr || tb->size_bytes != ta.size_bytes) return INFINITY;
-    for (size_t i = 0; i < ta.size_bytes / sizeof(float); ++i) {
-      float x, y;
-      std::memcpy(&x, ta.data + i * sizeof(float), sizeof(float));
-      std::memcpy(&y, tb->data + i * sizeof(float), sizeof(float));
-      worst = std::max(worst, std::abs(static_cast<double>(x) - y));
-    }
-  }
-  return worst;
-}
-
 class CheckpointResumeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

@@ -29,6 +29,7 @@
 #include <csignal>
 
 #include "tests/testing/child_process.h"
+#include "tests/testing/weight_diff.h"
 #include "trainer/safetensors/safetensors_reader.h"
 
 namespace tunefleet {
@@ -36,6 +37,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::ChildProcess;
+using testing::MaxWeightDiff;
 using testing::FreshTestDirectory;
 using testing::RunCommand;
 
@@ -82,31 +84,6 @@ std::string WeightsFile(const std::string& method, const std::string& export_dir
 }
 
 // Largest |a - b| over every tensor of two safetensors files (fp32).
-double MaxWeightDiff(const std::string& a_path, const std::string& b_path) {
-  auto a = SafetensorsFile::Open(a_path);
-  auto b = SafetensorsFile::Open(b_path);
-  EXPECT_TRUE(a.ok()) << a.status();
-  EXPECT_TRUE(b.ok()) << b.status();
-  if (!a.ok() || !b.ok()) return INFINITY;
-  EXPECT_EQ((*a)->names(), (*b)->names());
-  double worst = 0;
-  for (const TensorView& ta : (*a)->tensors()) {
-    const TensorView* tb = (*b)->Find(ta.name);
-    EXPECT_NE(tb, nullptr) << ta.name;
-    if (tb == nullptr) return INFINITY;
-    EXPECT_EQ(ta.dtype, SafetensorsDType::kF32) << ta.name;
-    EXPECT_EQ(ta.size_bytes, tb->size_bytes) << ta.name;
-    const size_t n = std::min(ta.size_bytes, tb->size_bytes) / sizeof(float);
-    for (size_t i = 0; i < n; ++i) {
-      float x, y;
-      std::memcpy(&x, ta.data + i * sizeof(float), sizeof(float));
-      std::memcpy(&y, tb->data + i * sizeof(float), sizeof(float));
-      worst = std::max(worst, std::abs(static_cast<double>(x) - y));
-    }
-  }
-  return worst;
-}
-
 // Starts N ranks meeting at a fresh FileStore (no ports involved).
 std::vector<ChildProcess> StartRanks(int world, int stage, const std::vector<std::string>& base,
                                      const std::string& dir, const std::vector<std::string>& extra = {}) {
