@@ -12,7 +12,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -27,7 +26,6 @@
 
 #include "tests/testing/child_process.h"
 #include "tests/testing/weight_diff.h"
-#include "trainer/safetensors/safetensors_reader.h"
 
 namespace tunefleet {
 namespace {
@@ -137,7 +135,6 @@ bool WaitForFileText(const std::string& path, const std::string& text, std::chro
   return false;
 }
 
-// Largest |a - b| over every tensor of two fp32 safetensors files.
 class CheckpointResumeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

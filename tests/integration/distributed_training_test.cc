@@ -17,8 +17,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,7 +28,6 @@
 
 #include "tests/testing/child_process.h"
 #include "tests/testing/weight_diff.h"
-#include "trainer/safetensors/safetensors_reader.h"
 
 namespace tunefleet {
 namespace {
@@ -83,7 +80,6 @@ std::string WeightsFile(const std::string& method, const std::string& export_dir
   return export_dir + (method == "lora" ? "/adapter_model.safetensors" : "/model.safetensors");
 }
 
-// Largest |a - b| over every tensor of two safetensors files (fp32).
 // Starts N ranks meeting at a fresh FileStore (no ports involved).
 std::vector<ChildProcess> StartRanks(int world, int stage, const std::vector<std::string>& base,
                                      const std::string& dir, const std::vector<std::string>& extra = {}) {
