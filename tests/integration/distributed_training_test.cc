@@ -1,7 +1,9 @@
 // Data-parallel training with real trainer processes (CPU, Gloo): for world
 // sizes 1-3 and ZeRO stages 0-2, full fine-tuning and LoRA, the exported
 // weights equal the single-process run on the same global batches; each
-// rank's optimizer state is 1/N of the total (plus padding); gradient
+// rank's optimizer state is 1/N of the total (plus padding), and so is its
+// gradient memory at stage 2; collectives send 2(N-1)/N of the gradient
+// bytes per step at every stage (ring figures); gradient
 // buckets start reducing before backward ends; and a rank killed mid-step
 // makes the others fail with a clear error within the collective timeout.
 //
@@ -10,8 +12,8 @@
 // (~1e-7 relative). AdamW divides by sqrt(v): where a gradient is tiny, that
 // rounding becomes a visible fraction of the step, so the worst weight error
 // grows with lr (at lr 1e-2 it reached ~3e-5). At lr 1e-4 over 3 steps the
-// worst element measured 8.2e-8 (full, N = 2) and 2.7e-8 (LoRA, N = 3);
-// kTolerance = 1e-6 is ~10x that, yet 100x below one AdamW step (~lr), so
+// worst element measured 1.2e-7 (full; N = 2 stage 0, N = 3 stages 1-2) and
+// 1.9e-8 (LoRA, N = 3 stage 0); kTolerance = 1e-6 is ~8x that, yet 100x below one AdamW step (~lr), so
 // a lost, doubled or misplaced shard, or a skipped update, cannot pass.
 
 #include <gtest/gtest.h>
@@ -171,6 +173,30 @@ TEST_P(DistributedMatchTest, WeightsMatchSingleProcessAndStateIsSharded) {
   }
   if (stage > 0) {
     EXPECT_EQ(covered, padded_seen);  // the shards tile the buffer
+  }
+
+  // Gradient memory after the last step, from the tensors (fp32): the whole
+  // buffer at stages 0-1, this rank's shard only at stage 2. And what ring
+  // collectives send per step: 2(N-1)/N of the gradient bytes at every
+  // stage (all-reduce; or reduce-scatter + all-gather), plus a few
+  // all-reduced scalars (loss, tokens, norm, the step-boundary decision).
+  const std::regex grad_line(
+      R"(gradient memory after the step (\d+) bytes \(peak staging (\d+) bytes, largest bucket (\d+) bytes\))");
+  const std::regex sent_line(R"(sent (\d+) bytes \(ideal (\d+)\) in \d+ collectives over (\d+) steps)");
+  const int64_t g = 4 * padded_seen;
+  for (int r = 0; r < world; ++r) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(outputs[r], m, grad_line)) << outputs[r];
+    EXPECT_EQ(std::stoll(m[1]), stage == 2 ? g / world : g) << outputs[r];
+    if (stage == 2) {
+      EXPECT_GT(std::stoll(m[2]), 0) << outputs[r];
+      EXPECT_LE(std::stoll(m[2]), 2 * std::stoll(m[3])) << "at most two buckets staged at once";
+    }
+    ASSERT_TRUE(std::regex_search(outputs[r], m, sent_line)) << outputs[r];
+    const int64_t ideal_per_step = std::stoll(m[2]) / std::stoll(m[3]);
+    const int64_t theory = 2 * (g - g / world);
+    EXPECT_GE(ideal_per_step, theory - 64) << outputs[r];  // per-bucket rounding at stage 0
+    EXPECT_LE(ideal_per_step, theory + 256) << outputs[r];
   }
 
   if (std::string(method) == "full") {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -23,12 +24,20 @@ class CollectiveWork {
   virtual absl::Status Wait() = 0;
 };
 
-// Bytes this rank sends, per the bandwidth-optimal (ring) algorithm of each
-// operation as this class issues it: all-reduce 2(N-1)/N of the tensor,
-// reduce-scatter and all-gather (N-1)/N of the full buffer, reduce (N-1)/N.
-// An emulated operation counts what the emulation sends.
+// Bytes this rank sends, two ways:
+//   bytes_sent   what the operation sends as this class issues it on this
+//                backend (the backend's algorithm; an emulated operation
+//                counts what the emulation sends);
+//   ideal_bytes  what the bandwidth-optimal (ring) collective with the same
+//                result sends: all-reduce 2(N-1)/N of the tensor, all-gather
+//                (N-1)/N of the output, reduce-scatter every piece but this
+//                rank's own (equal pieces: (N-1)/N of the input), reduce the
+//                whole tensor unless this rank is the root.
+// They differ only where the backend lacks the collective (Gloo's
+// reduce-scatter). Neither counts message headers or retransmissions.
 struct CommStats {
   int64_t bytes_sent = 0;
+  int64_t ideal_bytes = 0;
   int64_t operations = 0;
 };
 
@@ -48,9 +57,16 @@ class Collectives {
   // unspecified), asynchronous.
   virtual absl::StatusOr<std::unique_ptr<CollectiveWork>> ReduceSum(torch::Tensor tensor, int root,
                                                                     const std::string& what) = 0;
-  // `input` holds world_size equal chunks; `output` (one chunk's size, may be
-  // input's own chunk `rank`) gets the sum over ranks of chunk `rank`.
-  virtual absl::Status ReduceScatterSum(torch::Tensor input, torch::Tensor output, const std::string& what) = 0;
+  // In-place reduce-scatter with pieces of any size: `input` is world_size
+  // consecutive pieces, piece r `piece_sizes[r]` elements (possibly none);
+  // once the work is waited for, rank r's piece of `input` holds the sum over
+  // ranks of piece r (the other pieces' contents are unspecified),
+  // asynchronous. Equal pieces on a backend that has reduce-scatter (NCCL)
+  // are one real reduce-scatter; otherwise one reduce per non-empty piece to
+  // its rank (libtorch 1.13's Gloo has no reduce-scatter at all).
+  virtual absl::StatusOr<std::unique_ptr<CollectiveWork>> ReduceScatterSum(torch::Tensor input,
+                                                                           std::vector<int64_t> piece_sizes,
+                                                                           const std::string& what) = 0;
   // `output` (world_size chunks) gets every rank's `input` (one chunk), in
   // rank order. `input` may be output's own chunk.
   virtual absl::Status AllGather(torch::Tensor input, torch::Tensor output, const std::string& what) = 0;
@@ -63,8 +79,9 @@ class Collectives {
   void ResetStats() { stats_ = CommStats{}; }
 
  protected:
-  void Count(int64_t bytes) {
-    stats_.bytes_sent += bytes;
+  void Count(int64_t bytes_sent, int64_t ideal_bytes) {
+    stats_.bytes_sent += bytes_sent;
+    stats_.ideal_bytes += ideal_bytes;
     ++stats_.operations;
   }
 

@@ -40,7 +40,7 @@ GradBuckets::GradBuckets(FlatParameters& flat, const std::vector<torch::Tensor>&
                          LaunchFn launch)
     : state_(std::make_shared<State>()) {
   const auto& slots = flat.slots();
-  const int64_t element_bytes = static_cast<int64_t>(flat.grads().element_size());
+  const int64_t element_bytes = static_cast<int64_t>(flat.values().element_size());
   const int64_t cap = std::max<int64_t>(1, bucket_bytes / element_bytes);
   state_->bucket_of_param.assign(slots.size(), -1);
   // Decay group from its end backwards, cutting at parameter boundaries;

@@ -10,6 +10,7 @@
 #endif
 
 #include "absl/strings/str_cat.h"
+#include "trainer/dist/comm_bytes.h"
 
 namespace tunefleet {
 namespace {
@@ -62,6 +63,31 @@ class Pending : public CollectiveWork {
   std::chrono::milliseconds timeout_;
 };
 
+// Several operations that finish together: the reduces that stand in for a
+// reduce-scatter. Every part is waited for even after one fails, so none is
+// left running over a buffer the caller is about to free.
+class AllOf : public CollectiveWork {
+ public:
+  explicit AllOf(std::vector<std::unique_ptr<CollectiveWork>> parts) : parts_(std::move(parts)) {}
+  absl::Status Wait() override {
+    absl::Status status;
+    for (auto& part : parts_) {
+      absl::Status s = part->Wait();
+      if (status.ok()) status = s;
+    }
+    parts_.clear();
+    return status;
+  }
+
+ private:
+  std::vector<std::unique_ptr<CollectiveWork>> parts_;
+};
+
+class Done : public CollectiveWork {
+ public:
+  absl::Status Wait() override { return absl::OkStatus(); }
+};
+
 // Whether the backend has the flat-buffer collectives (_reduce_scatter_base,
 // _allgather_base). 1.13's Gloo throws "not supported" for them.
 template <typename PG>
@@ -86,7 +112,11 @@ class ProcessGroupCollectives : public Collectives {
 
   absl::StatusOr<std::unique_ptr<CollectiveWork>> AllReduceSum(torch::Tensor tensor,
                                                                const std::string& what) override {
-    Count(RingBytes(tensor.nbytes()) * 2);
+    const int64_t bytes = RingAllReduceBytes(tensor.nbytes(), world_size_);
+    Count(bytes, bytes);
+    // One rank (here and below): the result is the input; no need to queue
+    // work on Gloo's threads.
+    if (world_size_ == 1) return std::unique_ptr<CollectiveWork>(new Done);
     return Launch("all-reduce", what, [&] {
       std::vector<at::Tensor> tensors{tensor};
       return pg_->allreduce(tensors, c10d::AllreduceOptions{});
@@ -95,37 +125,69 @@ class ProcessGroupCollectives : public Collectives {
 
   absl::StatusOr<std::unique_ptr<CollectiveWork>> ReduceSum(torch::Tensor tensor, int root,
                                                             const std::string& what) override {
-    Count(RingBytes(tensor.nbytes()));
-    return Launch("reduce", what, [&] {
-      std::vector<at::Tensor> tensors{tensor};
-      c10d::ReduceOptions options;
-      options.rootRank = root;
-      return pg_->reduce(tensors, options);
-    });
+    const int64_t ideal = rank_ == root ? 0 : tensor.nbytes();
+    Count(ReduceBytes(tensor, root), ideal);
+    if (world_size_ == 1) return std::unique_ptr<CollectiveWork>(new Done);
+    return LaunchReduce(tensor, root, what);
   }
 
-  absl::Status ReduceScatterSum(torch::Tensor input, torch::Tensor output, const std::string& what) override {
-    const int64_t chunk = output.numel();
-    if (input.numel() != chunk * world_size_) {
-      return absl::InvalidArgumentError(absl::StrCat("reduce-scatter of ", what, ": input has ", input.numel(),
-                                                     " elements, not ", world_size_, " x ", chunk));
+  absl::StatusOr<std::unique_ptr<CollectiveWork>> ReduceScatterSum(torch::Tensor input,
+                                                                   std::vector<int64_t> piece_sizes,
+                                                                   const std::string& what) override {
+    int64_t total = 0;
+    [[maybe_unused]] bool equal = true;  // read only where the backend has reduce-scatter
+    for (int64_t n : piece_sizes) {
+      total += n;
+      equal = equal && n == piece_sizes.front();
+    }
+    if (static_cast<int>(piece_sizes.size()) != world_size_ || total != input.numel()) {
+      return absl::InvalidArgumentError(absl::StrCat("reduce-scatter of ", what, ": ", piece_sizes.size(),
+                                                     " pieces of ", total, " elements for ", world_size_,
+                                                     " ranks and ", input.numel(), " elements"));
+    }
+    const int64_t element = static_cast<int64_t>(input.element_size());
+    std::vector<int64_t> piece_bytes;
+    for (int64_t n : piece_sizes) piece_bytes.push_back(n * element);
+    const int64_t ideal = RingReduceScatterBytes(piece_bytes, rank_);
+    if (world_size_ == 1) {
+      Count(0, 0);
+      return std::unique_ptr<CollectiveWork>(new Done);
     }
     if constexpr (kHasBaseCollectives<PG>) {
-      Count(RingBytes(input.nbytes()));
-      return Run("reduce-scatter", what, [&] { return pg_->_reduce_scatter_base(output, input); });
-    } else {
-      // Emulated: all-reduce the whole buffer, keep this rank's chunk. It
-      // sends twice what a real reduce-scatter would (stats count that).
-      Count(RingBytes(input.nbytes()) * 2);
-      absl::Status s = Run("reduce-scatter (as all-reduce)", what, [&] {
-        std::vector<at::Tensor> tensors{input};
-        return pg_->allreduce(tensors, c10d::AllreduceOptions{});
-      });
-      if (!s.ok()) return s;
-      torch::Tensor mine = input.narrow(0, rank_ * chunk, chunk);
-      if (!(mine.data_ptr() == output.data_ptr())) output.copy_(mine);
-      return absl::OkStatus();
+      if (equal) {
+        // The real collective, in place: this rank's piece is the output.
+        Count(ideal, ideal);
+        const int64_t chunk = piece_sizes.front();
+        return Launch("reduce-scatter", what, [&] {
+          torch::Tensor output = input.narrow(0, rank_ * chunk, chunk);
+          return pg_->_reduce_scatter_base(output, input);
+        });
+      }
     }
+    // One reduce per non-empty piece, to the rank that keeps it: the pieces
+    // of a gradient bucket are uneven (most ranks own none of it), and
+    // libtorch 1.13's Gloo has no reduce-scatter at all. DeepSpeed's ZeRO-2
+    // does the same. What the reduces send is counted as sent; the ring
+    // reduce-scatter's figure as ideal.
+    std::vector<std::unique_ptr<CollectiveWork>> parts;
+    int64_t sent = 0, offset = 0;
+    for (int r = 0; r < world_size_; ++r) {
+      const int64_t n = piece_sizes[r];
+      if (n > 0) {
+        torch::Tensor piece = input.narrow(0, offset, n);
+        sent += ReduceBytes(piece, r);
+        auto work = LaunchReduce(piece, r, what);
+        if (!work.ok()) {
+          AllOf(std::move(parts)).Wait().IgnoreError();  // the status above says what failed
+          Count(sent, ideal);
+          return work.status();
+        }
+        parts.push_back(std::move(*work));
+      }
+      offset += n;
+    }
+    Count(sent, ideal);
+    return std::unique_ptr<CollectiveWork>(new AllOf(std::move(parts)));
   }
 
   absl::Status AllGather(torch::Tensor input, torch::Tensor output, const std::string& what) override {
@@ -134,7 +196,12 @@ class ProcessGroupCollectives : public Collectives {
       return absl::InvalidArgumentError(absl::StrCat("all-gather of ", what, ": output has ", output.numel(),
                                                      " elements, not ", world_size_, " x ", chunk));
     }
-    Count(RingBytes(output.nbytes()));
+    const int64_t bytes = RingAllGatherBytes(output.nbytes(), world_size_);
+    Count(bytes, bytes);
+    if (world_size_ == 1) {
+      if (input.data_ptr() != output.data_ptr()) output.copy_(input);
+      return absl::OkStatus();
+    }
     if constexpr (kHasBaseCollectives<PG>) {
       return Run("all-gather", what, [&] { return pg_->_allgather_base(output, input); });
     } else {
@@ -151,7 +218,25 @@ class ProcessGroupCollectives : public Collectives {
   }
 
  private:
-  int64_t RingBytes(int64_t bytes) const { return bytes * (world_size_ - 1) / world_size_; }
+  // NCCL's reduce is a ring ending at the root: each other rank sends the
+  // tensor once. Gloo's is a reduce-scatter and a gather to the root.
+  int64_t ReduceBytes(const torch::Tensor& tensor, int root) const {
+    if constexpr (kHasBaseCollectives<PG>) {
+      return rank_ == root ? 0 : tensor.nbytes();
+    } else {
+      return GlooReduceBytes(tensor.numel(), static_cast<int64_t>(tensor.element_size()), world_size_, rank_, root);
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<CollectiveWork>> LaunchReduce(torch::Tensor tensor, int root,
+                                                                const std::string& what) {
+    return Launch("reduce", what, [&] {
+      std::vector<at::Tensor> tensors{tensor};
+      c10d::ReduceOptions options;
+      options.rootRank = root;
+      return pg_->reduce(tensors, options);
+    });
+  }
 
   template <typename Fn>
   absl::StatusOr<std::unique_ptr<CollectiveWork>> Launch(const std::string& op, const std::string& what, Fn&& fn) {

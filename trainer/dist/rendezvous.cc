@@ -124,7 +124,12 @@ absl::StatusOr<std::unique_ptr<Collectives>> ConnectCollectives(const Rendezvous
   }
 #ifdef TUNEFLEET_WITH_CUDA
   if (cuda) {
-    c10::cuda::set_device(static_cast<c10::DeviceIndex>(config.local_rank));
+    // torchrun shows a rank every GPU of its node (LOCAL_RANK picks one); the
+    // tunefleet worker shows it only its own (CUDA_VISIBLE_DEVICES), so the
+    // index wraps to what this process can see.
+    const int visible = static_cast<int>(c10::cuda::device_count());
+    if (visible == 0) return absl::FailedPreconditionError("NCCL requested but this process sees no CUDA device");
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(config.local_rank % visible));
     return CreateNcclCollectives(store, config.rank, config.world_size, timeout);
   }
 #else

@@ -1,5 +1,6 @@
 #include "trainer/dist/zero_optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -31,21 +32,24 @@ absl::StatusOr<std::unique_ptr<ZeroOptimizer>> ZeroOptimizer::Create(
                                              self->shard_begin_, flat.decay_numel(), options.adamw);
     }
     std::map<std::string, torch::Tensor> by_name(params.begin(), params.end());
-    std::vector<torch::Tensor> in_slot_order;
     for (const FlatParameterSlot& slot : flat.slots()) {
       auto it = by_name.find(slot.name);
       if (it == by_name.end()) return absl::InvalidArgumentError(absl::StrCat("no parameter named ", slot.name));
-      in_slot_order.push_back(it->second);
+      self->params_.push_back(it->second);
     }
     ZeroOptimizer* raw = self.get();
-    self->buckets_ = std::make_unique<GradBuckets>(flat, in_slot_order, options.bucket_bytes,
+    self->buckets_ = std::make_unique<GradBuckets>(flat, self->params_, options.bucket_bytes,
                                                    [raw](int index, const GradBucket& b) { raw->Launch(index, b); });
+    if (options.stage == 2) {
+      // Only the shard's gradient persists; backward allocates the
+      // parameters' gradients and Launch frees them bucket by bucket.
+      self->shard_grads_ = torch::zeros({self->shard_numel_}, flat.values().options());
+      self->ReleaseParamGrads();
+      flat.DropGradBuffer();
+    }
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("setting up the ZeRO optimizer: ", e.what()));
   }
-  const auto& buckets = self->buckets_->buckets();
-  self->reduce_scatter_whole_ = options.stage == 2 && buckets.size() == 1 && buckets[0].begin == 0 &&
-                                buckets[0].end == flat.padded_numel();
   return self;
 }
 
@@ -53,51 +57,129 @@ void ZeroOptimizer::BeginBackward(bool last) {
   if (last) buckets_->Arm();
 }
 
-// From the backward pass (a gradient hook): start the bucket's reduction.
-void ZeroOptimizer::Launch(int index, const GradBucket& bucket) {
-  if (!launch_error_.ok()) return;
-  torch::Tensor grads = flat_.grads();
-  const std::string what = absl::StrFormat("gradient bucket %d (%.2f MiB)", index,
-                                           (bucket.end - bucket.begin) * grads.element_size() / 1048576.0);
-  auto keep = [&](absl::StatusOr<std::unique_ptr<CollectiveWork>> work) {
-    if (work.ok()) {
-      in_flight_.push_back(std::move(*work));
-    } else if (launch_error_.ok()) {
-      launch_error_ = work.status();
-    }
-  };
-  if (options_.stage < 2) {
-    keep(collectives_.AllReduceSum(grads.narrow(0, bucket.begin, bucket.end - bucket.begin), what));
-    return;
-  }
-  if (reduce_scatter_whole_) return;  // one reduce-scatter in FinishGradients
-  // Stage 2: each piece of the bucket goes to the rank whose shard holds it
-  // (DeepSpeed's stage 2 does the same); together the pieces of all buckets
-  // are one reduce-scatter of the buffer.
+std::vector<int64_t> ZeroOptimizer::PieceSizes(const GradBucket& bucket) const {
+  std::vector<int64_t> sizes;
   for (int r = 0; r < collectives_.world_size(); ++r) {
     const int64_t lo = std::max(bucket.begin, r * shard_numel_);
     const int64_t hi = std::min(bucket.end, (r + 1) * shard_numel_);
-    if (lo < hi) keep(collectives_.ReduceSum(grads.narrow(0, lo, hi - lo), r, what));
+    sizes.push_back(std::max<int64_t>(0, hi - lo));
   }
+  return sizes;
+}
+
+// Stage 2: the bucket's parameter gradients, copied into one staging buffer
+// (zeros for a parameter with none, and for the padding), then freed.
+torch::Tensor ZeroOptimizer::GatherBucketGrads(const GradBucket& bucket) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor staging = torch::empty({bucket.end - bucket.begin}, flat_.values().options());
+  const auto& slots = flat_.slots();
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    if (slots[i].offset < bucket.begin || slots[i].offset >= bucket.end) continue;
+    torch::Tensor piece = staging.narrow(0, slots[i].offset - bucket.begin, slots[i].numel);
+    torch::Tensor& grad = params_[i].mutable_grad();
+    if (grad.defined()) {
+      piece.view(grad.sizes()).copy_(grad);
+      grad = torch::Tensor();
+    } else {
+      piece.zero_();
+    }
+  }
+  if (bucket.end > flat_.numel()) staging.narrow(0, flat_.numel() - bucket.begin, bucket.end - flat_.numel()).zero_();
+  return staging;
+}
+
+// From the backward pass (a gradient hook): start the bucket's reduction.
+void ZeroOptimizer::Launch(int index, const GradBucket& bucket) {
+  if (!launch_error_.ok()) return;
+  const std::string what =
+      absl::StrFormat("gradient bucket %d (%.2f MiB)", index,
+                      static_cast<double>((bucket.end - bucket.begin) * flat_.values().element_size()) / 1048576.0);
+  InFlight entry{bucket, torch::Tensor(), nullptr};
+  absl::StatusOr<std::unique_ptr<CollectiveWork>> work = absl::UnknownError("not launched");
+  try {
+    if (options_.stage == 0) {
+      work = collectives_.AllReduceSum(flat_.grads().narrow(0, bucket.begin, bucket.end - bucket.begin), what);
+    } else if (options_.stage == 1) {
+      // In place in the full buffer: afterwards only this rank's piece holds
+      // the sum, which is all its update reads.
+      work = collectives_.ReduceScatterSum(flat_.grads().narrow(0, bucket.begin, bucket.end - bucket.begin),
+                                           PieceSizes(bucket), what);
+    } else {
+      // Bounds staging memory: the oldest reduction finishes (and its
+      // staging buffer goes) before another bucket's is allocated.
+      while (static_cast<int>(in_flight_.size()) >= kStagingWindow) CompleteOldest();
+      entry.staging = GatherBucketGrads(bucket);
+      staging_bytes_ += entry.staging.nbytes();
+      peak_staging_bytes_ = std::max(peak_staging_bytes_, staging_bytes_);
+      work = collectives_.ReduceScatterSum(entry.staging, PieceSizes(bucket), what);
+    }
+  } catch (const std::exception& e) {
+    // Hooks run inside autograd: report through the status, never throw.
+    work = absl::InternalError(absl::StrCat("rank ", collectives_.rank(), ": preparing ", what, ": ", e.what()));
+  }
+  if (!work.ok()) {
+    if (launch_error_.ok()) launch_error_ = work.status();
+    if (entry.staging.defined()) staging_bytes_ -= entry.staging.nbytes();
+    return;
+  }
+  entry.work = std::move(*work);
+  in_flight_.push_back(std::move(entry));
+}
+
+// Waits for the oldest reduction; at stage 2 moves this rank's piece of it
+// into the shard's gradient and frees the staging buffer.
+void ZeroOptimizer::CompleteOldest() {
+  InFlight entry = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  absl::Status s = entry.work->Wait();
+  if (s.ok() && entry.staging.defined()) {
+    const int64_t lo = std::max(entry.bucket.begin, shard_begin_);
+    const int64_t hi = std::min(entry.bucket.end, shard_begin_ + shard_numel_);
+    try {
+      torch::NoGradGuard no_grad;
+      if (lo < hi) {
+        shard_grads_.narrow(0, lo - shard_begin_, hi - lo)
+            .copy_(entry.staging.narrow(0, lo - entry.bucket.begin, hi - lo));
+      }
+    } catch (const std::exception& e) {
+      s = absl::InternalError(absl::StrCat("rank ", collectives_.rank(), ": keeping the shard's gradient: ", e.what()));
+    }
+  }
+  if (entry.staging.defined()) staging_bytes_ -= entry.staging.nbytes();
+  if (!s.ok() && launch_error_.ok()) launch_error_ = s;
+}
+
+void ZeroOptimizer::ReleaseParamGrads() {
+  for (torch::Tensor& p : params_) p.mutable_grad() = torch::Tensor();
 }
 
 torch::Tensor ZeroOptimizer::OwnedGrads() {
-  return options_.stage == 0 ? flat_.grads() : flat_.grads().narrow(0, shard_begin_, shard_numel_);
+  if (options_.stage == 0) return flat_.grads();
+  if (options_.stage == 2) return shard_grads_;
+  return flat_.grads().narrow(0, shard_begin_, shard_numel_);
+}
+
+int64_t ZeroOptimizer::gradient_bytes() const {
+  int64_t bytes = 0;
+  if (flat_.grads().defined()) {
+    bytes += flat_.grads().nbytes();  // the parameters' gradients are views of it
+  } else {
+    for (const torch::Tensor& p : params_) {
+      if (p.grad().defined()) bytes += p.grad().nbytes();
+    }
+  }
+  if (shard_grads_.defined()) bytes += shard_grads_.nbytes();
+  return bytes + staging_bytes_;
 }
 
 absl::StatusOr<double> ZeroOptimizer::FinishGradients() {
   buckets_->Flush();
+  while (!in_flight_.empty()) CompleteOldest();
+  // After a failed launch some buckets kept their parameters' gradients.
+  if (options_.stage == 2) ReleaseParamGrads();
   absl::Status status = launch_error_;
-  for (auto& work : in_flight_) {
-    absl::Status s = work->Wait();
-    if (status.ok()) status = s;
-  }
-  in_flight_.clear();
   launch_error_ = absl::OkStatus();
   if (!status.ok()) return status;
-  if (reduce_scatter_whole_) {
-    if (auto s = collectives_.ReduceScatterSum(flat_.grads(), OwnedGrads(), "the gradient buffer"); !s.ok()) return s;
-  }
   // Stage 0: every rank has the whole summed gradient. Stages 1-2: the
   // global norm is the root of the sum of each shard's squares.
   const double local = SumOfSquares(OwnedGrads());

@@ -1,19 +1,28 @@
 #pragma once
 // AdamW with ZeRO data parallelism over a flat parameter buffer padded to a
-// multiple of the world size N and cut into N contiguous shards.
+// multiple of the world size N and cut into N contiguous shards; rank r owns
+// shard r: fp32 master weights and both moments for its S = padded/N
+// elements only (stages 1-2).
 //
 //   stage 0  buckets all-reduced during backward; every rank updates all.
-//   stage 1  buckets all-reduced; each rank's AdamW (master weights and
-//            moments) covers its shard only; updated shards all-gathered.
-//   stage 2  buckets reduced to the rank(s) owning their elements, so each
-//            rank ends with the summed gradient of its shard only (a
-//            reduce-scatter); update and all-gather as stage 1.
+//   stage 1  each bucket reduce-scattered during backward, in place in the
+//            full flat gradient buffer (each rank needs only its shard's
+//            sum); AdamW over the shard; updated shards all-gathered.
+//   stage 2  as stage 1, but no full gradient buffer: when a bucket is ready
+//            its parameters' gradients are copied into a bucket-sized
+//            staging buffer and freed, the staging buffer is
+//            reduce-scattered, and this rank's piece lands in a shard-sized
+//            gradient buffer; the staging buffer is freed once its
+//            reduction is done (at most kStagingWindow buckets at a time).
 //
 // Gradients cross ranks only on the last micro-batch of an accumulation
-// (BeginBackward(last)). The loss is already divided by the global token
-// count, so a sum over ranks is the global mean's gradient.
+// (BeginBackward(last)); earlier ones accumulate locally into the
+// parameters' gradients (at stage 2 those exist only during the step). The
+// loss is already divided by the global token count, so a sum over ranks is
+// the global mean's gradient.
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
@@ -56,11 +65,31 @@ class ZeroOptimizer : public StepOptimizer {
   int64_t shard_numel() const { return shard_numel_; }
   const AdamW& adamw() const { return *adamw_; }
   const GradBuckets& buckets() const { return *buckets_; }
+  // Gradient memory this rank holds now, from the tensors themselves: the
+  // flat buffer (stages 0-1) or the shard buffer (stage 2), plus any
+  // parameter gradient or staging buffer still alive.
+  int64_t gradient_bytes() const;
+  // The most staging memory (stage 2) held at once so far.
+  int64_t peak_staging_bytes() const { return peak_staging_bytes_; }
+
+  // Stage 2 buckets whose reduction may be in flight at once: two, as
+  // DeepSpeed's double buffer, so one reduces while the next fills.
+  static constexpr int kStagingWindow = 2;
 
  private:
+  struct InFlight {
+    GradBucket bucket;
+    torch::Tensor staging;  // stage 2: the bucket's gradients, reduced in place
+    std::unique_ptr<CollectiveWork> work;
+  };
+
   ZeroOptimizer(Collectives& collectives, FlatParameters& flat, const ZeroOptions& options)
       : collectives_(collectives), flat_(flat), options_(options) {}
   void Launch(int index, const GradBucket& bucket);
+  torch::Tensor GatherBucketGrads(const GradBucket& bucket);
+  void CompleteOldest();
+  void ReleaseParamGrads();
+  std::vector<int64_t> PieceSizes(const GradBucket& bucket) const;
   torch::Tensor OwnedGrads();
 
   Collectives& collectives_;
@@ -68,11 +97,14 @@ class ZeroOptimizer : public StepOptimizer {
   ZeroOptions options_;
   int64_t shard_begin_ = 0;
   int64_t shard_numel_ = 0;
+  std::vector<torch::Tensor> params_;  // in the flat buffer's slot order
   std::unique_ptr<AdamW> adamw_;
   std::unique_ptr<GradBuckets> buckets_;
-  std::vector<std::unique_ptr<CollectiveWork>> in_flight_;
+  torch::Tensor shard_grads_;  // stage 2: this shard's summed gradient
+  std::deque<InFlight> in_flight_;
+  int64_t staging_bytes_ = 0;
+  int64_t peak_staging_bytes_ = 0;
   absl::Status launch_error_;
-  bool reduce_scatter_whole_ = false;  // stage 2 with one bucket spanning the buffer
 };
 
 }  // namespace tunefleet

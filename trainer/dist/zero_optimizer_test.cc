@@ -1,10 +1,14 @@
 // The ZeRO optimizer, ranks as threads: stages 0-2 at N = 2 and 3 give the
-// single-process AdamW's weights; state is 1/N per rank; and a bucket's
-// reduction starts while backward still has gradients to produce.
+// single-process AdamW's weights; state is 1/N per rank, and so is the
+// gradient at stage 2; stages 1-2 send a reduce-scatter and an all-gather;
+// and a bucket's reduction starts while backward still has gradients to
+// produce.
 
 #include "trainer/dist/zero_optimizer.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "trainer/dist/dist_test_util.h"
 #include "trainer/model/lora.h"
@@ -76,6 +80,7 @@ TEST_P(ZeroOptimizerTest, MatchesSingleProcessAndShardsState) {
   std::vector<torch::Tensor> results(world);
   std::vector<int64_t> state_bytes(world);
   std::vector<double> norms(world);
+  std::vector<int64_t> grad_bytes(world), peak_staging(world), max_bucket(world), ideal(world);
   RunRanks(world, [&](int rank, Collectives& c) {
     auto params = MakeParams();
     auto flat = FlatParameters::Create(params, NoDecay, world);
@@ -94,6 +99,12 @@ TEST_P(ZeroOptimizerTest, MatchesSingleProcessAndShardsState) {
       norms[rank] = *norm;
       ASSERT_TRUE((*zero)->Update(1e-2, 2.0, *norm).ok());
     }
+    grad_bytes[rank] = (*zero)->gradient_bytes();
+    peak_staging[rank] = (*zero)->peak_staging_bytes();
+    for (const GradBucket& b : (*zero)->buckets().buckets()) {
+      max_bucket[rank] = std::max(max_bucket[rank], 4 * (b.end - b.begin));
+    }
+    ideal[rank] = c.stats().ideal_bytes;
     results[rank] = flat->values().narrow(0, 0, flat->numel()).clone();
     state_bytes[rank] = (*zero)->state_bytes();
     // Padding stays zero: it has no gradient and no weight decay.
@@ -107,6 +118,23 @@ TEST_P(ZeroOptimizerTest, MatchesSingleProcessAndShardsState) {
     EXPECT_NEAR(norms[r], norms[0], 1e-6);
     // fp32 master weights alias the parameters: two moments, 8 bytes each element.
     EXPECT_EQ(state_bytes[r], stage == 0 ? 8 * padded : 8 * padded / world) << "rank " << r;
+    // Gradients after the step, from the tensors: stage 2 keeps its shard's
+    // fp32 sum only; the staging buffers were at most kStagingWindow buckets.
+    if (stage == 2) {
+      EXPECT_EQ(grad_bytes[r], 4 * padded / world) << "rank " << r;
+      EXPECT_GT(peak_staging[r], 0);
+      EXPECT_LE(peak_staging[r], ZeroOptimizer::kStagingWindow * max_bucket[r]);
+    } else {
+      EXPECT_EQ(grad_bytes[r], 4 * padded) << "rank " << r;
+      EXPECT_EQ(peak_staging[r], 0);
+    }
+    // Stages 1-2 per step: a reduce-scatter (every piece but this rank's)
+    // and an all-gather, (N-1)/N of the gradient bytes each, plus the
+    // norm's all-reduced double.
+    if (stage > 0) {
+      const int64_t g = 4 * padded;
+      EXPECT_EQ(ideal[r], kSteps * (2 * (g - g / world) + 2 * (8 * (world - 1) / world))) << "rank " << r;
+    }
   }
 }
 

@@ -41,7 +41,13 @@ class FlatParameters {
   int64_t decay_numel() const { return decay_numel_; }
 
   // Zeroes the flat gradient buffer (the per-parameter .grad views stay bound).
-  void ZeroGrads() { grads_.zero_(); }
+  void ZeroGrads() {
+    if (grads_.defined()) grads_.zero_();
+  }
+  // Frees the flat gradient buffer once the caller has unbound the
+  // parameters' .grad views: ZeRO stage 2 keeps only its shard's gradient.
+  // grads() is undefined afterwards.
+  void DropGradBuffer() { grads_ = torch::Tensor(); }
 
  private:
   torch::Tensor values_;

@@ -1,5 +1,6 @@
 #include "trainer/train/training_run.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "trainer/train/run_checkpointer.h"
 #include "trainer/train/train_step.h"
 #include "trainer/train/rank_data.h"
+#include "trainer/dist/comm_bytes.h"
 #include "trainer/dist/zero_optimizer.h"
 
 namespace tunefleet {
@@ -245,6 +247,8 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   auto window_start = start;
   int64_t window_tokens = 0;
   double timed_seconds = 0;  // steps after the first (which warms up allocators and Gloo's pairs)
+  if (collectives) collectives->ResetStats();  // the steps' traffic only, not set-up's
+  const int64_t written_at_start = ProcessWrittenBytes();
   for (int64_t step = first_step; step < total_steps; ++step) {
     const auto step_start = Clock::now();
     const StepBatches batches = (*data)->ForStep(step);
@@ -269,11 +273,28 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
       std::fflush(stdout);
     }
     if (collectives && done == total_steps) {
-      std::printf("rank %d: sent %lld bytes in %lld collectives over %lld steps; mean step %.1f ms (after the "
-                  "first)\n",
-                  rank, static_cast<long long>(collectives->stats().bytes_sent),
-                  static_cast<long long>(collectives->stats().operations), static_cast<long long>(total_steps),
-                  total_steps > 1 ? 1000.0 * timed_seconds / static_cast<double>(total_steps - 1) : 0.0);
+      // Counted (the operations as issued, and what ring collectives would
+      // send) beside measured (bytes this process wrote: Gloo's sockets,
+      // plus log lines, metrics and any checkpoint written meanwhile).
+      const CommStats& stats = collectives->stats();
+      const int64_t written = ProcessWrittenBytes();
+      std::printf("rank %d: sent %lld bytes (ideal %lld) in %lld collectives over %lld steps; wrote %lld bytes "
+                  "(/proc/self/io); mean step %.1f ms (after the first)\n",
+                  rank, static_cast<long long>(stats.bytes_sent), static_cast<long long>(stats.ideal_bytes),
+                  static_cast<long long>(stats.operations), static_cast<long long>(total_steps - first_step),
+                  static_cast<long long>(written >= 0 && written_at_start >= 0 ? written - written_at_start : -1),
+                  total_steps > first_step + 1
+                      ? 1000.0 * timed_seconds / static_cast<double>(total_steps - first_step - 1)
+                      : 0.0);
+      const auto& zero = static_cast<const ZeroOptimizer&>(*optimizer);
+      int64_t largest_bucket = 0;
+      for (const GradBucket& b : zero.buckets().buckets()) {
+        largest_bucket = std::max<int64_t>(largest_bucket, (b.end - b.begin) * params->values().element_size());
+      }
+      std::printf("rank %d: gradient memory after the step %lld bytes (peak staging %lld bytes, largest bucket "
+                  "%lld bytes)\n",
+                  rank, static_cast<long long>(zero.gradient_bytes()),
+                  static_cast<long long>(zero.peak_staging_bytes()), static_cast<long long>(largest_bucket));
     }
     (*metrics)->Write("step", done,
                       {{"train_loss", result->loss}, {"learning_rate", settings.learning_rate},
