@@ -15,6 +15,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -29,6 +30,7 @@
 #include "common/version.h"
 #include "coordinator/core/control_plane.h"
 #include "coordinator/metrics/coordinator_metrics.h"
+#include "coordinator/metrics/rpc_metrics_interceptor.h"
 #include "coordinator/service/services.h"
 #include "coordinator/store/store.h"
 
@@ -77,6 +79,15 @@ int Run(const std::string& listen, const std::string& database, const std::strin
   builder.RegisterService(&jobs);
   builder.RegisterService(&workers);
   builder.RegisterService(&admin);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<tunefleet::coordinator::RpcMetricsInterceptorFactory>(
+      tunefleet::coordinator::RpcMethodLabels({tunefleet::v1::JobService::service_full_name(),
+                                               tunefleet::v1::WorkerService::service_full_name(),
+                                               tunefleet::v1::AdminService::service_full_name()}),
+      [metrics](const std::string& method, grpc::StatusCode code, absl::Duration duration) {
+        metrics->ObserveRpc(method, code, duration);
+      }));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     Log("coordinator", absl::StrCat("ERROR: cannot listen on ", listen));

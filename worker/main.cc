@@ -6,6 +6,7 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +19,7 @@
 #include "common/port_file.h"
 #include "common/version.h"
 #include "worker/agent/worker_agent.h"
+#include "worker/gpus/nvml_gpu_inventory.h"
 #include "worker/logs/log_service.h"
 #include "worker/metrics/worker_metrics.h"
 
@@ -33,10 +35,15 @@ int main(int argc, char** argv) {
   std::string trainer =
       (std::filesystem::path(argv[0]).parent_path().parent_path() / "trainer" / "tunefleet-trainer").string();
   std::string work_dir = "tunefleet-worker";
+  bool cpu_only = false;
+  std::string nvml_library = tunefleet::worker::kNvmlLibrary;
   app.add_option("--coordinator", options.coordinator, "Coordinator gRPC address")->capture_default_str();
   app.add_option("--worker-id", options.worker_id, "This worker's id (workers/{id}); default: the hostname")
       ->capture_default_str();
   app.add_option("--cpu-slots", options.cpu_slots, "Ranks this worker runs when it has no GPU")
+      ->capture_default_str();
+  app.add_flag("--cpu-only", cpu_only, "Do not look for GPUs: offer --cpu-slots even on a GPU node");
+  app.add_option("--nvml-library", nvml_library, "NVML library to find GPUs with (loaded at run time)")
       ->capture_default_str();
   app.add_option("--address", options.address, "Address of this node that other nodes' trainers can reach")
       ->capture_default_str();
@@ -72,9 +79,27 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   try {
+    // GPUs through NVML when the driver has it; otherwise (or with --cpu-only) CPU slots.
+    std::unique_ptr<tunefleet::worker::GpuInventory> gpus;
+    if (!cpu_only) {
+      auto found = tunefleet::worker::OpenNvmlInventory(nvml_library);
+      if (found.ok()) {
+        gpus = std::move(*found);
+        options.gpus = gpus->Devices();
+        for (const auto& gpu : options.gpus) {
+          tunefleet::Log("worker", absl::StrCat("GPU ", gpu.index(), ": ", gpu.model(), " ", gpu.uuid(), ", ",
+                                                gpu.memory_bytes() >> 20, " MiB"));
+        }
+        if (options.gpus.empty()) tunefleet::Log("worker", "NVML found no GPU; offering CPU slots");
+      } else {
+        tunefleet::Log("worker", absl::StrCat("no GPUs (", found.status().message(), "); offering CPU slots"));
+      }
+    }
+    const std::string capacity = options.gpus.empty() ? absl::StrCat(options.cpu_slots, " CPU slots")
+                                                      : absl::StrCat(options.gpus.size(), " GPUs");
     tunefleet::Log("worker", absl::StrCat("worker ", options.worker_id, " starting: coordinator ",
-                                          options.coordinator, ", ", options.cpu_slots, " CPU slots, trainer ",
-                                          options.trainer, ", work dir ", options.work_dir));
+                                          options.coordinator, ", ", capacity, ", trainer ", options.trainer,
+                                          ", work dir ", options.work_dir));
     tunefleet::worker::WorkerStatusBoard board;
     options.board = &board;
     tunefleet::worker::LogServiceImpl logs(options.work_dir, board);
@@ -89,7 +114,7 @@ int main(int argc, char** argv) {
     }
     options.log_address = absl::StrCat(options.address, ":", log_port);
     std::unique_ptr<prometheus::Exposer> exposer;
-    auto metrics = std::make_shared<tunefleet::worker::WorkerMetrics>(options.worker_id, board);
+    auto metrics = std::make_shared<tunefleet::worker::WorkerMetrics>(options.worker_id, board, gpus.get());
     if (!metrics_listen.empty()) {
       exposer = std::make_unique<prometheus::Exposer>(metrics_listen);  // throws if it cannot bind
       exposer->RegisterCollectable(metrics);

@@ -145,10 +145,11 @@ int RunLocalCluster(LocalClusterOptions o) {
     const std::string id = absl::StrCat("local-", i);
     worker_ids.push_back(id);
     auto worker = Daemon::Start("worker " + id,
-                                {o.worker_binary, "--coordinator", address, "--worker-id", id, "--cpu-slots",
-                                 absl::StrCat(o.cpu_slots), "--address", "127.0.0.1", "--trainer", o.trainer_binary,
-                                 "--work-dir", (workers_dir / id).string(), "--heartbeat-interval", "1",
-                                 "--stop-grace", "5"},
+                                // --cpu-only: CPU slots as asked, even on a GPU machine.
+                                {o.worker_binary, "--coordinator", address, "--worker-id", id, "--cpu-only",
+                                 "--cpu-slots", absl::StrCat(o.cpu_slots), "--address", "127.0.0.1", "--trainer",
+                                 o.trainer_binary, "--work-dir", (workers_dir / id).string(), "--heartbeat-interval",
+                                 "1", "--stop-grace", "5"},
                                 // If `up` dies outright, a worker must not wait minutes to
                                 // self-drain to a coordinator that is gone too: SIGKILL (its
                                 // trainers die with it, by their own PDEATHSIG).

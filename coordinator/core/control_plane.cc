@@ -52,6 +52,7 @@ absl::Status ControlPlane::Load() {
       entry.last_rank_workers.push_back(placement.worker());
       entry.ranks.push_back(std::move(rank));
     }
+    if (entry.job.state() == v1::JOB_STATE_RUNNING) IndexRanks(entry, true);
     entry.last_attempt = entry.job.attempt();
     last_generation_ = std::max(last_generation_, entry.job.generation());
     job_order_[entry.order] = name;
@@ -113,16 +114,25 @@ absl::StatusOr<ControlPlane::WorkerEntry*> ControlPlane::FindWorker(const std::s
 
 std::vector<ControlPlane::JobEntry*> ControlPlane::JobsOn(const std::string& worker) {
   std::vector<JobEntry*> out;
-  for (auto& [name, entry] : jobs_) {
-    if (entry.job.state() != v1::JOB_STATE_RUNNING) continue;
-    for (const RankRuntime& rank : entry.ranks) {
-      if (rank.worker == worker) {
-        out.push_back(&entry);
-        break;
-      }
+  for (const std::string& name : JobNamesOn(worker)) out.push_back(&jobs_.at(name));
+  return out;
+}
+
+const std::set<std::string>& ControlPlane::JobNamesOn(const std::string& worker) const {
+  static const std::set<std::string> kNone;
+  auto it = running_on_.find(worker);
+  return it == running_on_.end() ? kNone : it->second;
+}
+
+void ControlPlane::IndexRanks(const JobEntry& entry, bool add) {
+  for (const RankRuntime& rank : entry.ranks) {
+    if (add) {
+      running_on_[rank.worker].insert(entry.job.name());
+    } else if (auto it = running_on_.find(rank.worker); it != running_on_.end()) {
+      it->second.erase(entry.job.name());
+      if (it->second.empty()) running_on_.erase(it);
     }
   }
-  return out;
 }
 
 scheduler::WorkerCapacity ControlPlane::Capacity(const WorkerEntry& worker) const {
@@ -131,9 +141,8 @@ scheduler::WorkerCapacity ControlPlane::Capacity(const WorkerEntry& worker) cons
   capacity.schedulable = worker.worker.state() == v1::WORKER_STATE_READY;
   std::set<int32_t> busy_gpus;
   int32_t busy_cpu = 0;
-  for (const auto& [name, entry] : jobs_) {
-    if (entry.job.state() != v1::JOB_STATE_RUNNING) continue;
-    for (const RankRuntime& rank : entry.ranks) {
+  for (const std::string& name : JobNamesOn(capacity.id)) {
+    for (const RankRuntime& rank : jobs_.at(name).ranks) {
       if (rank.worker != capacity.id) continue;
       if (rank.gpus.empty()) ++busy_cpu;
       busy_gpus.insert(rank.gpus.begin(), rank.gpus.end());
@@ -158,15 +167,7 @@ v1::Worker ControlPlane::WorkerView(const WorkerEntry& worker) const {
   view.set_slots_busy(view.slots_total() -
                       (gpus > 0 ? static_cast<int32_t>(free.free_gpus.size()) : free.free_cpu_slots));
   view.clear_jobs();
-  for (const auto& [name, entry] : jobs_) {
-    if (entry.job.state() != v1::JOB_STATE_RUNNING) continue;
-    for (const RankRuntime& rank : entry.ranks) {
-      if (rank.worker == view.name()) {
-        view.add_jobs(name);
-        break;
-      }
-    }
-  }
+  for (const std::string& name : JobNamesOn(view.name())) view.add_jobs(name);
   return view;
 }
 
@@ -210,6 +211,8 @@ void ControlPlane::StartAttempt(JobEntry& entry, const scheduler::Placement& pla
   entry.rendezvous_port = 0;
   entry.draining = false;
   entry.drain_asked.clear();
+  entry.failure_pending = false;
+  entry.failure_waits_for.clear();
   ++attempts_started_;
   if (options_.on_placed) options_.on_placed(Now() - entry.queued_since);
   std::map<std::string, std::vector<int32_t>> ranks_by_worker;
@@ -226,6 +229,7 @@ void ControlPlane::StartAttempt(JobEntry& entry, const scheduler::Placement& pla
     entry.last_rank_workers.push_back(slot.worker);
     ranks_by_worker[slot.worker].push_back(slot.rank);
   }
+  IndexRanks(entry, true);
   std::vector<std::string> where;
   for (const auto& [worker, ranks] : ranks_by_worker) {
     where.push_back(absl::StrCat(worker, " (rank ", absl::StrJoin(ranks, ","), ")"));
@@ -262,6 +266,8 @@ void ControlPlane::EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, cons
   }
   entry.draining = false;
   entry.drain_asked.clear();
+  entry.failure_pending = false;
+  entry.failure_waits_for.clear();
   ++attempts_ended_[v1::AttemptEndReason_Name(reason)];
 
   store::AttemptRecord attempt;
@@ -279,6 +285,7 @@ void ControlPlane::EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, cons
   job.set_attempt(outcome.attempt);
   job.set_restarts_used(outcome.restarts_used);
   job.clear_placements();
+  IndexRanks(entry, false);
   entry.ranks.clear();
   if (outcome.state == v1::JOB_STATE_QUEUED) {
     ++restarts_[v1::AttemptEndReason_Name(reason)];

@@ -61,6 +61,7 @@ struct ControlPlaneStats {
   int64_t queue_length = 0;  // QUEUED jobs, backing off included
   std::map<v1::WorkerState, int64_t> workers_by_state;
   std::map<std::string, double> worker_heartbeat_age_seconds;
+  std::map<std::string, int64_t> heartbeats_missed_total;  // by worker id; see CountMissedHeartbeats
   int64_t attempts_started_total = 0;
   std::map<std::string, int64_t> attempts_ended_total;  // by reason
   std::map<std::string, int64_t> restarts_total;         // requeues, by reason
@@ -155,6 +156,15 @@ class ControlPlane {
     std::set<std::string> drain_asked;  // workers sent the request
     absl::Time drain_deadline;
     int32_t rendezvous_port = 0;  // reported by rank 0's worker
+    // A rank of a gang spanning several workers failed. When a peer's worker
+    // dies (kill -9, power), the other ranks' collectives fail at once, long
+    // before its silence is noticed; so the failure is charged to the job only
+    // once every other worker of the gang has heartbeated since (it is alive),
+    // and the attempt ends WORKER_LOST, not counted, if one is declared lost first.
+    bool failure_pending = false;
+    std::string failure_detail;
+    absl::Time failure_since;
+    std::set<std::string> failure_waits_for;  // gang workers not heard from since
     // The newest attempt's rank -> worker, kept after it ends, for logs.
     std::vector<std::string> last_rank_workers;
     int64_t last_attempt = 0;
@@ -173,6 +183,7 @@ class ControlPlane {
     v1::Worker worker;
     std::string session;
     absl::Time last_seen;
+    int64_t missed_in_gap = 0;  // heartbeats already counted missed since last_seen
     std::vector<StoppingRanks> stopping;
   };
 
@@ -195,18 +206,29 @@ class ControlPlane {
   void EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, const std::string& detail)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkWorkerLost(WorkerEntry& worker, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A heartbeat is missed each time a live worker's silence passes 1.5, 2.5,
+  // 3.5... intervals (the half absorbs jitter). Called by Tick and, before
+  // last_seen moves, by each heartbeat, so every crossing counts exactly once.
+  void CountMissedHeartbeats(WorkerEntry& worker, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckDrains() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartDrain(WorkerEntry& worker, absl::Duration deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A drained attempt whose ranks have all exited ends (DRAINED, not counted).
   void FinishDrainIfDone(JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckHungRanks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A failed rank of a multi-worker gang: true when the verdict waits for the
+  // other workers (see JobEntry::failure_pending), false to end the attempt now.
+  bool DeferFailure(JobEntry& entry, const std::string& reporter, const std::string& detail)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FAILED_PRECONDITION when the gang exceeds every worker known (not LOST) together.
   absl::Status CheckGangFits(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PlaceQueuedJobs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Free capacity of one worker: its slots less running and stopping ranks'.
   scheduler::WorkerCapacity Capacity(const WorkerEntry& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Jobs whose current attempt has ranks on `worker`.
+  // Jobs whose current attempt has ranks on `worker`, by name.
   std::vector<JobEntry*> JobsOn(const std::string& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const std::set<std::string>& JobNamesOn(const std::string& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds (or removes) the entry's current ranks to (from) running_on_.
+  void IndexRanks(const JobEntry& entry, bool add) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Assignment MakeAssignment(const JobEntry& entry, const std::string& worker) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -219,10 +241,15 @@ class ControlPlane {
   std::map<int64_t, std::string> job_order_ ABSL_GUARDED_BY(mu_);  // submission order -> name
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
+  // Worker name -> RUNNING jobs with a rank there (kept by StartAttempt,
+  // EndAttempt and Load): every heartbeat asks, and a scan of every job ever
+  // submitted per heartbeat is what a 1,000-worker fleet cannot afford.
+  std::map<std::string, std::set<std::string>> running_on_ ABSL_GUARDED_BY(mu_);
   int64_t last_generation_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t attempts_started_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> attempts_ended_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> restarts_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> heartbeats_missed_ ABSL_GUARDED_BY(mu_);  // by worker name
   MetricHistory history_;  // its own lock; taken after mu_, never before
 };
 

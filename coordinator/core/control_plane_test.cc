@@ -140,6 +140,37 @@ TEST_F(ControlPlaneTest, LostWorkerRequeuesWithBackoffWithoutSpendingRestartsAnd
   EXPECT_EQ(reply.start_size(), 0);
 }
 
+TEST_F(ControlPlaneTest, MissedHeartbeatsCountEachIntervalPastOneAndAHalfUntilLost) {
+  // Interval 3 s: a miss is counted at 4.5 s of silence, 7.5 s, 10.5 s, ...
+  Register("a", 1);
+  auto missed = [&] { return plane_->Stats().heartbeats_missed_total.at("a"); };
+  EXPECT_EQ(missed(), 0);
+  now_ += absl::Seconds(4);  // late, within the half-interval allowance
+  plane_->Tick();
+  Beat("a");
+  EXPECT_EQ(missed(), 0);
+  now_ += absl::Seconds(5);  // one interval missed
+  plane_->Tick();
+  EXPECT_EQ(missed(), 1);
+  now_ += absl::Seconds(3);  // 8 s silent: a second, counted once however often Tick runs
+  plane_->Tick();
+  plane_->Tick();
+  EXPECT_EQ(missed(), 2);
+  now_ += absl::Seconds(3);  // 11 s: the third is counted by the heartbeat itself, before a Tick sees it
+  Beat("a");
+  EXPECT_EQ(missed(), 3);
+  plane_->Tick();
+  EXPECT_EQ(missed(), 3);
+  now_ += absl::Seconds(16);  // LOST (timeout 15 s): counting stops with it
+  plane_->Tick();
+  const int64_t at_lost = missed();
+  EXPECT_EQ(at_lost, 3 + 4);  // 4.5, 7.5, 10.5, 13.5 s
+  now_ += absl::Seconds(60);
+  plane_->Tick();
+  Register("a", 1);
+  EXPECT_EQ(missed(), at_lost);
+}
+
 TEST_F(ControlPlaneTest, StoppedRanksHoldTheirSlotsUntilConfirmedDead) {
   Register("w", 1);
   v1::Job first = Submit(1);
@@ -170,11 +201,40 @@ TEST_F(ControlPlaneTest, TrainerFailureStopsTheWholeGangAndCounts) {
   Beat("a", {Rank(job, 0, v1::RANK_PHASE_RUNNING)});
   Beat("b", {Rank(job, 1, v1::RANK_PHASE_RUNNING)});
   Beat("a", {Rank(job, 0, v1::RANK_PHASE_FAILED, 7)});
+  EXPECT_EQ(Get(job.name()).state(), v1::JOB_STATE_RUNNING);  // until b is heard from: was it b's death?
+  auto reply = Beat("b", {Rank(job, 1, v1::RANK_PHASE_RUNNING)});
+  ASSERT_EQ(reply.stop_size(), 1);  // the surviving rank is stopped too
   v1::Job failed = Get(job.name());
   EXPECT_EQ(failed.state(), v1::JOB_STATE_FAILED);
   EXPECT_THAT(failed.failure_reason(), HasSubstr("exited with code 7"));
-  auto reply = Beat("b", {Rank(job, 1, v1::RANK_PHASE_RUNNING)});
-  ASSERT_EQ(reply.stop_size(), 1);  // the surviving rank is stopped too
+}
+
+// kill -9 of b: a's rank fails at once in its collective (peer reset), but
+// b's silence explains it: WORKER_LOST at the timeout, no restart spent.
+TEST_F(ControlPlaneTest, RankFailureExplainedByALostPeerWorkerIsNotCounted) {
+  Register("a", 1);
+  Register("b", 1);
+  Register("c", 1);
+  v1::Job job = Submit(2, /*max_restarts=*/0);
+  plane_->Tick();
+  job = Get(job.name());
+  ASSERT_EQ(job.placements_size(), 2);
+  const std::string survivor = job.placements(0).worker().substr(8);
+  const std::string victim = job.placements(1).worker().substr(8);
+  Beat(survivor, {Rank(job, 0, v1::RANK_PHASE_RUNNING)});
+  Beat(victim, {Rank(job, 1, v1::RANK_PHASE_RUNNING)});
+  Beat(survivor, {Rank(job, 0, v1::RANK_PHASE_FAILED, 1)});
+  now_ += absl::Seconds(16);  // the victim says nothing more
+  for (const std::string id : {"a", "b", "c"}) {
+    if (id != victim) Beat(id, id == survivor ? std::vector<v1::RankStatus>{Rank(job, 0, v1::RANK_PHASE_FAILED, 1)}
+                                               : std::vector<v1::RankStatus>{});
+  }
+  plane_->Tick();
+  v1::Job requeued = Get(job.name());
+  EXPECT_EQ((*plane_->GetWorker("workers/" + victim)).state(), v1::WORKER_STATE_LOST);
+  EXPECT_EQ(requeued.restarts_used(), 0);
+  EXPECT_EQ(requeued.attempt(), 2);
+  EXPECT_NE(requeued.state(), v1::JOB_STATE_FAILED);
 }
 
 TEST_F(ControlPlaneTest, VanishedRankEndsTheAttemptAsInfrastructure) {

@@ -1,6 +1,9 @@
 // The control plane's periodic work: noticing lost workers, enforcing drain
 // deadlines, and placing queued jobs.
 
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/proto_time.h"
@@ -13,10 +16,19 @@ void ControlPlane::Tick() {
   const absl::Time now = Now();
   for (auto& [name, worker] : workers_) {
     if (worker.worker.state() == v1::WORKER_STATE_LOST) continue;
+    CountMissedHeartbeats(worker, now);
     const absl::Duration silent = now - worker.last_seen;
     if (silent > options_.worker_timeout) {
       MarkWorkerLost(worker, absl::StrCat(name, " sent no heartbeat for ", absl::FormatDuration(silent),
                                           " (timeout ", absl::FormatDuration(options_.worker_timeout), ")"));
+    }
+  }
+  // A deferred failure whose gang workers were neither heard from nor declared
+  // lost within the timeout (cannot normally happen): the job's, after all.
+  for (auto& [name, entry] : jobs_) {
+    if (entry.failure_pending && entry.job.state() == v1::JOB_STATE_RUNNING &&
+        now - entry.failure_since > options_.worker_timeout) {
+      EndAttempt(entry, v1::ATTEMPT_END_REASON_TRAINER_FAILED, entry.failure_detail);
     }
   }
   CheckDrains();
@@ -44,6 +56,15 @@ void ControlPlane::CheckHungRanks() {
       break;
     }
   }
+}
+
+void ControlPlane::CountMissedHeartbeats(WorkerEntry& worker, absl::Time now) {
+  if (worker.worker.state() == v1::WORKER_STATE_LOST || options_.heartbeat_interval <= absl::ZeroDuration()) return;
+  const int64_t missed = static_cast<int64_t>(
+      std::max(0.0, std::floor(absl::FDivDuration(now - worker.last_seen, options_.heartbeat_interval) - 0.5)));
+  if (missed <= worker.missed_in_gap) return;
+  heartbeats_missed_[worker.worker.name()] += missed - worker.missed_in_gap;
+  worker.missed_in_gap = missed;
 }
 
 void ControlPlane::MarkWorkerLost(WorkerEntry& worker, const std::string& why) {

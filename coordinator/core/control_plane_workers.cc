@@ -42,6 +42,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   absl::MutexLock lock(&mu_);
   WorkerEntry& entry = workers_[name];
   const bool known = entry.worker.name() == name;
+  if (known) CountMissedHeartbeats(entry, Now());  // the silence before a re-registration (not while LOST)
   entry.worker.set_name(name);
   *entry.worker.mutable_resources() = res;
   entry.worker.set_version(request.version());
@@ -51,6 +52,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   }
   entry.session = NewSession();
   entry.last_seen = Now();
+  entry.missed_in_gap = 0;
   *entry.worker.mutable_last_heartbeat_time() = ToProtoTime(Now());
   // Ranks that survived from an attempt that has since ended keep their
   // slots busy until the worker confirms them dead.
@@ -82,7 +84,9 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
     return response;
   }
   WorkerEntry& worker = it->second;
+  CountMissedHeartbeats(worker, Now());
   worker.last_seen = Now();
+  worker.missed_in_gap = 0;
   *worker.worker.mutable_last_heartbeat_time() = ToProtoTime(Now());
   // The worker got SIGTERM: drain it as an operator's drain would.
   if (request.draining() && worker.worker.state() != v1::WORKER_STATE_DRAINING &&
@@ -129,17 +133,22 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
     if (entry.draining) {
       continue;  // exits during a drain end the attempt together, below
     } else if (rank.phase() == v1::RANK_PHASE_FAILED) {
-      ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED,
-                                    absl::StrCat("rank ", rank.rank(), " on ", name, " exited with code ",
-                                                 rank.exit_code(), rank.message().empty() ? "" : ": ",
-                                                 rank.message())}});
+      const std::string detail = absl::StrCat("rank ", rank.rank(), " on ", name, " exited with code ",
+                                              rank.exit_code(), rank.message().empty() ? "" : ": ", rank.message());
+      if (!DeferFailure(entry, name, detail)) ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED, detail}});
     } else if (rank.phase() == v1::RANK_PHASE_STOPPED) {
       ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_DRAINED,
                                     absl::StrCat("rank ", rank.rank(), " was stopped by ", name, " (exit ",
                                                  rank.exit_code(), ")")}});
     }
   }
-  for (JobEntry* entry : JobsOn(name)) FinishDrainIfDone(*entry);
+  for (JobEntry* entry : JobsOn(name)) {
+    FinishDrainIfDone(*entry);
+    // This worker is alive: a failure waiting on it is the job's after all.
+    if (entry->failure_pending && entry->failure_waits_for.erase(name) > 0 && entry->failure_waits_for.empty()) {
+      ended.push_back({entry->job.name(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED, entry->failure_detail}});
+    }
+  }
   // Ranks the worker acknowledged once but no longer reports have vanished
   // (say, the worker restarted): the gang is broken.
   for (JobEntry* entry : JobsOn(name)) {
@@ -277,6 +286,20 @@ void ControlPlane::StartDrain(WorkerEntry& worker, absl::Duration deadline) {
   PersistWorker(worker);
   Log("coordinator", absl::StrCat(worker.worker.name(), " draining, deadline ", absl::FormatDuration(deadline)));
   CheckDrains();  // marks its gangs draining; an idle worker is DRAINED at once
+}
+
+bool ControlPlane::DeferFailure(JobEntry& entry, const std::string& reporter, const std::string& detail) {
+  if (entry.failure_pending) return true;  // the first failure is the one reported
+  std::set<std::string> others;
+  for (const RankRuntime& rank : entry.ranks) {
+    if (rank.worker != reporter) others.insert(rank.worker);
+  }
+  if (others.empty()) return false;  // one worker: nothing else can explain it
+  entry.failure_pending = true;
+  entry.failure_detail = detail;
+  entry.failure_since = Now();
+  entry.failure_waits_for = std::move(others);
+  return true;
 }
 
 void ControlPlane::FinishDrainIfDone(JobEntry& entry) {

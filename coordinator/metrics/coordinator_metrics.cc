@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "coordinator/metrics/rpc_metrics_interceptor.h"
 
 namespace tunefleet::coordinator {
 namespace {
@@ -31,6 +32,14 @@ std::string Short(const std::string& name, const std::string& prefix) {
   return absl::AsciiStrToLower(absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name);
 }
 
+// Unary calls take milliseconds; streams (WatchJobEvents, ReadJobLogs) last
+// as long as the client watches and land in the top buckets.
+const prometheus::Histogram::BucketBoundaries& RpcBuckets() {
+  static const auto* buckets = new prometheus::Histogram::BucketBoundaries{
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600};
+  return *buckets;
+}
+
 }  // namespace
 
 CoordinatorMetrics::CoordinatorMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -47,6 +56,19 @@ CoordinatorMetrics::CoordinatorMetrics() : registry_(std::make_shared<prometheus
                .Help("Duration of one control-plane pass: liveness, drains, hung ranks, placement")
                .Register(*registry_)
                .Add({}, pass_buckets);
+  rpcs_ = &prometheus::BuildCounter()
+               .Name("tunefleet_rpcs_total")
+               .Help("RPCs the coordinator answered, by method and status code")
+               .Register(*registry_);
+  rpc_seconds_ = &prometheus::BuildHistogram()
+                      .Name("tunefleet_rpc_duration_seconds")
+                      .Help("Time from an RPC's arrival to its status, by method")
+                      .Register(*registry_);
+}
+
+void CoordinatorMetrics::ObserveRpc(const std::string& method, grpc::StatusCode code, absl::Duration duration) {
+  rpcs_->Add({{"method", method}, {"code", RpcCodeLabel(code)}}).Increment();
+  rpc_seconds_->Add({{"method", method}}, RpcBuckets()).Observe(absl::ToDoubleSeconds(duration));
 }
 
 std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
@@ -67,6 +89,12 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
   auto age = Family("tunefleet_worker_heartbeat_age_seconds", "Seconds since each worker's last heartbeat",
                     MetricType::Gauge);
   for (const auto& [worker, seconds] : stats.worker_heartbeat_age_seconds) Add(age, {{"worker", worker}}, seconds);
+  auto missed = Family("tunefleet_worker_heartbeats_missed_total",
+                       "Heartbeat intervals a live worker let pass without a heartbeat (counted from 1.5 intervals)",
+                       MetricType::Counter);
+  for (const auto& [worker, n] : stats.heartbeats_missed_total) {
+    Add(missed, {{"worker", worker}}, static_cast<double>(n));
+  }
   auto started = Family("tunefleet_attempts_started_total", "Attempts placed since the coordinator started",
                         MetricType::Counter);
   Add(started, {}, static_cast<double>(stats.attempts_started_total));
@@ -100,8 +128,8 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
     if (job.seconds_since_checkpoint >= 0) Add(since, labels, job.seconds_since_checkpoint);
     if (job.checkpoint_save_seconds >= 0) Add(save, labels, job.checkpoint_save_seconds);
   }
-  for (auto* family : {&jobs, &queue, &workers, &age, &started, &ended, &restarts, &step, &total, &train, &eval,
-                       &tps, &used, &since, &save}) {
+  for (auto* family : {&jobs, &queue, &workers, &age, &missed, &started, &ended, &restarts, &step, &total, &train,
+                       &eval, &tps, &used, &since, &save}) {
     families.push_back(std::move(*family));
   }
   return families;

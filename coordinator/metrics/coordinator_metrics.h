@@ -5,9 +5,13 @@
 // are fed by the control plane's hook and the main loop.
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include <grpcpp/support/status.h>
 #include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -22,6 +26,8 @@ class CoordinatorMetrics final : public prometheus::Collectable {
   void Attach(const ControlPlane* plane) { plane_ = plane; }
   void ObserveQueueWait(absl::Duration wait) { queue_wait_->Observe(absl::ToDoubleSeconds(wait)); }
   void ObserveSchedulingPass(absl::Duration pass) { pass_->Observe(absl::ToDoubleSeconds(pass)); }
+  // Thread-safe (gRPC's threads); `method` as RpcMethodLabel gives it.
+  void ObserveRpc(const std::string& method, grpc::StatusCode code, absl::Duration duration);
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
@@ -29,6 +35,8 @@ class CoordinatorMetrics final : public prometheus::Collectable {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Histogram* queue_wait_;
   prometheus::Histogram* pass_;
+  prometheus::Family<prometheus::Counter>* rpcs_;
+  prometheus::Family<prometheus::Histogram>* rpc_seconds_;
 };
 
 }  // namespace tunefleet::coordinator

@@ -84,11 +84,26 @@ Decision Schedule(std::vector<QueuedJob> queue, std::vector<WorkerCapacity> work
   // Deterministic placement whatever order the caller lists workers in.
   std::sort(workers.begin(), workers.end(),
             [](const WorkerCapacity& a, const WorkerCapacity& b) { return a.id < b.id; });
+  // Free slots over all schedulable workers, kept current as gangs are
+  // placed: a gang larger than the total cannot fit, and is known not to
+  // without scanning every worker (a full cluster with a long queue would
+  // otherwise cost queue x workers per pass).
+  int64_t free_cpu = 0, free_gpus = 0;
+  for (const WorkerCapacity& w : workers) {
+    if (!w.schedulable) continue;
+    free_cpu += std::max(w.free_cpu_slots, 0);
+    free_gpus += static_cast<int64_t>(w.free_gpus.size());
+  }
   Decision decision;
   for (const QueuedJob& job : queue) {
-    if (auto placement = PlaceGang(job, workers)) {
-      decision.placements.push_back(std::move(*placement));
-      continue;
+    const bool gpu = job.gpus_per_rank > 0;
+    const int64_t need = static_cast<int64_t>(job.world_size) * (gpu ? job.gpus_per_rank : 1);
+    if (need <= (gpu ? free_gpus : free_cpu)) {
+      if (auto placement = PlaceGang(job, workers)) {
+        (gpu ? free_gpus : free_cpu) -= need;
+        decision.placements.push_back(std::move(*placement));
+        continue;
+      }
     }
     if (now - job.queued_since >= options.reserve_after) {
       decision.reserved_for = job.id;

@@ -62,12 +62,16 @@ void Cluster::KillCoordinator() {
   ASSERT_TRUE(coordinator_->Wait(10s).has_value());
 }
 
-void Cluster::StartWorker(const std::string& id, int slots) {
-  auto worker = std::make_unique<ChildProcess>(ChildProcess::Start(
-      {kWorker, "--coordinator", "127.0.0.1:" + std::to_string(port_), "--worker-id", id, "--cpu-slots",
-       std::to_string(slots), "--trainer", options_.trainer, "--work-dir", WorkerDir(id), "--heartbeat-interval",
-       "0.2", "--stop-grace", "2", "--log-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-       "--metrics-port-file", WorkerDir(id) + ".metrics-port", "--drain-grace", "5"}));
+void Cluster::StartWorker(const std::string& id, int slots, const std::vector<std::string>& extra_flags) {
+  std::vector<std::string> argv = {
+      kWorker, "--coordinator", "127.0.0.1:" + std::to_string(port_), "--worker-id", id, "--cpu-slots",
+      std::to_string(slots), "--trainer", options_.trainer, "--work-dir", WorkerDir(id), "--heartbeat-interval",
+      "0.2", "--stop-grace", "2", "--log-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+      "--metrics-port-file", WorkerDir(id) + ".metrics-port", "--drain-grace", "5"};
+  // CPU slots even where the host has GPUs, so the tests behave the same there.
+  if (slots > 0) argv.push_back("--cpu-only");
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  auto worker = std::make_unique<ChildProcess>(ChildProcess::Start(argv));
   ChildProcess& process = *worker;
   workers_[id] = std::move(worker);
   ASSERT_TRUE(WaitUntil(
@@ -83,7 +87,7 @@ void Cluster::StartWorker(const std::string& id, int slots) {
 }
 
 void Cluster::KillWorker(const std::string& id) {
-  workers_.at(id)->Signal(SIGKILL);  // the whole group: the worker and its trainers
+  workers_.at(id)->Signal(SIGKILL);  // the worker's group: the worker alone
   ASSERT_TRUE(workers_.at(id)->Wait(10s).has_value());
 }
 

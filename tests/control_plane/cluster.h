@@ -36,9 +36,13 @@ class Cluster {
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
 
-  // Starts a worker with `slots` CPU slots; waits until the coordinator lists it.
-  void StartWorker(const std::string& id, int slots = 1);
-  void KillWorker(const std::string& id);  // SIGKILL to the worker and its trainers
+  // Starts a worker with `slots` CPU slots (--cpu-only), or with 0 one that
+  // looks for GPUs (give it --nvml-library in `extra_flags`); waits until the
+  // coordinator lists it.
+  void StartWorker(const std::string& id, int slots = 1, const std::vector<std::string>& extra_flags = {});
+  // SIGKILL to the worker process; its trainers (own process groups) die by PDEATHSIG.
+  void KillWorker(const std::string& id);
+  pid_t WorkerPid(const std::string& id) const { return workers_.at(id)->pid(); }
   void SignalWorker(const std::string& id, int signal);
   std::optional<int> WaitWorker(const std::string& id, std::chrono::milliseconds timeout);
   std::string WorkerLog(const std::string& id) const;

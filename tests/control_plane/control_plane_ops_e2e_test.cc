@@ -3,10 +3,7 @@
 // hung-rank detection, drain with a checkpoint, worker self-drain, /metrics,
 // ListCheckpoints, impossible gangs and the rendezvous port.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,30 +18,21 @@
 #include <gtest/gtest.h>
 
 #include "tests/control_plane/cluster.h"
+#include "tests/testing/http_get.h"
 
 namespace tunefleet::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
-// GET /metrics from 127.0.0.1:port; the whole response.
-std::string Scrape(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buffer[8192];
-      ssize_t n;
-      while ((n = read(fd, buffer, sizeof(buffer))) > 0) out.append(buffer, static_cast<size_t>(n));
-    }
-  }
-  close(fd);
-  return out;
+
+grpc::Status CancelJob(Cluster& cluster, const std::string& name) {
+  grpc::ClientContext context;
+  v1::CancelJobRequest request;
+  request.set_name(name);
+  v1::Job job;
+  return cluster.jobs().CancelJob(&context, request, &job);
 }
 
 bool HasEventWith(Cluster& cluster, const std::string& job, const std::string& text) {
@@ -220,21 +208,24 @@ TEST(ControlPlaneOpsE2e, MetricsEndpointsExportEveryDocumentedMetric) {
   Cluster cluster;
   cluster.StartCoordinator();
   cluster.StartWorker("w1");
-  v1::Job job = cluster.Submit(cluster.FakeJob("steps=200,step_ms=20,ckpt_every=3"));
+  v1::Job job = cluster.Submit(cluster.FakeJob("steps=200,step_ms=20,ckpt_every=3,eval_every=2"));
   cluster.WaitForJob(job.name(), [](const v1::Job& j) { return j.progress().last_checkpoint_step() >= 3; });
   const int coordinator_port = std::stoi(ReadFile(cluster.dir() + "/coordinator.metrics-port"));
   const int worker_port = std::stoi(ReadFile(cluster.WorkerDir("w1") + ".metrics-port"));
-  const std::string scraped = Scrape(coordinator_port) + Scrape(worker_port);
+  const std::string scraped = HttpGetLocal(coordinator_port) + HttpGetLocal(worker_port);
   const std::string doc = ReadFile(TUNEFLEET_SOURCE_DIR "/docs/operations.md");
   const size_t section = doc.find("## Metrics");
   ASSERT_NE(section, std::string::npos);
   const std::string metrics_section = doc.substr(section, doc.find("\n## ", section + 1) - section);
-  std::set<std::string> names;
-  const std::regex row(R"(\n\| `(tunefleet_[a-z_]+)`)");
+  std::set<std::string> names, gpu_only;
+  // GPU-only rows ("| `name` (GPU only) |") cannot be exported on a host without
+  // one; GpuWorkerRegistersItsGpusAndExportsThem checks them with a fake NVML.
+  const std::regex row(R"(\n\| `(tunefleet_[a-z_]+)`( \(GPU only\))? \|)");
   for (std::sregex_iterator it(metrics_section.begin(), metrics_section.end(), row), end; it != end; ++it) {
-    names.insert((*it)[1]);
+    ((*it)[2].matched ? gpu_only : names).insert((*it)[1]);
   }
-  EXPECT_GE(names.size(), 20u);
+  EXPECT_GE(names.size(), 30u);
+  EXPECT_EQ(gpu_only.size(), 3u);
   for (const std::string& name : names) {
     EXPECT_THAT(scraped, HasSubstr("# TYPE " + name + " ")) << name << " is documented but not exported";
   }
@@ -243,6 +234,76 @@ TEST(ControlPlaneOpsE2e, MetricsEndpointsExportEveryDocumentedMetric) {
   EXPECT_THAT(scraped, HasSubstr("tunefleet_workers{state=\"ready\"} 1"));
   EXPECT_THAT(scraped, HasSubstr("tunefleet_worker_ranks_running{worker=\"w1\"} 1"));
   EXPECT_THAT(scraped, ::testing::ContainsRegex("tunefleet_job_seconds_since_checkpoint\\{job=\"" + id + "\"\\}"));
+  // Every RPC is counted by method and code; heartbeats missed per worker (how
+  // many depends on this machine's load at a 0.2 s interval).
+  EXPECT_THAT(scraped, ::testing::ContainsRegex(
+                           R"(tunefleet_rpcs_total\{code="OK",method="tunefleet.v1.WorkerService/Heartbeat"\} [1-9])"));
+  EXPECT_THAT(scraped, ::testing::ContainsRegex(
+                           R"(tunefleet_rpc_duration_seconds_count\{method="tunefleet.v1.JobService/CreateJob"\} 1)"));
+  EXPECT_THAT(scraped, ::testing::ContainsRegex(R"(tunefleet_worker_heartbeats_missed_total\{worker="w1"\} [0-9]+)"));
+  // The rank's figures from its step, eval and checkpoint lines, and its (absent) GPU.
+  const std::string rank = "{job=\"" + id + "\",rank=\"0\",worker=\"w1\"}";
+  EXPECT_THAT(scraped, HasSubstr("tunefleet_rank_learning_rate" + rank + " 0.0001"));
+  EXPECT_THAT(scraped, HasSubstr("tunefleet_rank_grad_norm" + rank + " 0.5"));
+  EXPECT_THAT(scraped, HasSubstr("tunefleet_rank_eval_loss" + rank));
+  EXPECT_THAT(scraped, HasSubstr("tunefleet_rank_checkpoint_save_seconds" + rank + " 0.01"));
+  EXPECT_THAT(scraped, HasSubstr("tunefleet_rank_checkpoint_bytes" + rank + " 4096"));
+  EXPECT_THAT(scraped, HasSubstr("tunefleet_rank_checkpoint_stall_seconds" + rank + " 0.002"));
+  EXPECT_THAT(scraped,
+              HasSubstr("tunefleet_rank_info{job=\"" + id + "\",rank=\"0\",worker=\"w1\",gpu_uuid=\"\"} 1"));
+  for (const std::string& name : gpu_only) EXPECT_THAT(scraped, Not(HasSubstr(name))) << "no GPU here";
+
+  // Once the job is over its rank series are gone from the worker.
+  ASSERT_TRUE(CancelJob(cluster, job.name()).ok());
+  cluster.WaitForState(job.name(), v1::JOB_STATE_CANCELLED);
+  ASSERT_TRUE(WaitUntil([&] { return HttpGetLocal(worker_port).find("job=\"" + id + "\"") == std::string::npos; }, 10s))
+      << HttpGetLocal(worker_port);
+}
+
+TEST(ControlPlaneOpsE2e, GpuWorkerRegistersItsGpusAndExportsThem) {
+  Cluster cluster;
+  cluster.StartCoordinator();
+  cluster.StartWorker("g1", 0, {"--nvml-library", TUNEFLEET_FAKE_NVML});  // two fake GPUs
+  const v1::Worker worker = cluster.GetWorker("g1");
+  ASSERT_EQ(worker.resources().gpus_size(), 2);
+  EXPECT_EQ(worker.resources().gpus(1).uuid(), "GPU-fake-1");
+  EXPECT_EQ(worker.resources().cpu_slots(), 0);
+  EXPECT_EQ(worker.slots_total(), 2);
+
+  v1::CreateJobRequest request = cluster.FakeJob("steps=200,step_ms=20", 2);
+  request.mutable_spec()->mutable_resources()->set_gpus_per_rank(1);
+  v1::Job job = cluster.Submit(request);
+  job = cluster.WaitForJob(job.name(), [](const v1::Job& j) { return j.progress().step() >= 2; });
+  const std::string id = job.name().substr(5);
+  const int port = std::stoi(ReadFile(cluster.WorkerDir("g1") + ".metrics-port"));
+  std::string scraped;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        scraped = HttpGetLocal(port);
+        return scraped.find("tunefleet_rank_info{job=\"" + id + "\",rank=\"1\"") != std::string::npos;
+      },
+      10s))
+      << scraped;
+  // Each rank has its own GPU, named by the UUID that DCGM's series carry.
+  std::set<std::string> uuids;
+  for (int rank = 0; rank < 2; ++rank) {
+    std::smatch m;
+    const std::regex info("tunefleet_rank_info\\{job=\"" + id + "\",rank=\"" + std::to_string(rank) +
+                          "\",worker=\"g1\",gpu_uuid=\"(GPU-fake-[01])\"\\} 1");
+    ASSERT_TRUE(std::regex_search(scraped, m, info)) << scraped;
+    uuids.insert(m[1]);
+  }
+  EXPECT_EQ(uuids.size(), 2u);
+  const std::string gpu0 = R"({worker="g1",gpu="0",uuid="GPU-fake-0"})";
+  EXPECT_THAT(scraped, HasSubstr(R"(tunefleet_gpu_utilization_ratio{worker="g1",gpu="1",uuid="GPU-fake-1"} 0.5)"));
+  EXPECT_THAT(scraped, HasSubstr("tunefleet_gpu_memory_used_bytes" + gpu0 + " 1073741824"));
+  EXPECT_THAT(scraped, HasSubstr("tunefleet_gpu_memory_total_bytes" + gpu0 + " 85899345920"));
+  // The ranks got their GPU through CUDA_VISIBLE_DEVICES, in NVML's order.
+  const std::string logs =
+      Joined(ReadLogs(cluster, job.name(), 0, false)) + Joined(ReadLogs(cluster, job.name(), 1, false));
+  EXPECT_THAT(logs, HasSubstr("CUDA_VISIBLE_DEVICES=0"));
+  EXPECT_THAT(logs, HasSubstr("CUDA_VISIBLE_DEVICES=1"));
+  ASSERT_TRUE(CancelJob(cluster, job.name()).ok());
 }
 
 TEST(ControlPlaneOpsE2e, ImpossibleGangIsRefusedAndRendezvousPortIsPickedFree) {

@@ -8,6 +8,8 @@
 //   hang             never finish (until signalled)
 //   stall_at=S       stop making progress after step S (a hung rank)
 //   ckpt_every=N     checkpoint every N steps
+//   eval_every=N     an "eval" event every N steps
+// Its metrics lines carry the real trainer's fields (trainer/metrics/metrics_stream.h).
 // The trainer's signal contract: SIGUSR1 -> checkpoint at the next step and go
 // on; SIGTERM -> checkpoint at the next step and exit 75. A checkpoint writes
 // <checkpoint.directory>/<job id>/step-N/manifest.json and a committed
@@ -94,7 +96,8 @@ int main(int argc, char** argv) {
   std::cout << "fake-trainer pid " << getpid() << " job " << Env("TUNEFLEET_JOB") << " attempt "
             << Env("TUNEFLEET_ATTEMPT") << " generation " << Env("TUNEFLEET_GENERATION") << " RANK=" << Env("RANK")
             << " WORLD_SIZE=" << Env("WORLD_SIZE") << " LOCAL_RANK=" << Env("LOCAL_RANK")
-            << " MASTER_ADDR=" << Env("MASTER_ADDR") << " MASTER_PORT=" << Env("MASTER_PORT") << std::endl;
+            << " MASTER_ADDR=" << Env("MASTER_ADDR") << " MASTER_PORT=" << Env("MASTER_PORT")
+            << " CUDA_VISIBLE_DEVICES=" << Env("CUDA_VISIBLE_DEVICES") << std::endl;
 
   int attempt = 0;
   (void)absl::SimpleAtoi(Env("TUNEFLEET_ATTEMPT"), &attempt);
@@ -122,7 +125,10 @@ int main(int argc, char** argv) {
     if (step <= steps) std::cout << "step " << step << "/" << steps << " loss 1.0" << std::endl;
     const double loss = 2.0 - static_cast<double>(step) / (steps + 1);
     metrics << R"({"event":"step","step":)" << step << R"(,"total_steps":)" << steps << R"(,"train_loss":)" << loss
-            << R"(,"tokens_per_second":1000})" << "\n" << std::flush;
+            << R"(,"learning_rate":0.0001,"grad_norm":0.5,"tokens_per_second":1000})" << "\n" << std::flush;
+    if (number("eval_every", 0) > 0 && step % number("eval_every", 0) == 0) {
+      metrics << R"({"event":"eval","step":)" << step << R"(,"eval_loss":)" << loss + 0.1 << "}\n" << std::flush;
+    }
     if (number("ckpt_every", 0) > 0 && step % number("ckpt_every", 0) == 0) checkpoint_requested = true;
     if (checkpoint_requested.exchange(false)) {
       const std::string dir = job_dir + "/step-" + std::to_string(step);
@@ -131,7 +137,7 @@ int main(int argc, char** argv) {
                                             << R"(,"world_size":1,"loss":)" << loss
                                             << R"(,"created_unix_ms":1732400000000,"files":[]})";
       metrics << R"({"event":"checkpoint","step":)" << step << R"(,"path":")" << dir
-              << R"(","committed":true,"save_seconds":0.01})" << "\n" << std::flush;
+              << R"(","committed":1,"save_seconds":0.01,"bytes":4096,"stall_seconds":0.002})" << "\n" << std::flush;
       std::cout << "fake-trainer: checkpoint at step " << step << std::endl;
       if (stop_requested) {
         std::cout << "fake-trainer: stopped after a committed checkpoint, exit 75" << std::endl;

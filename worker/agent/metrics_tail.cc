@@ -9,6 +9,34 @@
 #include "common/proto_time.h"
 
 namespace tunefleet::worker {
+namespace {
+
+// Sets `figure` from field `key` of `sample` when the line has it.
+void Take(const v1::MetricSample& sample, const char* key, double& figure) {
+  if (auto it = sample.values().find(key); it != sample.values().end()) figure = it->second;
+}
+void Take(const v1::MetricSample& sample, const char* key, std::optional<double>& figure) {
+  if (auto it = sample.values().find(key); it != sample.values().end()) figure = it->second;
+}
+
+}  // namespace
+
+// The fields are the trainer's (trainer/metrics/metrics_stream.h).
+void MetricsTail::Keep(const v1::MetricSample& sample) {
+  if (sample.step() > progress_.step) progress_.step = sample.step();
+  if (sample.event() == "step") {
+    Take(sample, "train_loss", progress_.train_loss);
+    Take(sample, "tokens_per_second", progress_.tokens_per_second);
+    Take(sample, "learning_rate", progress_.learning_rate);
+    Take(sample, "grad_norm", progress_.grad_norm);
+  } else if (sample.event() == "eval") {
+    Take(sample, "eval_loss", progress_.eval_loss);
+  } else if (sample.event() == "checkpoint") {
+    Take(sample, "save_seconds", progress_.checkpoint_save_seconds);
+    Take(sample, "bytes", progress_.checkpoint_bytes);
+    Take(sample, "stall_seconds", progress_.checkpoint_stall_seconds);
+  }
+}
 
 std::vector<v1::MetricSample> MetricsTail::Poll() {
   std::vector<v1::MetricSample> samples;
@@ -42,13 +70,7 @@ std::vector<v1::MetricSample> MetricsTail::Poll() {
       }
     }
     if (!sample.has_time()) *sample.mutable_time() = ToProtoTime(absl::Now());
-    if (sample.step() > step_) step_ = sample.step();
-    if (sample.event() == "step") {
-      if (auto it = sample.values().find("train_loss"); it != sample.values().end()) train_loss_ = it->second;
-      if (auto it = sample.values().find("tokens_per_second"); it != sample.values().end()) {
-        tokens_per_second_ = it->second;
-      }
-    }
+    Keep(sample);
     samples.push_back(std::move(sample));
   }
   return samples;

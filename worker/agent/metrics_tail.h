@@ -1,13 +1,15 @@
 #pragma once
 // Follows a trainer's metrics JSONL (trainer/metrics/metrics_stream.h),
 // reading only what was appended, and turns each complete line into a
-// sample: the event name, its step, its numeric and text fields.
+// sample: the event name, its step, its numeric and text fields, and keeps
+// the newest figures of each kind (RankProgress) for /metrics.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "tunefleet/v1/job.pb.h"
+#include "worker/agent/rank_progress.h"
 
 namespace tunefleet::worker {
 
@@ -17,16 +19,15 @@ class MetricsTail {
   // Reads new complete lines; samples carry event, step, time, values, text
   // (job, attempt and rank are the caller's). Lines that do not parse are skipped.
   std::vector<v1::MetricSample> Poll();
-  int64_t step() const { return step_; }
-  double train_loss() const { return train_loss_; }
-  double tokens_per_second() const { return tokens_per_second_; }
+  int64_t step() const { return progress_.step; }
+  const RankProgress& progress() const { return progress_; }
 
  private:
+  void Keep(const v1::MetricSample& sample);
+
   std::string path_;
   int64_t offset_ = 0;
-  int64_t step_ = 0;
-  double train_loss_ = 0;
-  double tokens_per_second_ = 0;
+  RankProgress progress_;
 };
 
 }  // namespace tunefleet::worker

@@ -46,7 +46,9 @@ bool WorkerAgent::Register() {
   request.set_worker_id(options_.worker_id);
   request.set_version(TUNEFLEET_VERSION);
   auto* resources = request.mutable_resources();
-  resources->set_cpu_slots(options_.cpu_slots);
+  // A GPU node offers its GPUs; CPU slots are for nodes without one (or run with --cpu-only).
+  for (const v1::GpuDevice& gpu : options_.gpus) *resources->add_gpus() = gpu;
+  if (options_.gpus.empty()) resources->set_cpu_slots(options_.cpu_slots);
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   resources->set_hostname(host);
@@ -65,6 +67,13 @@ bool WorkerAgent::Register() {
   Say(absl::StrCat("registered as ", response.worker().name(), " with ", options_.coordinator, ", state ",
                    v1::WorkerState_Name(response.worker().state())));
   return true;
+}
+
+std::string WorkerAgent::GpuUuid(int32_t index) const {
+  for (const v1::GpuDevice& gpu : options_.gpus) {
+    if (gpu.index() == index) return gpu.uuid();
+  }
+  return "";  // not a GPU this worker registered (should not happen)
 }
 
 v1::RankStatus WorkerAgent::Status(const RankProcess& process) const {
@@ -189,6 +198,9 @@ void WorkerAgent::Start(const v1::Assignment& assignment) {
     const supervisor::ProcessSpec spec =
         supervisor::TrainerProcess(options_.trainer, launch, i, dir);
     process.metrics = std::make_unique<MetricsTail>(supervisor::MetricsPath(dir, process.rank));
+    if (i < assignment.devices_size()) {
+      for (int32_t index : assignment.devices(i).gpu_indices()) process.gpu_uuids.push_back(GpuUuid(index));
+    }
     auto pid = ec ? absl::StatusOr<pid_t>(absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ",
                                                                                ec.message())))
                   : supervisor::Spawn(spec);
@@ -332,11 +344,9 @@ void WorkerAgent::PublishBoard() {
     RankFigures figures;
     figures.job = process.job;
     figures.rank = process.rank;
-    figures.step = process.step;
-    if (process.metrics) {
-      figures.train_loss = process.metrics->train_loss();
-      figures.tokens_per_second = process.metrics->tokens_per_second();
-    }
+    if (process.metrics) figures.progress = process.metrics->progress();
+    figures.progress.step = process.step;
+    figures.gpu_uuids = process.gpu_uuids;
     snapshot.ranks[{process.job, process.attempt, process.rank}] = figures;
   }
   options_.board->Publish(std::move(snapshot));

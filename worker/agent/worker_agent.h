@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "tunefleet/v1/worker_service.grpc.pb.h"
@@ -24,7 +25,8 @@ namespace tunefleet::worker {
 struct AgentOptions {
   std::string coordinator = "127.0.0.1:50051";
   std::string worker_id;
-  int32_t cpu_slots = 2;
+  int32_t cpu_slots = 2;  // registered only when `gpus` is empty
+  std::vector<v1::GpuDevice> gpus;  // this node's GPUs (gpu_inventory.h), registered instead of CPU slots
   std::string address = "127.0.0.1";  // where rank 0's rendezvous binds on this node
   std::string trainer;                // path of tunefleet-trainer
   std::string work_dir;               // per-attempt specs, logs, metrics
@@ -59,6 +61,7 @@ class WorkerAgent {
     absl::Time kill_at = absl::InfiniteFuture();
     std::unique_ptr<MetricsTail> metrics;
     int64_t step = 0;
+    std::vector<std::string> gpu_uuids;  // of the GPUs in its CUDA_VISIBLE_DEVICES
   };
   using Key = std::tuple<std::string, int64_t, int32_t>;  // job, generation, rank
 
@@ -79,6 +82,7 @@ class WorkerAgent {
   void PublishBoard();
   bool AnyLive() const;
   v1::RankStatus Status(const RankProcess& process) const;
+  std::string GpuUuid(int32_t index) const;
 
   const AgentOptions options_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;

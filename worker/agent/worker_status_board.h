@@ -8,17 +8,18 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "worker/agent/rank_progress.h"
 
 namespace tunefleet::worker {
 
 struct RankFigures {
   std::string job;
   int32_t rank = 0;
-  int64_t step = 0;
-  double train_loss = 0;
-  double tokens_per_second = 0;
+  RankProgress progress;
+  std::vector<std::string> gpu_uuids;  // the GPUs the rank was given; empty on a CPU slot
 };
 
 struct BoardSnapshot {

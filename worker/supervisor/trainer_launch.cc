@@ -36,6 +36,8 @@ ProcessSpec TrainerProcess(const std::string& trainer, const v1::Assignment& ass
   }
   if (index < assignment.devices_size() && assignment.devices(index).gpu_indices_size() > 0) {
     spec.env.emplace_back("CUDA_VISIBLE_DEVICES", absl::StrJoin(assignment.devices(index).gpu_indices(), ","));
+    // The indices are NVML's (PCI bus order); CUDA's default order is fastest first.
+    spec.env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
   }
   return spec;
 }

@@ -4,7 +4,8 @@
 //
 //   <trainer> train --spec <attempt dir>/spec.json --metrics-out <rank>.metrics.jsonl
 //   env: RANK WORLD_SIZE LOCAL_RANK MASTER_ADDR MASTER_PORT (multi-rank only),
-//        CUDA_VISIBLE_DEVICES (GPU ranks), TUNEFLEET_JOB/ATTEMPT/GENERATION.
+//        CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER=PCI_BUS_ID (GPU ranks),
+//        TUNEFLEET_JOB/ATTEMPT/GENERATION.
 
 #include <string>
 

@@ -43,6 +43,7 @@ TEST(TrainerLaunch, MultiRankGetsTorchrunEnvironment) {
   EXPECT_EQ(env["MASTER_PORT"], "29509");
   EXPECT_EQ(env["TUNEFLEET_GENERATION"], "9");
   EXPECT_EQ(env.count("CUDA_VISIBLE_DEVICES"), 0u);
+  EXPECT_EQ(env.count("CUDA_DEVICE_ORDER"), 0u);
 }
 
 TEST(TrainerLaunch, SingleRankHasNoRendezvousAndGpusAreVisible) {
@@ -55,6 +56,7 @@ TEST(TrainerLaunch, SingleRankHasNoRendezvousAndGpusAreVisible) {
   auto env = Env(TrainerProcess("/bin/trainer", a, 0, "/w/b"));
   EXPECT_EQ(env.count("RANK"), 0u);
   EXPECT_EQ(env["CUDA_VISIBLE_DEVICES"], "1,3");
+  EXPECT_EQ(env["CUDA_DEVICE_ORDER"], "PCI_BUS_ID");  // the worker's indices are NVML's
 }
 
 }  // namespace
