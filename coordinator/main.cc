@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
   double drain_deadline_s = 300, tick_s = 0.2;
   double hang_multiplier = 10, hang_floor_s = 120, hang_startup_s = 600;
   size_t metrics_history = 10000;
+  std::vector<std::string> allowed_path_roots;
   MetricsFlags metrics_flags;
   app.add_option("--listen", listen, "gRPC listen address (port 0 picks a free port)")->capture_default_str();
   app.add_option("--database", database, "SQLite database file for durable state")->capture_default_str();
@@ -167,6 +168,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--hang-startup", hang_startup_s, "Seconds a rank may take to reach its first step")
       ->capture_default_str();
+  app.add_option("--allowed-path-roots", allowed_path_roots,
+                 "Comma-separated folders every path of a job spec must lie under (empty: any path)")
+      ->delimiter(',');
   app.add_option("--metrics-history", metrics_history, "Metric samples kept in memory per job for WatchJobMetrics")
       ->capture_default_str();
   app.add_option("--metrics-listen", metrics_flags.listen,
@@ -186,6 +190,7 @@ int main(int argc, char** argv) {
     options.hang_floor = absl::Seconds(hang_floor_s);
     options.hang_startup = absl::Seconds(hang_startup_s);
     options.metrics_history = metrics_history;
+    options.allowed_path_roots = allowed_path_roots;
     return Run(listen, database, port_file, metrics_flags, std::move(options), absl::Seconds(tick_s));
   } catch (const std::exception& e) {  // a last guard: nothing escapes main
     Log("coordinator", absl::StrCat("internal error: ", e.what()));

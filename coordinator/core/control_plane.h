@@ -51,6 +51,8 @@ struct ControlPlaneOptions {
   absl::Duration hang_floor = absl::Minutes(2);
   absl::Duration hang_startup = absl::Minutes(10);
   size_t metrics_history = 10000;  // samples kept per job
+  // Every path of a job spec must lie under one of these; empty: any path.
+  std::vector<std::string> allowed_path_roots;
   // Called (under the lock; keep it cheap) with each placed job's queue wait.
   std::function<void(absl::Duration)> on_placed;
 };

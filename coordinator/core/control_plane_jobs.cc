@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/job_spec_defaults.h"
+#include "common/job_spec_paths.h"
 #include "common/job_spec_validation.h"
 #include "common/proto_time.h"
 #include "coordinator/checkpoints/checkpoint_listing.h"
@@ -31,6 +32,7 @@ std::string RandomJobId() {
 absl::StatusOr<v1::Job> ControlPlane::CreateJob(const v1::CreateJobRequest& request) {
   v1::JobSpec spec = WithDefaults(request.spec());
   if (auto s = ValidateJobSpec(spec); !s.ok()) return s;
+  if (auto s = CheckPathsUnderRoots(spec, options_.allowed_path_roots); !s.ok()) return s;
   if (!request.job_id().empty() && !IsValidJobId(request.job_id())) {
     return absl::InvalidArgumentError(
         absl::StrCat("job_id: must match [a-z0-9-]{1,63}, got \"", request.job_id(), "\""));

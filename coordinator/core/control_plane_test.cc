@@ -28,6 +28,7 @@ class ControlPlaneTest : public ::testing::Test {
     options.worker_timeout = absl::Seconds(15);
     options.backoff = {absl::Seconds(2), absl::Seconds(60)};
     options.clock = [this] { return now_; };
+    options.allowed_path_roots = allowed_path_roots_;
     auto plane = ControlPlane::Create(std::move(*store), options);
     ASSERT_TRUE(plane.ok()) << plane.status();
     plane_ = std::move(*plane);
@@ -72,6 +73,7 @@ class ControlPlaneTest : public ::testing::Test {
   v1::Job Get(const std::string& name) { return *plane_->GetJob(name); }
 
   std::string path_;
+  std::vector<std::string> allowed_path_roots_;
   absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
   std::unique_ptr<ControlPlane> plane_;
   std::map<std::string, std::string> sessions_;
@@ -100,6 +102,21 @@ TEST_F(ControlPlaneTest, JobIsPlacedAssignedAndSucceeds) {
   reply = Beat("w", {Rank(job, 0, v1::RANK_PHASE_SUCCEEDED), Rank(job, 1, v1::RANK_PHASE_SUCCEEDED)});
   ASSERT_EQ(reply.stop_size(), 1);
   EXPECT_EQ(reply.stop(0).generation(), job.generation());
+}
+
+TEST_F(ControlPlaneTest, PathsOutsideTheAllowedRootsAreRefusedNamingTheField) {
+  allowed_path_roots_ = {"/shared"};
+  Open();
+  v1::CreateJobRequest request;
+  request.mutable_spec()->mutable_model()->set_path("/shared/models/base");
+  request.mutable_spec()->mutable_dataset()->set_path("/home/alice/../../etc/shadow");
+  auto refused = plane_->CreateJob(request);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("dataset.path"), absl::string_view::npos) << refused.status();
+
+  request.mutable_spec()->mutable_dataset()->set_path("/shared/data/train.jsonl");
+  EXPECT_TRUE(plane_->CreateJob(request).ok());
+  EXPECT_EQ(plane_->ListJobs({}).value().jobs_size(), 1);  // the refused one left nothing behind
 }
 
 TEST_F(ControlPlaneTest, LostWorkerRequeuesWithBackoffWithoutSpendingRestartsAndFencesTheOldAttempt) {
