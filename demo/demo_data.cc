@@ -46,7 +46,7 @@ std::string Fill(std::string form, int a, int b, int c) {
 
 AdditionQuestion Question(Rng& rng, int a, int b) {
   const std::size_t n = sizeof(kQuestionForms) / sizeof(kQuestionForms[0]);
-  return AdditionQuestion{a, b, Fill(kQuestionForms[rng.Below(n)], a, b, a + b), std::to_string(a + b)};
+  return AdditionQuestion{a, b, Fill(kQuestionForms[rng.Below(n)], a, b, a + b), Fill("{a} + {b} = {c}", a, b, a + b)};
 }
 
 bool WriteLines(const std::string& path, const std::vector<nlohmann::json>& lines, std::string* error) {

@@ -18,7 +18,7 @@ TEST(DemoData, DeterministicAndSplitsAreDisjoint) {
   for (const auto* split : {&a.train, &a.validation, &a.test}) {
     for (const auto& q : *split) {
       EXPECT_TRUE(seen.insert({q.a, q.b}).second) << q.a << "+" << q.b << " in two splits";
-      EXPECT_EQ(q.answer, std::to_string(q.a + q.b));
+      EXPECT_EQ(q.answer, std::to_string(q.a) + " + " + std::to_string(q.b) + " = " + std::to_string(q.a + q.b));
       EXPECT_NE(q.prompt.find(std::to_string(q.a)), std::string::npos);
     }
   }

@@ -20,7 +20,7 @@ mkdir -p "$state"
 rm -rf "$state/export" "$state/cluster/checkpoints" "$state/loss.png" "$state/loss.svg"
 
 evaluate() {  # model dir -> a few sample answers, then the exact-match line
-  "$trainer" evaluate --model "$1" --data "$state/data/test.jsonl" --chat-template chatml --max-new-tokens 6
+  "$trainer" evaluate --model "$1" --data "$state/data/test.jsonl" --chat-template chatml --max-new-tokens 12
 }
 score() { grep "exact match" <<<"$1" | tail -n 1; }
 
