@@ -222,6 +222,61 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(param_info.param.stage);
     });
 
+// hyperparameters.precision: bf16. Two ranks at stage 2 against one
+// process, both bf16: the exported weights are bf16 (the fp32 masters
+// rounded); each rank's optimizer state is 12 bytes per owned element (fp32
+// master + two moments, from the tensors) and its gradient 2 bytes per
+// element of its shard.
+// Tolerance: each rank accumulates its micro-batches in bf16 and the ranks
+// then sum in fp32, where one process accumulates all six in bf16, so the
+// gradients differ by bf16 rounding (2^-8 relative), not fp32's. The fp32
+// masters then differ by a small part of a step (see ZeroBf16Test), and two
+// masters a hair apart may round to neighbouring bf16 values, so the
+// comparison discounts one bf16 step (ulp) per element. Where a gradient
+// element is near zero its sign can differ, and AdamW's step (~lr) with it,
+// so the rest is bounded per element by 2 lr per step (6e-4; measured
+// 2e-4), and by how many elements differ beyond one ulp: measured 0.6%;
+// a lost or skipped shard update (~lr per step, 2-3 ulps of the typical
+// 0.02 weight) would put a large part of the model beyond it.
+TEST_F(DistributedTrainingTest, Bf16TwoRanksMatchOneProcess) {
+  constexpr double kMaxBeyondUlp = 2 * 1e-4 * 3;  // 2 lr x 3 steps
+  constexpr double kMaxFractionBeyondUlp = 0.02;
+  const std::vector<std::string> bf16 = {"--set", "hyperparameters.precision=bf16"};
+  const std::string dir = FreshTestDirectory();
+  std::vector<std::string> single = TrainArgs("full", dir + "/single");
+  single.insert(single.end(), bf16.begin(), bf16.end());
+  auto one = RunCommand(single, std::chrono::minutes(3));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_NE(one.output.find("bf16 weights, fp32 master"), std::string::npos) << one.output;
+
+  constexpr int kWorld = 2;
+  auto ranks = StartRanks(kWorld, 2, TrainArgs("full", dir + "/export"), dir, bf16);
+  std::vector<std::string> outputs;
+  for (int r = 0; r < kWorld; ++r) {
+    auto code = ranks[r].Wait(std::chrono::minutes(3));
+    outputs.push_back(ranks[r].output());
+    ASSERT_TRUE(code.has_value()) << "rank " << r << " still running:\n" << outputs.back();
+    ASSERT_EQ(*code, 0) << "rank " << r << ":\n" << outputs.back();
+  }
+  const testing::Bf16WeightDiff diff =
+      testing::CompareBf16Weights(dir + "/single/model.safetensors", dir + "/export/model.safetensors");
+  std::printf("bf16 N=2 stage 2 vs N=1: max |difference| beyond one bf16 ulp %.3g; %.3g%% of elements beyond\n",
+              diff.max_beyond_ulp, 100 * diff.fraction_beyond_ulp);
+  EXPECT_LT(diff.max_beyond_ulp, kMaxBeyondUlp);
+  EXPECT_LT(diff.fraction_beyond_ulp, kMaxFractionBeyondUlp);
+
+  const std::regex state_line(R"(optimizer state (\d+) bytes for elements \[(\d+), (\d+)\) of (\d+))");
+  const std::regex grad_line(R"(gradient memory after the step (\d+) bytes)");
+  for (int r = 0; r < kWorld; ++r) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(outputs[r], m, state_line)) << outputs[r];
+    const int64_t bytes = std::stoll(m[1]), padded = std::stoll(m[4]);
+    EXPECT_EQ(bytes, 12 * padded / kWorld) << outputs[r];
+    ASSERT_TRUE(std::regex_search(outputs[r], m, grad_line)) << outputs[r];
+    EXPECT_EQ(std::stoll(m[1]), 2 * padded / kWorld) << outputs[r];
+  }
+}
+
 // A rank that dies (SIGKILL: its sockets close) or hangs (SIGSTOP: alive,
 // silent) mid-run: the others exit non-zero naming their rank, the failed
 // operation and the timeout, within the timeout (plus slack for start-up on

@@ -1,6 +1,7 @@
 #include "trainer/dist/process_group_collectives.h"
 
 #include <exception>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -83,6 +84,33 @@ class AllOf : public CollectiveWork {
   std::vector<std::unique_ptr<CollectiveWork>> parts_;
 };
 
+// A bf16 collective carried out in fp32 on a backend without bf16: once the
+// fp32 copy's operation finishes, its result is rounded back into the bf16
+// tensor (exact for all-gathers, which move bf16 values only).
+class Narrowing : public CollectiveWork {
+ public:
+  Narrowing(std::unique_ptr<CollectiveWork> inner, torch::Tensor wide, torch::Tensor target)
+      : inner_(std::move(inner)), wide_(std::move(wide)), target_(std::move(target)) {}
+  absl::Status Wait() override {
+    absl::Status s = inner_->Wait();
+    if (s.ok() && target_.defined()) {
+      try {
+        torch::NoGradGuard no_grad;
+        target_.copy_(wide_);
+      } catch (const std::exception& e) {
+        s = absl::InternalError(absl::StrCat("rounding an fp32 collective's result to bf16: ", e.what()));
+      }
+    }
+    target_ = torch::Tensor();
+    wide_ = torch::Tensor();
+    return s;
+  }
+
+ private:
+  std::unique_ptr<CollectiveWork> inner_;
+  torch::Tensor wide_, target_;
+};
+
 class Done : public CollectiveWork {
  public:
   absl::Status Wait() override { return absl::OkStatus(); }
@@ -95,6 +123,17 @@ constexpr bool kHasBaseCollectives = false;
 #ifdef TUNEFLEET_WITH_CUDA
 template <>
 constexpr bool kHasBaseCollectives<c10d::ProcessGroupNCCL> = true;
+#endif
+
+// Whether the backend reduces and gathers bf16 tensors. libtorch 1.13's
+// Gloo does not (its GENERATE_ALL_TYPES has no BFloat16: "Invalid scalar
+// type"), so bf16 buffers cross ranks as fp32 copies there: twice the bytes,
+// and sums in fp32. NCCL takes bf16 as it is.
+template <typename PG>
+constexpr bool kHasBf16 = false;
+#ifdef TUNEFLEET_WITH_CUDA
+template <>
+constexpr bool kHasBf16<c10d::ProcessGroupNCCL> = true;
 #endif
 
 template <typename PG>
@@ -112,6 +151,9 @@ class ProcessGroupCollectives : public Collectives {
 
   absl::StatusOr<std::unique_ptr<CollectiveWork>> AllReduceSum(torch::Tensor tensor,
                                                                const std::string& what) override {
+    if (NeedsWidening(tensor)) {
+      return Widened(tensor, [&](torch::Tensor wide) { return AllReduceSum(wide, what); });
+    }
     const int64_t bytes = RingAllReduceBytes(tensor.nbytes(), world_size_);
     Count(bytes, bytes);
     // One rank (here and below): the result is the input; no need to queue
@@ -125,6 +167,9 @@ class ProcessGroupCollectives : public Collectives {
 
   absl::StatusOr<std::unique_ptr<CollectiveWork>> ReduceSum(torch::Tensor tensor, int root,
                                                             const std::string& what) override {
+    if (NeedsWidening(tensor)) {
+      return Widened(tensor, [&](torch::Tensor wide) { return ReduceSum(wide, root, what); });
+    }
     const int64_t ideal = rank_ == root ? 0 : tensor.nbytes();
     Count(ReduceBytes(tensor, root), ideal);
     if (world_size_ == 1) return std::unique_ptr<CollectiveWork>(new Done);
@@ -134,6 +179,9 @@ class ProcessGroupCollectives : public Collectives {
   absl::StatusOr<std::unique_ptr<CollectiveWork>> ReduceScatterSum(torch::Tensor input,
                                                                    std::vector<int64_t> piece_sizes,
                                                                    const std::string& what) override {
+    if (NeedsWidening(input)) {
+      return Widened(input, [&](torch::Tensor wide) { return ReduceScatterSum(wide, piece_sizes, what); });
+    }
     int64_t total = 0;
     [[maybe_unused]] bool equal = true;  // read only where the backend has reduce-scatter
     for (int64_t n : piece_sizes) {
@@ -191,6 +239,18 @@ class ProcessGroupCollectives : public Collectives {
   }
 
   absl::Status AllGather(torch::Tensor input, torch::Tensor output, const std::string& what) override {
+    if (NeedsWidening(output)) {
+      torch::Tensor wide_input, wide_output;
+      try {
+        torch::NoGradGuard no_grad;
+        wide_input = input.to(torch::kFloat32);  // a copy: input may alias output
+        wide_output = torch::empty(output.sizes(), output.options().dtype(torch::kFloat32));
+      } catch (const std::exception& e) {
+        return absl::InternalError(absl::StrCat("all-gather of ", what, ": widening to fp32: ", e.what()));
+      }
+      if (absl::Status s = AllGather(wide_input, wide_output, what); !s.ok()) return s;
+      return Narrowing(std::make_unique<Done>(), wide_output, output).Wait();
+    }
     const int64_t chunk = input.numel();
     if (output.numel() != chunk * world_size_) {
       return absl::InvalidArgumentError(absl::StrCat("all-gather of ", what, ": output has ", output.numel(),
@@ -218,6 +278,26 @@ class ProcessGroupCollectives : public Collectives {
   }
 
  private:
+  static bool NeedsWidening(const torch::Tensor& t) {
+    return !kHasBf16<PG> && t.scalar_type() == torch::kBFloat16;
+  }
+
+  // Runs `op` on an fp32 copy of the bf16 `tensor`; the work rounds the
+  // result back into `tensor` when waited for.
+  template <typename Op>
+  absl::StatusOr<std::unique_ptr<CollectiveWork>> Widened(const torch::Tensor& tensor, Op&& op) {
+    torch::Tensor wide;
+    try {
+      torch::NoGradGuard no_grad;
+      wide = tensor.to(torch::kFloat32);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("widening a bf16 tensor to fp32 for ", backend_, ": ", e.what()));
+    }
+    absl::StatusOr<std::unique_ptr<CollectiveWork>> work = op(wide);
+    if (!work.ok()) return work.status();
+    return std::unique_ptr<CollectiveWork>(new Narrowing(std::move(*work), wide, tensor));
+  }
+
   // NCCL's reduce is a ring ending at the root: each other rank sends the
   // tensor once. Gloo's is a reduce-scatter and a gather to the root.
   int64_t ReduceBytes(const torch::Tensor& tensor, int root) const {

@@ -190,8 +190,10 @@ absl::StatusOr<double> ZeroOptimizer::FinishGradients() {
 }
 
 absl::Status ZeroOptimizer::Update(double learning_rate, double max_grad_norm, double grad_norm) {
-  torch::Tensor grads = OwnedGrads();
   try {
+    // bf16 gradients are clipped and applied from an fp32 copy (AdamW widens
+    // them anyway): one rounding, not one more for the clip.
+    torch::Tensor grads = WidenedToFp32(OwnedGrads());
     ClipByGlobalNorm(grads, grad_norm, max_grad_norm);
     adamw_->Step(grads, learning_rate);
   } catch (const std::exception& e) {

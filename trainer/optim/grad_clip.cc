@@ -8,6 +8,11 @@ double SumOfSquares(const torch::Tensor& grad) {
   return g.dot(g).item<double>();
 }
 
+torch::Tensor WidenedToFp32(const torch::Tensor& grad) {
+  torch::NoGradGuard no_grad;
+  return grad.scalar_type() == torch::kFloat32 ? grad : grad.to(torch::kFloat32);
+}
+
 double ClipByGlobalNorm(torch::Tensor& grad, double global_norm, double max_norm) {
   if (max_norm <= 0) return 1.0;
   // The same epsilon as torch.nn.utils.clip_grad_norm_.

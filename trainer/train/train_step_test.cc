@@ -141,6 +141,47 @@ TEST(TrainStepTest, LossFallsAndEvaluationAgrees) {
   EXPECT_LT(*eval, first / 4);  // the model after the last step, on the same data
 }
 
+// hyperparameters.precision: bf16, as the trainer sets it up: the model cast
+// to bf16, then flattened; AdamW keeps fp32 master weights and moments. The
+// same tiny overfit as above still learns (bf16 forward, fp32 loss).
+TEST(TrainStepTest, Bf16LossFallsWithFp32MasterWeights) {
+  auto model = TinyModel(TinyConfig());
+  model->to(torch::kBFloat16);
+  Trainer t = MakeTrainer(model);
+  ASSERT_EQ(t.params.values().scalar_type(), torch::kBFloat16);
+  ASSERT_EQ(t.params.grads().scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(t.optimizer.master().scalar_type(), torch::kFloat32);
+  EXPECT_EQ(t.optimizer.exp_avg().scalar_type(), torch::kFloat32);
+  EXPECT_EQ(t.optimizer.state_bytes(), 12 * t.params.padded_numel());
+  const BatchTensors batch = ToTensors(FourRows(), torch::kCPU);
+  double first = 0, last = 0;
+  for (int step = 0; step < 60; ++step) {
+    auto r = TrainStep(*t.model, t.params, t.optimizer, {batch}, StepSettings{1e-2, 1.0, batch.loss_tokens});
+    ASSERT_TRUE(r.ok()) << r.status();
+    (step == 0 ? first : last) = r->loss;
+  }
+  std::printf("bf16 overfit: loss %.4f -> %.4f\n", first, last);
+  EXPECT_LT(last, first / 4);
+  // The weights are the fp32 master rounded to bf16.
+  EXPECT_TRUE(torch::equal(t.params.values(), t.optimizer.master().to(torch::kBFloat16)));
+}
+
+TEST(TrainStepTest, Bf16LoraTrainsTheAdapters) {
+  auto model = TinyModel(TinyConfig());
+  ASSERT_TRUE(ApplyLora(*model, LoraConfig{}).ok());
+  model->to(torch::kBFloat16);
+  Trainer t = MakeTrainer(model);
+  ASSERT_EQ(t.params.values().scalar_type(), torch::kBFloat16);
+  const BatchTensors batch = ToTensors(FourRows(), torch::kCPU);
+  double first = 0, last = 0;
+  for (int step = 0; step < 20; ++step) {
+    auto r = TrainStep(*t.model, t.params, t.optimizer, {batch}, StepSettings{1e-2, 1.0, batch.loss_tokens});
+    ASSERT_TRUE(r.ok()) << r.status();
+    (step == 0 ? first : last) = r->loss;
+  }
+  EXPECT_LT(last, first);
+}
+
 class RankDataTest : public ::testing::Test {
  protected:
   void SetUp() override {

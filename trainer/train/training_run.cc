@@ -144,6 +144,18 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   if (spec.method().type() == v1::FINE_TUNE_METHOD_LORA) {
     if (auto s = ApplyLora(lm, lora); !s.ok()) return s;
   }
+  // bf16: the model's weights (and so their gradients) in bf16, after LoRA's
+  // fp32 initialisation; the optimizer keeps fp32 master weights and moments
+  // (AdamW widens whatever it is given). PRECISION_UNSPECIFIED was resolved
+  // by WithDefaults: fp32 on CPU-only specs, bf16 where gpus_per_rank > 0.
+  const bool bf16 = hp.precision() == v1::PRECISION_BF16;
+  if (bf16) {
+    try {
+      lm.to(torch::kBFloat16);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("hyperparameters.precision: casting the model to bf16: ", e.what()));
+    }
+  }
   auto data = RankData::Load(spec, **tokenizer, rank, world_size, torch::kCPU);
   if (!data.ok()) return data.status();
   if (leader) std::printf("data: %s\n", (*data)->Summary().c_str());
@@ -176,9 +188,10 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   }
   const int64_t total_steps = (*data)->total_steps();
   const LrSchedule schedule{hp.learning_rate(), hp.warmup_steps(), total_steps, hp.min_lr_ratio(), hp.lr_schedule()};
-  if (leader) std::printf("model: %s, %lld trainable parameters (%s); %lld steps of %d sequences x %d tokens\n",
+  if (leader) std::printf("model: %s, %lld trainable parameters (%s, %s); %lld steps of %d sequences x %d tokens\n",
               lm.config().model_type.c_str(), static_cast<long long>(params->numel()),
-              spec.method().type() == v1::FINE_TUNE_METHOD_LORA ? "LoRA" : "full", static_cast<long long>(total_steps),
+              spec.method().type() == v1::FINE_TUNE_METHOD_LORA ? "LoRA" : "full",
+              bf16 ? "bf16 weights, fp32 master" : "fp32", static_cast<long long>(total_steps),
               hp.global_batch_size(), hp.sequence_length());
   std::fflush(stdout);
 
