@@ -49,7 +49,8 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
                  absl::StrCat("must be in [8, 1048576], got ", hp.sequence_length()));
   TF_CHECK_FIELD(res.world_size() >= 1 && res.world_size() <= 4096, "resources.world_size",
                  absl::StrCat("must be in [1, 4096], got ", res.world_size()));
-  TF_CHECK_FIELD(res.gpus_per_rank() >= 0 && res.gpus_per_rank() <= 8, "resources.gpus_per_rank", "must be in [0, 8]");
+  TF_CHECK_FIELD(res.gpus_per_rank() >= 0 && res.gpus_per_rank() <= 1, "resources.gpus_per_rank",
+                 "must be 0 (CPU) or 1 (a rank is one data-parallel replica; more GPUs: raise world_size)");
   const int64_t per_step = int64_t{hp.micro_batch_size()} * res.world_size();
   TF_CHECK_FIELD(hp.global_batch_size() >= per_step && hp.global_batch_size() % per_step == 0,
                  "hyperparameters.global_batch_size",

@@ -45,6 +45,7 @@ TEST(ValidateJobSpec, EachErrorNamesItsField) {
       {"model.path=", "model.path"},
       {"hyperparameters.learning_rate=-1", "hyperparameters.learning_rate"},
       {"resources.world_size=5000", "resources.world_size"},
+      {"resources.gpus_per_rank=2", "resources.gpus_per_rank"},
       {"hyperparameters.global_batch_size=-2", "hyperparameters.global_batch_size"},
       {"parallelism.zero_stage=3", "parallelism.zero_stage"},
       {"checkpoint.keep_last=0", "checkpoint.keep_last"},

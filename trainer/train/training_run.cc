@@ -20,6 +20,7 @@
 #include "trainer/optim/flat_parameters.h"
 #include "trainer/optim/lr_schedule.h"
 #include "trainer/train/run_checkpointer.h"
+#include "trainer/train/training_device.h"
 #include "trainer/train/train_step.h"
 #include "trainer/train/rank_data.h"
 #include "trainer/dist/comm_bytes.h"
@@ -121,11 +122,13 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   if (auto s = ValidateJobSpec(spec); !s.ok()) return s;
   const auto& hp = spec.hyperparameters();
   torch::manual_seed(hp.seed());
+  auto device = TrainingDevice(spec, rendezvous->local_rank);
+  if (!device.ok()) return device.status();
 
   std::unique_ptr<Collectives> collectives;
   if (!rendezvous->url.empty()) {
     const auto timeout = std::chrono::seconds(spec.parallelism().collective_timeout_seconds());
-    auto connected = ConnectCollectives(*rendezvous, /*cuda=*/false, timeout);
+    auto connected = ConnectCollectives(*rendezvous, /*cuda=*/device->is_cuda(), timeout);
     if (!connected.ok()) return connected.status();
     collectives = std::move(*connected);
   }
@@ -156,7 +159,16 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
       return absl::InternalError(absl::StrCat("hyperparameters.precision: casting the model to bf16: ", e.what()));
     }
   }
-  auto data = RankData::Load(spec, **tokenizer, rank, world_size, torch::kCPU);
+  if (device->is_cuda()) {
+    // Weights were loaded (and LoRA initialised) on the CPU; the flat buffers,
+    // the optimizer's shards and the batches all follow the parameters.
+    try {
+      lm.to(*device);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("moving the model to ", device->str(), ": ", e.what()));
+    }
+  }
+  auto data = RankData::Load(spec, **tokenizer, rank, world_size, *device);
   if (!data.ok()) return data.status();
   if (leader) std::printf("data: %s\n", (*data)->Summary().c_str());
 
