@@ -49,14 +49,12 @@ torch::Tensor Loss(const std::vector<std::pair<std::string, torch::Tensor>>& par
 
 AdamWOptions Options() { return AdamWOptions{0.9, 0.999, 1e-8, 0.1}; }
 
-// Single process: every rank's micro-batches accumulated into one gradient.
-torch::Tensor Reference(int world) {
-  auto params = MakeParams();
-  auto flat = FlatParameters::Create(params, NoDecay);
-  EXPECT_TRUE(flat.ok());
-  LocalAdamW adamw(*flat, Options());
+// Single process: every rank's micro-batches accumulated into one gradient,
+// kSteps times.
+void TrainReference(const std::vector<std::pair<std::string, torch::Tensor>>& params, FlatParameters& flat,
+                    LocalAdamW& adamw, int world) {
   for (int step = 0; step < kSteps; ++step) {
-    flat->ZeroGrads();
+    flat.ZeroGrads();
     for (int r = 0; r < world; ++r) {
       for (int m = 0; m < kMicro; ++m) Loss(params, step, r, m).backward();
     }
@@ -64,6 +62,14 @@ torch::Tensor Reference(int world) {
     EXPECT_TRUE(norm.ok());
     EXPECT_TRUE(adamw.Update(1e-2, /*max_grad_norm=*/2.0, *norm).ok());
   }
+}
+
+torch::Tensor Reference(int world) {
+  auto params = MakeParams();
+  auto flat = FlatParameters::Create(params, NoDecay);
+  EXPECT_TRUE(flat.ok());
+  LocalAdamW adamw(*flat, Options());
+  TrainReference(params, *flat, adamw, world);
   return flat->values().narrow(0, 0, flat->numel()).clone();
 }
 
@@ -159,15 +165,7 @@ torch::Tensor Bf16ReferenceMaster(int world) {
   auto flat = FlatParameters::Create(params, NoDecay);
   EXPECT_TRUE(flat.ok());
   LocalAdamW adamw(*flat, Options());
-  for (int step = 0; step < kSteps; ++step) {
-    flat->ZeroGrads();
-    for (int r = 0; r < world; ++r) {
-      for (int m = 0; m < kMicro; ++m) Loss(params, step, r, m).backward();
-    }
-    auto norm = adamw.FinishGradients();
-    EXPECT_TRUE(norm.ok());
-    EXPECT_TRUE(adamw.Update(1e-2, /*max_grad_norm=*/2.0, *norm).ok());
-  }
+  TrainReference(params, *flat, adamw, world);
   return adamw.adamw_state().master().clone();
 }
 
