@@ -207,6 +207,39 @@ TEST_F(CheckpointResumeTest, ResumeAtAnotherWorldSize) {
   ResumeAtOtherWorldSize(Reference(), 3, 1);
 }
 
+// bf16 weights with fp32 master weights: the checkpoint keeps the masters, so
+// a run killed after its step-3 commit and resumed ends bitwise where the
+// uninterrupted bf16 run ends.
+TEST_F(CheckpointResumeTest, Bf16ResumesBitwiseFromItsFp32Masters) {
+  auto bf16 = [](std::vector<std::string> args) {
+    args.insert(args.end(), {"--set", "hyperparameters.precision=bf16"});
+    return args;
+  };
+  const std::string base = FreshTestDirectory();  // (a second call would empty it)
+  const std::string reference_dir = base + "/reference";
+  {
+    auto ranks = StartRanks(2, bf16(TrainArgs(reference_dir, kSteps, 0, /*checkpoints=*/false)),
+                            reference_dir + "/rendezvous");
+    WaitAll(ranks, 0);
+  }
+  const std::string dir = base + "/resumed";
+  {
+    auto ranks = StartRanks(2, bf16(TrainArgs(dir, kSteps, 3)), dir + "/rendezvous", [](int) {
+      return Env{{"TUNEFLEET_TEST_PAUSE_CHECKPOINT_WRITE_AT_STEP", std::to_string(kSteps)}};
+    });
+    ASSERT_TRUE(ranks[0].WaitForOutput("checkpoint: writer paused", kRunTimeout)) << ranks[0].output();
+    for (auto& r : ranks) r.Signal(SIGKILL);
+    for (auto& r : ranks) r.Wait(std::chrono::seconds(30));
+  }
+  auto ranks = StartRanks(2, bf16(TrainArgs(dir, kSteps, 3)), dir + "/rendezvous");
+  const auto outputs = WaitAll(ranks, 0);
+  EXPECT_NE(outputs[0].find("resumed from " + StepDir(dir, 3)), std::string::npos) << outputs[0];
+  EXPECT_NE(outputs[0].find("bf16 weights, fp32 master"), std::string::npos) << outputs[0];
+  const std::string reference = reference_dir + "/export/model.safetensors";
+  EXPECT_TRUE(ReadAll(dir + "/export/model.safetensors") == ReadAll(reference))
+      << "not bitwise equal: max diff " << MaxWeightDiff(dir + "/export/model.safetensors", reference);
+}
+
 // Rank 1's writer blocks inside the step-4 save; kill -9 both ranks there:
 // step 4 never counts, the restart resumes from step 2 and still ends
 // bitwise equal to the uninterrupted run.
