@@ -187,6 +187,10 @@ class ControlPlane {
     absl::Time last_seen;
     int64_t missed_in_gap = 0;  // heartbeats already counted missed since last_seen
     std::vector<StoppingRanks> stopping;
+    // Drained by its own SIGTERM (a restart, an upgrade), not by an operator:
+    // READY again when it registers anew. In memory only: after a coordinator
+    // restart such a worker stays DRAINED until uncordoned (the safe side).
+    bool drained_itself = false;
   };
 
   ControlPlane(std::unique_ptr<store::Store> store, ControlPlaneOptions options)

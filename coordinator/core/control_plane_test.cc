@@ -293,6 +293,26 @@ TEST_F(ControlPlaneTest, StateSurvivesARestartOfTheControlPlane) {
   EXPECT_EQ(Get(running.name()).state(), v1::JOB_STATE_RUNNING);
 }
 
+TEST_F(ControlPlaneTest, WorkerDrainedByItsOwnSigtermIsReadyAfterItRestartsButAnOperatorsDrainStays) {
+  Register("self", 1);
+  Register("op", 1);
+  v1::HeartbeatRequest sigterm;
+  sigterm.set_worker_id("self");
+  sigterm.set_session(sessions_["self"]);
+  sigterm.set_draining(true);
+  ASSERT_TRUE(plane_->Heartbeat(sigterm).ok());
+  v1::DrainWorkerRequest drain;
+  drain.set_name("workers/op");
+  ASSERT_TRUE(plane_->DrainWorker(drain).ok());
+  EXPECT_EQ(plane_->GetWorker("workers/self")->state(), v1::WORKER_STATE_DRAINED);  // idle: at once
+  EXPECT_EQ(plane_->GetWorker("workers/op")->state(), v1::WORKER_STATE_DRAINED);
+
+  Register("self", 1);  // the restarted processes
+  Register("op", 1);
+  EXPECT_EQ(plane_->GetWorker("workers/self")->state(), v1::WORKER_STATE_READY);
+  EXPECT_EQ(plane_->GetWorker("workers/op")->state(), v1::WORKER_STATE_DRAINED);
+}
+
 TEST_F(ControlPlaneTest, DrainStopsGangsAtTheDeadlineThenTheWorkerIsDrained) {
   Register("w", 1);
   v1::Job job = Submit(1, /*max_restarts=*/0);

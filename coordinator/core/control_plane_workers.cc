@@ -50,6 +50,13 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
       entry.worker.state() == v1::WORKER_STATE_UNSPECIFIED) {
     entry.worker.set_state(v1::WORKER_STATE_READY);
   }
+  // A worker that drained itself on SIGTERM and came back was restarted, not
+  // taken out of service: an operator's drain (or cordon) stays until uncordon.
+  if (known && entry.drained_itself && entry.worker.state() == v1::WORKER_STATE_DRAINED) {
+    entry.worker.set_state(v1::WORKER_STATE_READY);
+    entry.worker.clear_drain_deadline();
+  }
+  entry.drained_itself = false;
   entry.session = NewSession();
   entry.last_seen = Now();
   entry.missed_in_gap = 0;
@@ -92,6 +99,7 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   if (request.draining() && worker.worker.state() != v1::WORKER_STATE_DRAINING &&
       worker.worker.state() != v1::WORKER_STATE_DRAINED) {
     Log("coordinator", absl::StrCat(name, " is draining itself (SIGTERM)"));
+    worker.drained_itself = true;
     StartDrain(worker, options_.default_drain_deadline);
   }
 
@@ -274,6 +282,7 @@ absl::StatusOr<v1::Worker> ControlPlane::DrainWorker(const v1::DrainWorkerReques
   if (entry.worker.state() == v1::WORKER_STATE_LOST) {
     return absl::FailedPreconditionError(absl::StrCat(request.name(), " is LOST"));
   }
+  entry.drained_itself = false;  // an operator's drain outlasts a restart
   if (entry.worker.state() != v1::WORKER_STATE_DRAINING && entry.worker.state() != v1::WORKER_STATE_DRAINED) {
     StartDrain(entry, deadline);
   }
