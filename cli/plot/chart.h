@@ -1,6 +1,7 @@
 #pragma once
 // The loss chart as an SVG document (axes, ticks, labels, legend) or a PNG
-// image (the same chart without text, for viewers that lack SVG), written
+// image (the same chart, its labels in a bitmap font, for viewers that lack
+// SVG), written
 // without any plotting library.
 
 #include <string>

@@ -1,11 +1,14 @@
-// The chart as a PNG: a white canvas, a frame, grid lines and the two series
-// drawn as anti-aliasing-free lines (Bresenham). No text: titles and ticks are
-// in the SVG; the PNG is for a quick look.
+// The chart as a PNG: a white canvas, a frame, grid lines, tick labels, axis
+// names and a legend in a small bitmap font, and the two series drawn as
+// anti-aliasing-free lines (Bresenham). The title is only in the SVG.
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cli/plot/bitmap_font.h"
 #include "cli/plot/chart.h"
 #include "cli/plot/chart_layout.h"
 
@@ -47,7 +50,28 @@ struct Canvas {
       if (e2 <= dx) err += dx, y0 += sy;
     }
   }
+  // `text` with its top-left at (x, y), at twice the font's size.
+  void Text(const std::string& text, double x, double y, unsigned color) {
+    DrawText(text, static_cast<int>(x), static_cast<int>(y), 2, [&](int px, int py) { Dot(px, py, color); });
+  }
 };
+
+constexpr int kGlyphHeight = 14;  // the font's 7 rows at scale 2
+
+void DrawLabels(Canvas& canvas, const ChartLayout& c) {
+  for (int i = 0; i <= 5; ++i) {  // the SVG's ticks: %.3g losses, whole steps
+    const double loss = c.loss_min + (c.loss_max - c.loss_min) * i / 5;
+    const double step = static_cast<double>(c.step_min) + static_cast<double>(c.step_max - c.step_min) * i / 5;
+    const std::string loss_text = absl::StrFormat("%.3g", loss), step_text = absl::StrFormat("%.0f", step);
+    canvas.Text(loss_text, c.left - 6 - TextWidth(loss_text, 2), c.Y(loss) - kGlyphHeight / 2.0, 0x333333);
+    const double centred = c.X(step) - TextWidth(step_text, 2) / 2.0;  // kept inside the canvas
+    canvas.Text(step_text, std::min(centred, c.width - TextWidth(step_text, 2) - 2), c.height - c.bottom + 6, 0x333333);
+  }
+  canvas.Text("step", (c.left + c.width - c.right - TextWidth("step", 2)) / 2, c.height - kGlyphHeight - 4, 0x333333);
+  canvas.Text("loss", 4, 8, 0x333333);
+  canvas.Text("train loss", c.width - 260, 12, 0x1f77b4);
+  canvas.Text("eval loss", c.width - 120, 12, 0xd62728);
+}
 
 void DrawSeries(Canvas& canvas, const ChartLayout& c, const std::map<int64_t, double>& points, unsigned color) {
   const std::pair<const int64_t, double>* previous = nullptr;
@@ -76,6 +100,7 @@ absl::Status WritePng(const LossSeries& series, const std::string& path) {
   canvas.Line(x1, y0, x1, y1, 0x333333);
   DrawSeries(canvas, c, series.train, 0x1f77b4);
   DrawSeries(canvas, c, series.eval, 0xd62728);
+  DrawLabels(canvas, c);
 
   std::FILE* file = std::fopen(path.c_str(), "wb");
   if (!file) return absl::UnavailableError(absl::StrCat("cannot write ", path));

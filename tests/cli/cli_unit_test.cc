@@ -2,6 +2,7 @@
 // charts and YAML output.
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 
 #include <gmock/gmock.h>
@@ -12,6 +13,7 @@
 #include "cli/output/resources.h"
 #include "cli/output/structured.h"
 #include "cli/output/table.h"
+#include "cli/plot/bitmap_font.h"
 #include "cli/plot/chart.h"
 #include "cli/plot/loss_series.h"
 
@@ -86,6 +88,25 @@ TEST(Chart, SvgHasBothSeriesAndPngIsAPng) {
   EXPECT_GT(std::filesystem::file_size(png), 100u);
   EXPECT_EQ(WriteChart(LossSeries{}, "t", png).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(WriteChart(series, "t", png + ".gif").code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The PNG's labels: every character they use has a glyph of its own (an
+// unknown one draws as a hollow box), drawn at the scale asked.
+TEST(Chart, BitmapFontCoversThePngLabels) {
+  auto pixels = [](const std::string& text, int scale) {
+    std::set<std::pair<int, int>> on;
+    DrawText(text, 0, 0, scale, [&](int x, int y) { on.insert({x, y}); });
+    return on;
+  };
+  const auto box = pixels("Z", 1);
+  EXPECT_EQ(box.size(), 20u);  // the hollow 5x7 box
+  EXPECT_EQ(pixels("1", 1).size(), 10u);
+  EXPECT_EQ(pixels("1", 2).size(), 40u);
+  for (char c : std::string("0123456789.-+e trainlosevp")) {
+    EXPECT_NE(pixels(std::string(1, c), 1), box) << "no glyph for '" << c << "'";
+  }
+  EXPECT_EQ(TextWidth("step", 2), 48);
+  EXPECT_EQ(pixels("ss", 1).size(), 2 * pixels("s", 1).size());  // the second glyph does not overlap the first
 }
 
 TEST(Structured, YamlIsBlockStyleAndRoundTrips) {
