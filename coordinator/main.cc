@@ -26,6 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/metrics_endpoint.h"
 #include "common/port_file.h"
 #include "common/version.h"
 #include "coordinator/core/control_plane.h"
@@ -102,15 +103,8 @@ int Run(const std::string& listen, const std::string& database, const std::strin
   metrics->Attach(plane->get());
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!metrics_flags.listen.empty()) {
-    exposer = std::make_unique<prometheus::Exposer>(metrics_flags.listen);  // throws if it cannot bind
-    exposer->RegisterCollectable(metrics);
-    const int metrics_port = exposer->GetListeningPorts().at(0);
-    if (!metrics_flags.port_file.empty() && !WritePortFile(metrics_flags.port_file, metrics_port)) {
-      Log("coordinator", absl::StrCat("ERROR: cannot write --metrics-port-file ", metrics_flags.port_file));
-      return 1;
-    }
-    Log("coordinator", absl::StrCat("metrics on ", metrics_flags.listen.substr(0, metrics_flags.listen.rfind(':')),
-                                    ":", metrics_port, "/metrics"));
+    exposer = tunefleet::ServeMetrics(metrics_flags.listen, metrics_flags.port_file, metrics, "coordinator");
+    if (!exposer) return 1;
   }
 
   timespec interval{};

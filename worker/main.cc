@@ -16,7 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "common/port_file.h"
+#include "common/metrics_endpoint.h"
 #include "common/version.h"
 #include "worker/agent/worker_agent.h"
 #include "worker/gpus/nvml_gpu_inventory.h"
@@ -116,15 +116,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<prometheus::Exposer> exposer;
     auto metrics = std::make_shared<tunefleet::worker::WorkerMetrics>(options.worker_id, board, gpus.get());
     if (!metrics_listen.empty()) {
-      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);  // throws if it cannot bind
-      exposer->RegisterCollectable(metrics);
-      const int port = exposer->GetListeningPorts().at(0);
-      if (!metrics_port_file.empty() && !tunefleet::WritePortFile(metrics_port_file, port)) {
-        tunefleet::Log("worker", absl::StrCat("ERROR: cannot write --metrics-port-file ", metrics_port_file));
-        return 1;
-      }
-      tunefleet::Log("worker", absl::StrCat("metrics on ", metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
-                                            port, "/metrics"));
+      exposer = tunefleet::ServeMetrics(metrics_listen, metrics_port_file, metrics, "worker");
+      if (!exposer) return 1;
     }
     tunefleet::Log("worker", absl::StrCat("logs served on ", options.log_address));
     tunefleet::worker::WorkerAgent agent(options);

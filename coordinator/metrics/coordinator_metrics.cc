@@ -4,28 +4,13 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "common/metrics_endpoint.h"
 #include "coordinator/metrics/rpc_metrics_interceptor.h"
 
 namespace tunefleet::coordinator {
 namespace {
 
-using Labels = std::vector<prometheus::ClientMetric::Label>;
-
-prometheus::MetricFamily Family(const std::string& name, const std::string& help, prometheus::MetricType type) {
-  prometheus::MetricFamily family;
-  family.name = name;
-  family.help = help;
-  family.type = type;
-  return family;
-}
-
-void Add(prometheus::MetricFamily& family, Labels labels, double value) {
-  prometheus::ClientMetric metric;
-  metric.label = std::move(labels);
-  if (family.type == prometheus::MetricType::Counter) metric.counter.value = value;
-  else metric.gauge.value = value;
-  family.metric.push_back(std::move(metric));
-}
+using Labels = MetricLabels;
 
 // "JOB_STATE_RUNNING" -> "running".
 std::string Short(const std::string& name, const std::string& prefix) {
@@ -76,57 +61,57 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
   if (plane_ == nullptr) return families;
   const ControlPlaneStats stats = plane_->Stats();
   using prometheus::MetricType;
-  auto jobs = Family("tunefleet_jobs", "Jobs by state", MetricType::Gauge);
+  auto jobs = MetricFamilyOf("tunefleet_jobs", "Jobs by state", MetricType::Gauge);
   for (const auto& [state, n] : stats.jobs_by_state) {
-    Add(jobs, {{"state", Short(v1::JobState_Name(state), "JOB_STATE_")}}, static_cast<double>(n));
+    AddSample(jobs, {{"state", Short(v1::JobState_Name(state), "JOB_STATE_")}}, static_cast<double>(n));
   }
-  auto queue = Family("tunefleet_queue_length", "Jobs QUEUED (waiting or backing off)", MetricType::Gauge);
-  Add(queue, {}, static_cast<double>(stats.queue_length));
-  auto workers = Family("tunefleet_workers", "Workers by state", MetricType::Gauge);
+  auto queue = MetricFamilyOf("tunefleet_queue_length", "Jobs QUEUED (waiting or backing off)", MetricType::Gauge);
+  AddSample(queue, {}, static_cast<double>(stats.queue_length));
+  auto workers = MetricFamilyOf("tunefleet_workers", "Workers by state", MetricType::Gauge);
   for (const auto& [state, n] : stats.workers_by_state) {
-    Add(workers, {{"state", Short(v1::WorkerState_Name(state), "WORKER_STATE_")}}, static_cast<double>(n));
+    AddSample(workers, {{"state", Short(v1::WorkerState_Name(state), "WORKER_STATE_")}}, static_cast<double>(n));
   }
-  auto age = Family("tunefleet_worker_heartbeat_age_seconds", "Seconds since each worker's last heartbeat",
+  auto age = MetricFamilyOf("tunefleet_worker_heartbeat_age_seconds", "Seconds since each worker's last heartbeat",
                     MetricType::Gauge);
-  for (const auto& [worker, seconds] : stats.worker_heartbeat_age_seconds) Add(age, {{"worker", worker}}, seconds);
-  auto missed = Family("tunefleet_worker_heartbeats_missed_total",
+  for (const auto& [worker, seconds] : stats.worker_heartbeat_age_seconds) AddSample(age, {{"worker", worker}}, seconds);
+  auto missed = MetricFamilyOf("tunefleet_worker_heartbeats_missed_total",
                        "Heartbeat intervals a live worker let pass without a heartbeat (counted from 1.5 intervals)",
                        MetricType::Counter);
   for (const auto& [worker, n] : stats.heartbeats_missed_total) {
-    Add(missed, {{"worker", worker}}, static_cast<double>(n));
+    AddSample(missed, {{"worker", worker}}, static_cast<double>(n));
   }
-  auto started = Family("tunefleet_attempts_started_total", "Attempts placed since the coordinator started",
+  auto started = MetricFamilyOf("tunefleet_attempts_started_total", "Attempts placed since the coordinator started",
                         MetricType::Counter);
-  Add(started, {}, static_cast<double>(stats.attempts_started_total));
-  auto ended = Family("tunefleet_attempts_ended_total", "Attempts ended, by reason", MetricType::Counter);
+  AddSample(started, {}, static_cast<double>(stats.attempts_started_total));
+  auto ended = MetricFamilyOf("tunefleet_attempts_ended_total", "Attempts ended, by reason", MetricType::Counter);
   for (const auto& [reason, n] : stats.attempts_ended_total) {
-    Add(ended, {{"reason", Short(reason, "ATTEMPT_END_REASON_")}}, static_cast<double>(n));
+    AddSample(ended, {{"reason", Short(reason, "ATTEMPT_END_REASON_")}}, static_cast<double>(n));
   }
-  auto restarts = Family("tunefleet_restarts_total", "Jobs requeued after an attempt ended, by reason",
+  auto restarts = MetricFamilyOf("tunefleet_restarts_total", "Jobs requeued after an attempt ended, by reason",
                          MetricType::Counter);
   for (const auto& [reason, n] : stats.restarts_total) {
-    Add(restarts, {{"reason", Short(reason, "ATTEMPT_END_REASON_")}}, static_cast<double>(n));
+    AddSample(restarts, {{"reason", Short(reason, "ATTEMPT_END_REASON_")}}, static_cast<double>(n));
   }
-  auto step = Family("tunefleet_job_step", "Newest step of a running job", MetricType::Gauge);
-  auto total = Family("tunefleet_job_total_steps", "Steps a running job will train", MetricType::Gauge);
-  auto train = Family("tunefleet_job_train_loss", "Newest training loss (rank 0)", MetricType::Gauge);
-  auto eval = Family("tunefleet_job_eval_loss", "Newest evaluation loss (rank 0)", MetricType::Gauge);
-  auto tps = Family("tunefleet_job_tokens_per_second", "Newest throughput (rank 0)", MetricType::Gauge);
-  auto used = Family("tunefleet_job_restarts_used", "Restarts the job has spent of max_restarts", MetricType::Gauge);
-  auto since = Family("tunefleet_job_seconds_since_checkpoint",
+  auto step = MetricFamilyOf("tunefleet_job_step", "Newest step of a running job", MetricType::Gauge);
+  auto total = MetricFamilyOf("tunefleet_job_total_steps", "Steps a running job will train", MetricType::Gauge);
+  auto train = MetricFamilyOf("tunefleet_job_train_loss", "Newest training loss (rank 0)", MetricType::Gauge);
+  auto eval = MetricFamilyOf("tunefleet_job_eval_loss", "Newest evaluation loss (rank 0)", MetricType::Gauge);
+  auto tps = MetricFamilyOf("tunefleet_job_tokens_per_second", "Newest throughput (rank 0)", MetricType::Gauge);
+  auto used = MetricFamilyOf("tunefleet_job_restarts_used", "Restarts the job has spent of max_restarts", MetricType::Gauge);
+  auto since = MetricFamilyOf("tunefleet_job_seconds_since_checkpoint",
                       "Seconds since the newest committed checkpoint seen by this coordinator", MetricType::Gauge);
-  auto save = Family("tunefleet_job_checkpoint_save_seconds", "Duration of the newest checkpoint save",
+  auto save = MetricFamilyOf("tunefleet_job_checkpoint_save_seconds", "Duration of the newest checkpoint save",
                      MetricType::Gauge);
   for (const auto& job : stats.running_jobs) {
     const Labels labels = {{"job", job.job}};
-    Add(step, labels, job.step);
-    Add(total, labels, job.total_steps);
-    Add(train, labels, job.train_loss);
-    Add(eval, labels, job.eval_loss);
-    Add(tps, labels, job.tokens_per_second);
-    Add(used, labels, job.restarts_used);
-    if (job.seconds_since_checkpoint >= 0) Add(since, labels, job.seconds_since_checkpoint);
-    if (job.checkpoint_save_seconds >= 0) Add(save, labels, job.checkpoint_save_seconds);
+    AddSample(step, labels, job.step);
+    AddSample(total, labels, job.total_steps);
+    AddSample(train, labels, job.train_loss);
+    AddSample(eval, labels, job.eval_loss);
+    AddSample(tps, labels, job.tokens_per_second);
+    AddSample(used, labels, job.restarts_used);
+    if (job.seconds_since_checkpoint >= 0) AddSample(since, labels, job.seconds_since_checkpoint);
+    if (job.checkpoint_save_seconds >= 0) AddSample(save, labels, job.checkpoint_save_seconds);
   }
   for (auto* family : {&jobs, &queue, &workers, &age, &missed, &started, &ended, &restarts, &step, &total, &train,
                        &eval, &tps, &used, &since, &save}) {
