@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -15,6 +16,23 @@
 
 namespace tunefleet {
 namespace {
+
+// Reads `fd` to its end in chunks of `chunk` bytes, handing each to
+// `consume`; retries reads a signal interrupted. Leaves `fd` open.
+absl::Status ReadChunks(int fd, const std::string& path, size_t chunk,
+                        const std::function<void(const uint8_t*, size_t)>& consume) {
+  std::vector<uint8_t> buffer(chunk);
+  while (true) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;  // before StrCat can change it
+      return absl::ErrnoToStatus(err, absl::StrCat("cannot read ", path));
+    }
+    if (n == 0) return absl::OkStatus();
+    consume(buffer.data(), static_cast<size_t>(n));
+  }
+}
 
 // Appends through the checksum, in chunks so the hook sees progress.
 class ChecksummedAppender {
@@ -101,22 +119,14 @@ absl::Status VerifyFile(const std::string& dir, const FileRecord& record) {
                                             record.size_bytes, " (truncated or overwritten)"));
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  std::vector<uint8_t> buffer(kChecksummedWriteChunkBytes);
   uint32_t crc = 0;
   uint64_t total = 0;
-  while (true) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return absl::ErrnoToStatus(err, absl::StrCat("cannot read ", path));
-    }
-    if (n == 0) break;
-    crc = ExtendCrc32c(crc, buffer.data(), static_cast<size_t>(n));
-    total += static_cast<uint64_t>(n);
-  }
+  const absl::Status read = ReadChunks(fd, path, kChecksummedWriteChunkBytes, [&](const uint8_t* data, size_t n) {
+    crc = ExtendCrc32c(crc, data, n);
+    total += n;
+  });
   ::close(fd);
+  if (!read.ok()) return read;
   if (total != record.size_bytes) {
     return absl::DataLossError(absl::StrCat(path, ": read ", total, " bytes, the manifest says ", record.size_bytes));
   }
@@ -131,19 +141,11 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
   std::string contents;
-  char buf[65536];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return absl::ErrnoToStatus(err, absl::StrCat("cannot read ", path));
-    }
-    if (n == 0) break;
-    contents.append(buf, static_cast<size_t>(n));
-  }
+  const absl::Status read = ReadChunks(fd, path, 65536, [&](const uint8_t* data, size_t n) {
+    contents.append(reinterpret_cast<const char*>(data), n);
+  });
   ::close(fd);
+  if (!read.ok()) return read;
   return contents;
 }
 
