@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "trainer/dist/dist_test_util.h"
 #include "trainer/model/lora.h"
@@ -78,6 +79,26 @@ struct Case {
   int stage;
 };
 
+// kSteps ZeRO steps of this rank's micro-batches, as the trainer takes them;
+// `after_backward` (if any) looks at the gradients after each micro-batch.
+// The last step's gradient norm goes to `norm`.
+void TrainRank(ZeroOptimizer& zero, FlatParameters& flat,
+               const std::vector<std::pair<std::string, torch::Tensor>>& params, int rank, double* norm,
+               const std::function<void()>& after_backward = {}) {
+  for (int step = 0; step < kSteps; ++step) {
+    flat.ZeroGrads();
+    for (int m = 0; m < kMicro; ++m) {
+      zero.BeginBackward(m + 1 == kMicro);
+      Loss(params, step, rank, m).backward();
+      if (after_backward) after_backward();
+    }
+    auto finished = zero.FinishGradients();
+    ASSERT_TRUE(finished.ok()) << finished.status();
+    *norm = *finished;
+    ASSERT_TRUE(zero.Update(1e-2, 2.0, *finished).ok());
+  }
+}
+
 class ZeroOptimizerTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ZeroOptimizerTest, MatchesSingleProcessAndShardsState) {
@@ -94,17 +115,8 @@ TEST_P(ZeroOptimizerTest, MatchesSingleProcessAndShardsState) {
     ZeroOptions options{stage, /*bucket_bytes=*/64, Options()};
     auto zero = ZeroOptimizer::Create(c, *flat, params, options);
     ASSERT_TRUE(zero.ok()) << zero.status();
-    for (int step = 0; step < kSteps; ++step) {
-      flat->ZeroGrads();
-      for (int m = 0; m < kMicro; ++m) {
-        (*zero)->BeginBackward(m + 1 == kMicro);
-        Loss(params, step, rank, m).backward();
-      }
-      auto norm = (*zero)->FinishGradients();
-      ASSERT_TRUE(norm.ok()) << norm.status();
-      norms[rank] = *norm;
-      ASSERT_TRUE((*zero)->Update(1e-2, 2.0, *norm).ok());
-    }
+    TrainRank(**zero, *flat, params, rank, &norms[rank]);
+    if (::testing::Test::HasFatalFailure()) return;
     grad_bytes[rank] = (*zero)->gradient_bytes();
     peak_staging[rank] = (*zero)->peak_staging_bytes();
     for (const GradBucket& b : (*zero)->buckets().buckets()) {
@@ -183,19 +195,13 @@ TEST_P(ZeroBf16Test, KeepsFp32MasterAndMomentsBesideBf16Weights) {
     ZeroOptions options{stage, /*bucket_bytes=*/64, Options()};
     auto zero = ZeroOptimizer::Create(c, *flat, params, options);
     ASSERT_TRUE(zero.ok()) << zero.status();
-    for (int step = 0; step < kSteps; ++step) {
-      flat->ZeroGrads();
-      for (int m = 0; m < kMicro; ++m) {
-        (*zero)->BeginBackward(m + 1 == kMicro);
-        Loss(params, step, rank, m).backward();
-        if (stage < 2) {
-          for (const auto& named : params) EXPECT_EQ(named.second.grad().scalar_type(), torch::kBFloat16);
-        }
+    double norm = 0;
+    TrainRank(**zero, *flat, params, rank, &norm, [&] {
+      if (stage < 2) {
+        for (const auto& named : params) EXPECT_EQ(named.second.grad().scalar_type(), torch::kBFloat16);
       }
-      auto norm = (*zero)->FinishGradients();
-      ASSERT_TRUE(norm.ok()) << norm.status();
-      ASSERT_TRUE((*zero)->Update(1e-2, 2.0, *norm).ok());
-    }
+    });
+    if (::testing::Test::HasFatalFailure()) return;
     AdamW& adamw = (*zero)->adamw_state();
     const int64_t owned = stage == 0 ? flat->padded_numel() : flat->padded_numel() / world;
     const int64_t begin = stage == 0 ? 0 : rank * owned;
