@@ -4,7 +4,19 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${TUNEFLEET_BUILD_DIR:-$root/build}
+# What the configure step needs, each said in one line rather than a CMake
+# error: the tools, and the virtualenv with the pinned torch (libtorch).
+for tool in cmake ninja g++ protoc; do
+  command -v "$tool" >/dev/null || { echo "build: $tool is missing: run scripts/install_deps.sh" >&2; exit 1; }
+done
+if [[ " $* " != *" -DTUNEFLEET_BUILD_TRAINER=OFF "* && " $* " != *" -DTUNEFLEET_TORCH_DIR="* ]]; then
+  TUNEFLEET_DEPS=${TUNEFLEET_DEPS:-all} "$root"/scripts/install_deps.sh --check >/dev/null ||
+    { echo "build: $("$root"/scripts/install_deps.sh --check | head -n 1): run scripts/install_deps.sh" >&2; exit 1; }
+fi
 if [[ ! -f $build/build.ninja || $# -gt 0 ]]; then
-  cmake -S "$root" -B "$build" -G Ninja "$@"
+  mkdir -p "$build"
+  cmake -S "$root" -B "$build" -G Ninja "$@" >"$build/configure.log" 2>&1 ||
+    { cat "$build/configure.log" >&2; echo "build: configuring failed (log above, in $build/configure.log)" >&2; exit 1; }
+  grep -E "^-- tunefleet:" "$build/configure.log" || true
 fi
 cmake --build "$build" -j "$(nproc)"
