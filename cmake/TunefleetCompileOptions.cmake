@@ -28,7 +28,13 @@ function(tunefleet_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
-  add_executable(${T_NAME} ${T_SOURCES})
+  # Every test pins what its result depends on (threads, locale, no
+  # TUNEFLEET_* from the caller): tests/testing/pinned_environment.cc.
+  set(_pinned ${PROJECT_SOURCE_DIR}/tests/testing/pinned_environment.cc)
+  if(T_TORCH)
+    list(APPEND _pinned ${PROJECT_SOURCE_DIR}/tests/testing/pinned_torch_threads.cc)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES} ${_pinned})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main tunefleet_warnings)
   target_compile_definitions(${T_NAME} PRIVATE
     TUNEFLEET_SOURCE_DIR="${PROJECT_SOURCE_DIR}"

@@ -26,7 +26,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/job_spec_file.h"
-#include "common/version.h"
+#include "trainer/tools/build_info.h"
 #include "trainer/tools/evaluate_command.h"
 #include "trainer/tools/export_command.h"
 #include "trainer/tools/train_tokenizer_command.h"
@@ -83,7 +83,7 @@ int Train(const std::string& spec_path, const std::vector<std::string>& override
 
 int main(int argc, char** argv) {
   CLI::App app{"tunefleet-trainer: one rank of a tunefleet fine-tuning job, and its tools"};
-  app.set_version_flag("--version", std::string("tunefleet ") + TUNEFLEET_VERSION);
+  app.set_version_flag("--version", [] { return tunefleet::TrainerBuildInfo(); });
   app.require_subcommand(1);
 
   std::string spec_path;

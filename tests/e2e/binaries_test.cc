@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <regex>
 #include <string>
 
 #include "tests/testing/child_process.h"
@@ -31,6 +34,41 @@ INSTANTIATE_TEST_SUITE_P(All, BinariesTest,
                            }
                            return name;
                          });
+
+#ifdef TUNEFLEET_TORCH_PIN
+const std::string kTrainer = std::string(TUNEFLEET_BINARY_DIR) + "/trainer/tunefleet-trainer";
+
+// The trainer reports the libtorch (the pinned wheel's), CUDA and NCCL it was
+// built with, and the GPUs it sees: none on a machine without a driver, where
+// the same binary trains on the CPU.
+TEST(TrainerBuild, VersionNamesTorchCudaNcclAndTheDevicesItSees) {
+  auto version = testing::RunCommand({kTrainer, "--version"});
+  ASSERT_EQ(version.exit_code, 0) << version.output;
+  EXPECT_NE(version.output.find("libtorch " TUNEFLEET_TORCH_PIN), std::string::npos) << version.output;
+#ifdef TUNEFLEET_NCCL_VERSION
+  EXPECT_NE(version.output.find("\nCUDA 13."), std::string::npos) << version.output;
+  EXPECT_NE(version.output.find("\nNCCL " TUNEFLEET_NCCL_VERSION), std::string::npos) << version.output;
+#endif
+  std::smatch devices;
+  const std::string out = version.output;
+  ASSERT_TRUE(std::regex_search(out, devices, std::regex(R"(CUDA devices visible: (\d+))"))) << out;
+  if (access("/dev/nvidia0", F_OK) != 0) {
+    EXPECT_EQ(devices[1], "0") << "no GPU device node here";
+  }
+}
+
+// Linked --as-needed: the binary needs libtorch_cuda (CUDA kernels, NCCL)
+// but never the driver's libcuda.so.1, so it starts where no driver is.
+TEST(TrainerBuild, NeedsNoDriverLibrary) {
+  auto dynamic = testing::RunCommand({"/usr/bin/readelf", "-d", kTrainer});
+  ASSERT_EQ(dynamic.exit_code, 0) << dynamic.output;
+  EXPECT_EQ(dynamic.output.find("[libcuda.so"), std::string::npos) << dynamic.output;
+  EXPECT_NE(dynamic.output.find("[libtorch_cpu.so]"), std::string::npos) << dynamic.output;
+#ifdef TUNEFLEET_NCCL_VERSION
+  EXPECT_NE(dynamic.output.find("[libtorch_cuda.so]"), std::string::npos) << dynamic.output;
+#endif
+}
+#endif
 
 }  // namespace
 }  // namespace tunefleet

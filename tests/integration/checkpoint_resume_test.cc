@@ -40,7 +40,12 @@ using Env = std::vector<std::pair<std::string, std::string>>;
 const std::string kTrainer = TUNEFLEET_BINARY_DIR "/trainer/tunefleet-trainer";
 const std::string kDemoData = TUNEFLEET_BINARY_DIR "/demo/tunefleet-demo-data";
 const std::string kDemo = TUNEFLEET_SOURCE_DIR "/demo";
-constexpr double kTolerance = 1e-6;
+// Another world size sums a step's gradients in another order (one rank's
+// backward over the whole batch, or halves plus an all-reduce): fp32 rounding
+// only, a few ulps at the weights' scale (|w| <= ~1, ulp 1.2e-7) after AdamW
+// divides by sqrt(v). Measured with torch 2.11: 6e-8 (N=2 -> 3), 1.06e-6
+// (N=3 -> 1); same-world-size resumes are checked bitwise.
+constexpr double kTolerance = 2e-6;
 constexpr int kSteps = 6;
 constexpr auto kRunTimeout = std::chrono::minutes(3);
 const Env kEnv = {{"OMP_NUM_THREADS", "1"}};

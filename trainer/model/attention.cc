@@ -1,7 +1,6 @@
 #include "trainer/model/attention.h"
 
 #include "trainer/model/rotary_embedding.h"
-#include "trainer/model/torch_compat.h"
 
 namespace tunefleet {
 
@@ -35,8 +34,15 @@ torch::Tensor Attention::forward(const torch::Tensor& x, const torch::Tensor& co
   q = ApplyRotary(q, cos, sin);
   k = ApplyRotary(k, cos, sin);
   const int64_t groups = num_heads_ / num_kv_heads_;
-  torch::Tensor out = compat::ScaledDotProductAttention(q, RepeatKv(k, groups), RepeatKv(v, groups),
-                                                        allowed);  // [B, H, T, D]
+  // SDPA's fused kernels (flash when plainly causal, memory-efficient with a
+  // mask). `allowed` is a bool [B, 1, T, T] mask, true where query t may see
+  // key s, every row keeping its diagonal; undefined means plain causal.
+  torch::Tensor out =
+      allowed.defined()
+          ? at::scaled_dot_product_attention(q, RepeatKv(k, groups), RepeatKv(v, groups), allowed, /*dropout_p=*/0.0,
+                                             /*is_causal=*/false)
+          : at::scaled_dot_product_attention(q, RepeatKv(k, groups), RepeatKv(v, groups), /*attn_mask=*/{},
+                                             /*dropout_p=*/0.0, /*is_causal=*/true);  // [B, H, T, D]
   return o_proj->forward(out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_}));
 }
 

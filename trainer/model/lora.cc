@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "trainer/model/torch_compat.h"
+#include <ATen/CPUGeneratorImpl.h>
 
 namespace tunefleet {
 namespace {
@@ -48,7 +48,7 @@ absl::Status ApplyLora(CausalLM& model, const LoraConfig& config) {
   }
   try {
     for (auto& p : model.parameters()) p.set_requires_grad(false);
-    at::Generator generator = compat::MakeCpuGenerator(config.seed);
+    at::Generator generator = at::detail::createCPUGenerator(config.seed);
     for (LoraLinear* linear : chosen)
       linear->AddAdapter(config.rank, config.alpha, config.dropout, generator);
   } catch (const std::exception& e) {

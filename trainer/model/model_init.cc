@@ -3,7 +3,7 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
-#include "trainer/model/torch_compat.h"
+#include <ATen/CPUGeneratorImpl.h>
 
 namespace tunefleet {
 namespace {
@@ -16,7 +16,7 @@ void FillNormal(torch::Tensor& t, double std, at::Generator& generator) {
 
 void InitRandomWeights(CausalLM& model, uint64_t seed) {
   torch::NoGradGuard no_grad;
-  at::Generator generator = compat::MakeCpuGenerator(seed);
+  at::Generator generator = at::detail::createCPUGenerator(seed);
   const ModelConfig& config = model.config();
   const double std = config.initializer_range;
   // modules() walks in registration order, the same on every rank.
