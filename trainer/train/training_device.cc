@@ -1,6 +1,11 @@
 #include "trainer/train/training_device.h"
 
 #include "absl/strings/str_cat.h"
+#ifdef TUNEFLEET_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
+#endif
 
 namespace tunefleet {
 
@@ -23,6 +28,26 @@ absl::StatusOr<torch::Device> TrainingDevice(const v1::JobSpec& spec, int local_
         absl::StrCat("resources.gpus_per_rank is ", gpus, ": a rank trains on one GPU; use world_size for more"));
   }
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>((local_rank < 0 ? 0 : local_rank) % count));
+}
+
+DeviceMemory MemoryOf(const torch::Device& device) {
+  DeviceMemory memory;
+#ifdef TUNEFLEET_WITH_CUDA
+  if (device.is_cuda()) {
+    c10::cuda::CUDAGuard guard(device);
+    size_t free = 0, total = 0;
+    if (cudaMemGetInfo(&free, &total) == cudaSuccess) {
+      memory.used_bytes = static_cast<int64_t>(total - free);
+      memory.total_bytes = static_cast<int64_t>(total);
+    }
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    memory.peak_allocated_bytes =
+        stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+  }
+#else
+  (void)device;
+#endif
+  return memory;
 }
 
 }  // namespace tunefleet

@@ -23,4 +23,14 @@ int VisibleCudaDevices();
 absl::StatusOr<torch::Device> TrainingDevice(const v1::JobSpec& spec, int local_rank,
                                              CudaDeviceCount visible = VisibleCudaDevices);
 
+// A GPU's memory as the metrics report it: in use on the device (all
+// processes, cudaMemGetInfo), its total, and the most this process's tensors
+// have held (the caching allocator's peak). Zeros for the CPU.
+struct DeviceMemory {
+  int64_t used_bytes = 0;
+  int64_t total_bytes = 0;
+  int64_t peak_allocated_bytes = 0;
+};
+DeviceMemory MemoryOf(const torch::Device& device);
+
 }  // namespace tunefleet

@@ -1,5 +1,6 @@
 #include "trainer/train/training_run.h"
 
+#include <map>
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -321,10 +322,18 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
                   rank, static_cast<long long>(zero.gradient_bytes()),
                   static_cast<long long>(zero.peak_staging_bytes()), static_cast<long long>(largest_bucket));
     }
-    (*metrics)->Write("step", done,
-                      {{"train_loss", result->loss}, {"learning_rate", settings.learning_rate},
-                       {"grad_norm", result->grad_norm}, {"tokens_per_second", tokens_per_second},
-                       {"total_steps", static_cast<double>(total_steps)}});
+    std::map<std::string, double> step_metrics = {
+        {"train_loss", result->loss},
+        {"learning_rate", settings.learning_rate},
+        {"grad_norm", result->grad_norm},
+        {"tokens_per_second", tokens_per_second},
+        {"total_steps", static_cast<double>(total_steps)}};
+    if (device->is_cuda()) {
+      const DeviceMemory memory = MemoryOf(*device);
+      step_metrics["gpu_memory_used_bytes"] = static_cast<double>(memory.used_bytes);
+      step_metrics["gpu_memory_peak_bytes"] = static_cast<double>(memory.peak_allocated_bytes);
+    }
+    (*metrics)->Write("step", done, step_metrics);
     if (leader && (done == 1 || done % options.log_every == 0 || done == total_steps)) {
       const double elapsed = std::chrono::duration<double>(now - start).count();
       const double eta = elapsed / static_cast<double>(done - first_step) * static_cast<double>(total_steps - done);
