@@ -64,11 +64,13 @@ pinned() {
 }
 torch_pin=$(sed -n 's/^torch==//p' "$requirements")
 want_stamp=$(pinned | sha256sum | cut -d' ' -f1)
+# A virtualenv with every pin serves the image profile too.
+full_stamp=$(TUNEFLEET_DEPS=all; profile=all; pinned | sha256sum | cut -d' ' -f1)
 stamp=$venv/.tunefleet-requirements
 venv_problem=""
 if [[ ! -x $venv/bin/python ]]; then
   venv_problem="no virtualenv at ${venv#"$root"/}"
-elif [[ $(cat "$stamp" 2>/dev/null) != "$want_stamp" ]]; then
+elif ! grep -qxE "$want_stamp|$full_stamp" "$stamp" 2>/dev/null; then
   venv_problem="${venv#"$root"/} does not hold requirements.txt's pinned packages (new pins, or an install that stopped half-way)"
 elif ! compgen -G "$venv/lib/python3*/site-packages/torch-$torch_pin.dist-info" >/dev/null; then
   venv_problem="${venv#"$root"/} holds another torch than requirements.txt's $torch_pin"
