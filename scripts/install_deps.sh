@@ -111,7 +111,7 @@ if $need_promtool; then
 fi
 
 if [[ -n $venv_problem ]]; then
-  echo "install_deps: $venv_problem: installing the pinned packages (torch $torch_pin, about 3.3 GB the first time)"
+  echo "install_deps: $venv_problem: installing the pinned packages (torch $torch_pin: 2.9 GB to download the first time, 5.2 GB installed)"
   # A virtualenv whose Python no longer starts (Python upgraded, a copy from
   # elsewhere) is made anew; anything else is repaired in place by pip.
   if [[ -e $venv ]] && ! "$venv/bin/python" -c '' 2>/dev/null; then

@@ -125,12 +125,14 @@ template <>
 constexpr bool kHasBaseCollectives<c10d::ProcessGroupNCCL> = true;
 #endif
 
-// Whether the backend reduces and gathers bf16 tensors. libtorch 1.13's
-// Gloo does not (its GENERATE_ALL_TYPES has no BFloat16: "Invalid scalar
-// type"), so bf16 buffers cross ranks as fp32 copies there: twice the bytes,
-// and sums in fp32. NCCL takes bf16 as it is.
+// Whether the backend reduces and gathers bf16 tensors; where it does not,
+// bf16 buffers cross ranks as fp32 copies: twice the bytes, sums in fp32.
+// NCCL does, and so does Gloo since torch 2.x (Debian's libtorch 1.13,
+// which tunefleet used before, did not).
 template <typename PG>
 constexpr bool kHasBf16 = false;
+template <>
+constexpr bool kHasBf16<c10d::ProcessGroupGloo> = true;
 #ifdef TUNEFLEET_WITH_CUDA
 template <>
 constexpr bool kHasBf16<c10d::ProcessGroupNCCL> = true;

@@ -220,7 +220,7 @@ TEST_P(ZeroBf16Test, KeepsFp32MasterAndMomentsBesideBf16Weights) {
       EXPECT_EQ(flat->grads().scalar_type(), torch::kBFloat16);
     }
     // The weights are the master rounded to bf16, exactly (the all-gather
-    // moves bf16 values, through fp32 on Gloo).
+    // moves bf16 values).
     EXPECT_TRUE(torch::equal(flat->values().narrow(0, begin, owned), adamw.master().to(torch::kBFloat16)));
     const int64_t real = std::max<int64_t>(0, std::min<int64_t>(owned, 49 - begin));
     master_diff[rank] = testing::MaxAbsDiff(adamw.master().narrow(0, 0, real), expected.narrow(0, begin, real));
