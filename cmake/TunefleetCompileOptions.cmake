@@ -30,11 +30,21 @@ function(tunefleet_test)
   endif()
   # Every test pins what its result depends on (threads, locale, no
   # TUNEFLEET_* from the caller): tests/testing/pinned_environment.cc.
-  set(_pinned ${PROJECT_SOURCE_DIR}/tests/testing/pinned_environment.cc)
-  if(T_TORCH)
-    list(APPEND _pinned ${PROJECT_SOURCE_DIR}/tests/testing/pinned_torch_threads.cc)
+  # Compiled once, linked into each test.
+  if(NOT TARGET tunefleet_pinned_environment)
+    add_library(tunefleet_pinned_environment OBJECT ${PROJECT_SOURCE_DIR}/tests/testing/pinned_environment.cc)
+    target_link_libraries(tunefleet_pinned_environment PRIVATE tunefleet_warnings)
   endif()
-  add_executable(${T_NAME} ${T_SOURCES} ${_pinned})
+  set(_pinned tunefleet_pinned_environment)
+  if(T_TORCH)
+    if(NOT TARGET tunefleet_pinned_torch_threads)
+      add_library(tunefleet_pinned_torch_threads OBJECT ${PROJECT_SOURCE_DIR}/tests/testing/pinned_torch_threads.cc)
+      target_link_libraries(tunefleet_pinned_torch_threads PRIVATE tunefleet_torch tunefleet_warnings)
+    endif()
+    list(APPEND _pinned tunefleet_pinned_torch_threads)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${_pinned})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gmock GTest::gtest_main tunefleet_warnings)
   target_compile_definitions(${T_NAME} PRIVATE
     TUNEFLEET_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
