@@ -80,7 +80,8 @@ if(TUNEFLEET_CUDA)
   get_filename_component(_site "${_torch}" DIRECTORY)
   set(_cuda "${_site}/nvidia/cu13")
   set(_nccl "${_site}/nvidia/nccl")
-  foreach(_f "${_cuda}/include/cuda_runtime_api.h" "${_cuda}/lib/libcudart.so.13" "${_nccl}/include/nccl.h"
+  foreach(_f "${_cuda}/include/cuda_runtime_api.h" "${_cuda}/include/crt/host_config.h" "${_cuda}/include/nv/target"
+             "${_cuda}/lib/libcudart.so.13" "${_nccl}/include/nccl.h"
              "${_torch}/lib/libtorch_cuda.so" "${_torch}/lib/libc10_cuda.so")
     if(NOT EXISTS "${_f}")
       message(FATAL_ERROR "tunefleet: ${_f} is missing (the torch wheel's CUDA dependencies): "
