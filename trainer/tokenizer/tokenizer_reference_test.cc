@@ -26,9 +26,9 @@ namespace tunefleet {
 namespace {
 
 const std::string kRefDir = TUNEFLEET_SOURCE_DIR "/tests/reference/tokenizer";
-// TUNEFLEET_TOKENIZER_TEXTS may name another texts file (e.g. a fuzzing run's).
-const std::string kTexts =
-    std::getenv("TUNEFLEET_TOKENIZER_TEXTS") ? std::getenv("TUNEFLEET_TOKENIZER_TEXTS") : kRefDir + "/texts.jsonl";
+// Fixed, like everything a test's result depends on (tests/testing/pinned_environment.cc
+// removes TUNEFLEET_* from a test's environment).
+const std::string kTexts = kRefDir + "/texts.jsonl";
 // The project virtualenv's Python (CMake's TUNEFLEET_PYTHON), which has
 // requirements.txt's pinned `tokenizers`.
 const std::string kPython = TUNEFLEET_PYTHON_EXE;
