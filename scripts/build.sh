@@ -10,8 +10,8 @@ for tool in cmake ninja g++ protoc; do
   command -v "$tool" >/dev/null || { echo "build: $tool is missing: run scripts/install_deps.sh" >&2; exit 1; }
 done
 if [[ " $* " != *" -DTUNEFLEET_BUILD_TRAINER=OFF "* && " $* " != *" -DTUNEFLEET_TORCH_DIR="* ]]; then
-  TUNEFLEET_DEPS=${TUNEFLEET_DEPS:-all} "$root"/scripts/install_deps.sh --check >/dev/null ||
-    { echo "build: $("$root"/scripts/install_deps.sh --check | head -n 1): run scripts/install_deps.sh" >&2; exit 1; }
+  missing=$("$root"/scripts/install_deps.sh --check) ||
+    { echo "build: $(head -n 1 <<<"$missing"): run scripts/install_deps.sh" >&2; exit 1; }
 fi
 if [[ ! -f $build/build.ninja || $# -gt 0 ]]; then
   mkdir -p "$build"

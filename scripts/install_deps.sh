@@ -10,14 +10,13 @@
 #   TUNEFLEET_DEPS=image  only what a container image's build needs (the
 #                         daemons, the CLI, and libtorch's wheels for the
 #                         worker's trainer): deploy/docker/*.Dockerfile
-#   TUNEFLEET_VENV=DIR    the virtualenv (default: .venv/ in the checkout)
 #   --check               install nothing; list what is missing, exit 1 if any
 set -euo pipefail
 profile=${TUNEFLEET_DEPS:-all}
 check=false
 [[ ${1:-} == --check ]] && check=true
 root=$(cd "$(dirname "$0")/.." && pwd)
-venv=${TUNEFLEET_VENV:-$root/.venv}
+venv=$root/.venv  # where CMake looks for it (cmake/TunefleetTorch.cmake)
 requirements=$root/requirements.txt
 
 packages=(
@@ -55,17 +54,17 @@ if [[ $profile == all ]] && ! command -v promtool >/dev/null; then need_promtool
 
 # The virtualenv: the pinned lines of requirements.txt (all of them; an image
 # needs only libtorch's: torch and its nvidia-* CUDA libraries).
-pinned() {
-  if [[ $profile == image ]]; then
+pinned() {  # profile
+  if [[ $1 == image ]]; then
     grep -E '^(torch|nvidia-[a-z0-9-]+)==' "$requirements"
   else
     grep -E '^[A-Za-z0-9_.-]+==' "$requirements"
   fi
 }
 torch_pin=$(sed -n 's/^torch==//p' "$requirements")
-want_stamp=$(pinned | sha256sum | cut -d' ' -f1)
+want_stamp=$(pinned "$profile" | sha256sum | cut -d' ' -f1)
 # A virtualenv with every pin serves the image profile too.
-full_stamp=$(TUNEFLEET_DEPS=all; profile=all; pinned | sha256sum | cut -d' ' -f1)
+full_stamp=$(pinned all | sha256sum | cut -d' ' -f1)
 stamp=$venv/.tunefleet-requirements
 venv_problem=""
 if [[ ! -x $venv/bin/python ]]; then
@@ -123,7 +122,7 @@ if [[ -n $venv_problem ]]; then
   [[ -x $venv/bin/python ]] || /usr/bin/python3 -m venv "$venv"
   rm -f "$stamp"
   # --no-deps: requirements.txt lists every package, dependencies included.
-  if ! pinned | "$venv/bin/python" -m pip install --no-deps --require-virtualenv --disable-pip-version-check \
+  if ! pinned "$profile" | "$venv/bin/python" -m pip install --no-deps --require-virtualenv --disable-pip-version-check \
     --no-input --progress-bar off -q -r /dev/stdin; then
     echo "install_deps: pip could not install requirements.txt into ${venv#"$root"/}: see above; run this script again once PyPI is reachable" >&2
     exit 1
