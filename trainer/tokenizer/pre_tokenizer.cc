@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "trainer/tokenizer/byte_level.h"
+#include "trainer/tokenizer/unicode.h"
 
 namespace tunefleet {
 namespace {
@@ -99,6 +100,37 @@ class ByteLevel : public PreTokenizer {
   const bool use_regex_;
 };
 
+// HF's Digits: numbers (\p{N}, Rust's char::is_numeric) isolated, each
+// digit on its own or a run of them together.
+class Digits : public PreTokenizer {
+ public:
+  explicit Digits(bool individual) : individual_(individual) {}
+
+  void Apply(std::vector<std::string>* pieces) const override {
+    std::vector<std::string> out;
+    out.reserve(pieces->size() * 2);
+    Ranges matches;
+    for (const std::string& piece : *pieces) {
+      matches.clear();
+      uint32_t length = 0;
+      for (size_t pos = 0; pos < piece.size(); pos += length) {
+        const bool digit = unicode::ClassAt(piece, pos, &length) == unicode::CharClass::kNumber;
+        if (!digit) continue;
+        if (!individual_ && !matches.empty() && matches.back().second == pos) {
+          matches.back().second = pos + length;
+        } else {
+          matches.emplace_back(pos, pos + length);
+        }
+      }
+      AppendSplits(piece, matches, SplitBehavior::kIsolated, false, &out);
+    }
+    *pieces = std::move(out);
+  }
+
+ private:
+  const bool individual_;
+};
+
 class Sequence : public PreTokenizer {
  public:
   explicit Sequence(std::vector<std::unique_ptr<PreTokenizer>> steps) : steps_(std::move(steps)) {}
@@ -122,6 +154,10 @@ std::unique_ptr<PreTokenizer> MakeRegexSplit(SplitRegex re, SplitBehavior behavi
 
 std::unique_ptr<PreTokenizer> MakeStringSplit(std::string delimiter, SplitBehavior behavior, bool invert) {
   return std::make_unique<StringSplit>(std::move(delimiter), behavior, invert);
+}
+
+std::unique_ptr<PreTokenizer> MakeDigits(bool individual_digits) {
+  return std::make_unique<Digits>(individual_digits);
 }
 
 std::unique_ptr<PreTokenizer> MakeSequence(std::vector<std::unique_ptr<PreTokenizer>> steps) {

@@ -1,6 +1,6 @@
 #pragma once
 // Pre-tokenizers: split normalised text into the pieces BPE runs on, as HF
-// tokenizers' ByteLevel, Split and Sequence do. Each step rewrites the list
+// tokenizers' ByteLevel, Split, Digits and Sequence do. Each step rewrites the list
 // of pieces; the ByteLevel step also maps bytes to the byte-level alphabet.
 
 #include <memory>
@@ -30,6 +30,10 @@ std::unique_ptr<PreTokenizer> MakeRegexSplit(SplitRegex re, SplitBehavior behavi
 
 // Split on a literal string (HF's {"String": ...} pattern).
 std::unique_ptr<PreTokenizer> MakeStringSplit(std::string delimiter, SplitBehavior behavior, bool invert);
+
+// HF's Digits: numbers split from the rest, one piece per digit when
+// individual_digits (SmolLM's tokenizer), else per run of digits.
+std::unique_ptr<PreTokenizer> MakeDigits(bool individual_digits);
 
 std::unique_ptr<PreTokenizer> MakeSequence(std::vector<std::unique_ptr<PreTokenizer>> steps);
 

@@ -89,6 +89,7 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const json& j) {
     }
     return MakeRegexSplit(*known, *behavior, invert);
   }
+  if (type == "Digits") return MakeDigits(BoolOr(j, "individual_digits", false));
   if (type == "Sequence") {
     std::vector<std::unique_ptr<PreTokenizer>> steps;
     for (const json& step : j.at("pretokenizers")) {
@@ -98,7 +99,7 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const json& j) {
     }
     return MakeSequence(std::move(steps));
   }
-  return Invalid(absl::StrCat("pre_tokenizer type '", type, "' is not supported (supported: ByteLevel, Split, Sequence)"));
+  return Invalid(absl::StrCat("pre_tokenizer type '", type, "' is not supported (supported: ByteLevel, Split, Digits, Sequence)"));
 }
 
 absl::StatusOr<DecoderKind> ParseDecoder(const json& j) {
