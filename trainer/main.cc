@@ -29,6 +29,7 @@
 #include "trainer/tools/build_info.h"
 #include "trainer/tools/evaluate_command.h"
 #include "trainer/tools/export_command.h"
+#include "trainer/tools/import_command.h"
 #include "trainer/tools/train_tokenizer_command.h"
 #include "trainer/train/training_run.h"
 
@@ -113,6 +114,11 @@ int main(int argc, char** argv) {
   CLI::App* evaluate = app.add_subcommand("evaluate", "Exact-match accuracy of a model on prompt/completion JSONL");
   tunefleet::AddEvaluateOptions(*evaluate, eval_options);
 
+  tunefleet::ImportOptions import_options;
+  CLI::App* import_command =
+      app.add_subcommand("import", "Write a base model (a GGUF file) out as a Hugging Face model directory");
+  tunefleet::AddImportOptions(*import_command, import_options);
+
   tunefleet::TrainTokenizerOptions tokenizer_options;
   CLI::App* train_tokenizer = app.add_subcommand("train-tokenizer", "Train a byte-level BPE tokenizer.json");
   tunefleet::AddTrainTokenizerOptions(*train_tokenizer, tokenizer_options);
@@ -126,6 +132,10 @@ int main(int argc, char** argv) {
     }
     if (evaluate->parsed()) {
       if (auto s = tunefleet::RunEvaluate(eval_options); !s.ok()) return Fail(s);
+      return 0;
+    }
+    if (import_command->parsed()) {
+      if (auto s = tunefleet::RunImport(import_options); !s.ok()) return Fail(s);
       return 0;
     }
     if (train_tokenizer->parsed()) {

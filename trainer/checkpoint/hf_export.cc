@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "trainer/checkpoint/checksummed_io.h"
-#include "trainer/hf_io/hf_model_export.h"
+#include "trainer/hf_io/base_model.h"
 #include "trainer/safetensors/atomic_file.h"
 #include "trainer/safetensors/safetensors_reader.h"
 
@@ -64,20 +64,11 @@ std::string HfDTypeOf(const SafetensorsFile& weights) {
 }
 
 absl::Status WriteConfig(const std::string& base_model_dir, const std::string& out_dir, const std::string& dtype) {
-  const std::string from = base_model_dir + "/config.json";
-  absl::StatusOr<std::string> text = ReadWholeFile(from);
-  if (!text.ok()) return text.status();
-  std::string out_text;
-  try {
-    nlohmann::ordered_json config = nlohmann::ordered_json::parse(*text);
-    config["torch_dtype"] = dtype;
-    out_text = config.dump(2);
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(from, ": ", e.what()));
-  }
+  absl::StatusOr<std::string> out_text = ExportConfigJson(base_model_dir, dtype);
+  if (!out_text.ok()) return out_text.status();
   absl::StatusOr<std::unique_ptr<AtomicFileWriter>> out = AtomicFileWriter::Create(out_dir + "/config.json");
   if (!out.ok()) return out.status();
-  if (absl::Status s = (*out)->Append(out_text.data(), out_text.size()); !s.ok()) return s;
+  if (absl::Status s = (*out)->Append(out_text->data(), out_text->size()); !s.ok()) return s;
   return (*out)->Commit();
 }
 
@@ -97,7 +88,7 @@ absl::Status ExportCheckpointToHf(const CommittedCheckpoint& checkpoint, const s
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(weights);
   if (!file.ok()) return file.status();
   if (absl::Status s = WriteConfig(base_model_dir, out_dir, HfDTypeOf(**file)); !s.ok()) return s;
-  return CopyTokenizerFiles(base_model_dir, out_dir);
+  return WriteBaseSideFiles(base_model_dir, out_dir);
 }
 
 }  // namespace tunefleet

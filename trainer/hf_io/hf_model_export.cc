@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "trainer/hf_io/base_model.h"
 #include "trainer/model/weight_loading.h"
 #include "trainer/safetensors/atomic_file.h"
 #include "trainer/safetensors/safetensors_torch.h"
@@ -42,18 +43,6 @@ std::string DTypeName(torch::ScalarType dtype) {
 
 }  // namespace
 
-absl::Status CopyTokenizerFiles(const std::string& base_model_dir, const std::string& out_dir) {
-  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                           "generation_config.json"}) {
-    const fs::path from = fs::path(base_model_dir) / name;
-    if (!fs::exists(from)) continue;
-    std::error_code ec;
-    fs::copy_file(from, fs::path(out_dir) / name, fs::copy_options::overwrite_existing, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat("cannot copy ", from.string(), ": ", ec.message()));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ExportHfModel(const CausalLM& model, const std::string& base_model_dir, const std::string& out_dir) {
   if (auto s = MakeDirectory(out_dir); !s.ok()) return s;
   const ModelStateDict state = NamedStateDict(model);
@@ -64,7 +53,7 @@ absl::Status ExportHfModel(const CausalLM& model, const std::string& base_model_
     return s;
   }
   if (auto s = WriteText(out_dir + "/config.json", config.ToJson()); !s.ok()) return s;
-  return CopyTokenizerFiles(base_model_dir, out_dir);
+  return WriteBaseSideFiles(base_model_dir, out_dir);
 }
 
 absl::Status ExportPeftAdapter(const CausalLM& model, const LoraConfig& lora, const std::string& base_model_dir,
@@ -94,7 +83,7 @@ absl::Status ExportPeftAdapter(const CausalLM& model, const LoraConfig& lora, co
       {"use_dora", false},
   };
   if (auto s = WriteText(out_dir + "/adapter_config.json", config.dump(2) + "\n"); !s.ok()) return s;
-  return CopyTokenizerFiles(base_model_dir, out_dir);
+  return WriteBaseSideFiles(base_model_dir, out_dir);
 }
 
 }  // namespace tunefleet

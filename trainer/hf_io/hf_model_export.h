@@ -11,8 +11,8 @@
 namespace tunefleet {
 
 // config.json, model.safetensors (the model's dtype) and the tokenizer files
-// of `base_model_dir` (tokenizer.json, tokenizer_config.json,
-// special_tokens_map.json, generation_config.json where present). LoRA
+// of the base model `base_model_dir` (a directory or a GGUF file: see
+// base_model.h's WriteBaseSideFiles). LoRA
 // adapters, if any, are not included: merge them first for a merged export.
 absl::Status ExportHfModel(const CausalLM& model, const std::string& base_model_dir, const std::string& out_dir);
 
@@ -20,8 +20,5 @@ absl::Status ExportHfModel(const CausalLM& model, const std::string& base_model_
 // (`base_model.model.<hf name>.lora_A.weight`), plus the tokenizer files.
 absl::Status ExportPeftAdapter(const CausalLM& model, const LoraConfig& lora, const std::string& base_model_dir,
                                const std::string& out_dir);
-
-// Copies the tokenizer files PEFT and transformers look for beside a model.
-absl::Status CopyTokenizerFiles(const std::string& base_model_dir, const std::string& out_dir);
 
 }  // namespace tunefleet

@@ -5,13 +5,14 @@
 #include "absl/strings/str_cat.h"
 #include "trainer/data/jsonl_reader.h"
 #include "trainer/eval/exact_match.h"
+#include "trainer/hf_io/base_model.h"
 #include "trainer/hf_io/hf_model_loader.h"
 #include "trainer/tokenizer/tokenizer.h"
 
 namespace tunefleet {
 
 void AddEvaluateOptions(CLI::App& command, EvaluateOptions& options) {
-  command.add_option("--model", options.model_dir, "Hugging Face model directory")->required();
+  command.add_option("--model", options.model_dir, "A Hugging Face model directory or a GGUF file")->required();
   command.add_option("--adapter", options.adapter_dir, "PEFT LoRA adapter directory to apply");
   command.add_option("--data", options.data_path, "JSONL of {\"prompt\", \"completion\"}")->required();
   command.add_option("--chat-template", options.chat_template, "chatml, llama3, or none: continue the raw prompt (a base model)")
@@ -42,9 +43,9 @@ absl::Status RunEvaluate(const EvaluateOptions& options) {
     if (options.limit > 0 && static_cast<int>(examples.size()) >= options.limit) break;
     examples.push_back({record.prompt, record.completion});
   }
-  auto tokenizer = Tokenizer::FromFile(options.model_dir + "/tokenizer.json");
+  auto tokenizer = LoadBaseTokenizer(options.model_dir);
   if (!tokenizer.ok()) return tokenizer.status();
-  auto model = LoadHfModel(options.model_dir);
+  auto model = LoadBaseModel(options.model_dir);
   if (!model.ok()) return model.status();
   if (!options.adapter_dir.empty()) {
     if (auto s = LoadPeftAdapter(**model, options.adapter_dir); !s.ok()) return s;

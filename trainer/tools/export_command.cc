@@ -13,7 +13,7 @@
 #include "trainer/checkpoint/hf_export.h"
 #include "trainer/checkpoint/loader.h"
 #include "trainer/hf_io/hf_model_export.h"
-#include "trainer/hf_io/hf_model_loader.h"
+#include "trainer/hf_io/base_model.h"
 #include "trainer/model/lora.h"
 #include "trainer/model/weight_loading.h"
 
@@ -62,7 +62,7 @@ absl::Status ExportLora(const LoadedCheckpoint& loaded, const ExportCommandOptio
                         const std::string& format) {
   auto lora = LoraConfigFromExtra(loaded.trainer_state.extra);
   if (!lora.ok()) return lora.status();
-  auto model = LoadHfModel(options.base_model);
+  auto model = LoadBaseModel(options.base_model);
   if (!model.ok()) return model.status();
   if (auto s = ApplyLora(**model, *lora); !s.ok()) return s;
   const std::map<std::string, torch::Tensor> adapters(loaded.model_weights.begin(), loaded.model_weights.end());
@@ -77,7 +77,7 @@ absl::Status ExportLora(const LoadedCheckpoint& loaded, const ExportCommandOptio
 void AddExportOptions(CLI::App& command, ExportCommandOptions& options) {
   command.add_option("--checkpoint", options.checkpoint, "A step folder, or a job folder (its newest valid checkpoint)")
       ->required();
-  command.add_option("--base-model", options.base_model, "The base model directory the run started from")->required();
+  command.add_option("--base-model", options.base_model, "The base model the run started from (a HF directory or a GGUF file)")->required();
   command.add_option("--out", options.out, "Output directory")->required();
   command.add_option("--format", options.format, "hf_model, peft_adapter or merged_model (default: by the run)")
       ->check(CLI::IsMember({"hf_model", "peft_adapter", "merged_model"}));

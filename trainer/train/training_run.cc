@@ -12,7 +12,7 @@
 #include "common/job_spec_defaults.h"
 #include "common/job_spec_validation.h"
 #include "trainer/hf_io/hf_model_export.h"
-#include "trainer/hf_io/hf_model_loader.h"
+#include "trainer/hf_io/base_model.h"
 #include "trainer/metrics/metrics_stream.h"
 #include "trainer/model/lora.h"
 #include "trainer/model/model_config.h"
@@ -40,11 +40,11 @@ std::string FormatDuration(double seconds) {
 absl::StatusOr<std::shared_ptr<CausalLM>> BuildModel(const v1::JobSpec& spec) {
   const std::string& dir = spec.model().path();
   if (spec.model().from_scratch()) {
-    auto config = LoadModelConfig(dir + "/config.json");
+    auto config = LoadBaseModelConfig(dir);
     if (!config.ok()) return config.status();
     return CreateRandomModel(*config, spec.hyperparameters().seed());
   }
-  return LoadHfModel(dir);
+  return LoadBaseModel(dir);
 }
 
 LoraConfig LoraConfigOf(const v1::JobSpec& spec) {
@@ -139,7 +139,7 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
 
   auto metrics = MetricsStream::Open(leader ? options.metrics_out : std::string(), rank);
   if (!metrics.ok()) return metrics.status();
-  auto tokenizer = Tokenizer::FromFile(spec.model().path() + "/tokenizer.json");
+  auto tokenizer = LoadBaseTokenizer(spec.model().path());
   if (!tokenizer.ok()) return tokenizer.status();
   auto model = BuildModel(spec);
   if (!model.ok()) return model.status();

