@@ -1,5 +1,7 @@
 #include "trainer/model/attention.h"
 
+#include <optional>
+
 #include "trainer/model/rotary_embedding.h"
 
 namespace tunefleet {
@@ -26,7 +28,7 @@ torch::Tensor RepeatKv(const torch::Tensor& x, int64_t groups) {
 }
 
 torch::Tensor Attention::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                 const torch::Tensor& allowed) {
+                                 const torch::Tensor& allowed, LayerKvCache* cache) {
   const int64_t b = x.size(0), t = x.size(1);
   torch::Tensor q = q_proj->forward(x).view({b, t, num_heads_, head_dim_}).transpose(1, 2);
   torch::Tensor k = k_proj->forward(x).view({b, t, num_kv_heads_, head_dim_}).transpose(1, 2);
@@ -34,6 +36,27 @@ torch::Tensor Attention::forward(const torch::Tensor& x, const torch::Tensor& co
   q = ApplyRotary(q, cos, sin);
   k = ApplyRotary(k, cos, sin);
   const int64_t groups = num_heads_ / num_kv_heads_;
+  if (cache != nullptr) {
+    const int64_t past = cache->k.defined() ? cache->k.size(2) : 0;
+    if (past > 0) {
+      k = torch::cat({cache->k, k}, 2);
+      v = torch::cat({cache->v, v}, 2);
+    }
+    cache->k = k;
+    cache->v = v;
+    if (past > 0) {
+      // New token i (at past + i) sees keys 0..past + i; one new token sees all.
+      torch::Tensor seen = allowed;  // the caller's [B, 1, t, past + t] mask, if any
+      if (!seen.defined() && t > 1) {
+        seen = torch::ones({t, past + t}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
+                   .tril(past);
+      }
+      const std::optional<torch::Tensor> mask = seen.defined() ? std::optional<torch::Tensor>(seen) : std::nullopt;
+      torch::Tensor out = at::scaled_dot_product_attention(q, RepeatKv(k, groups), RepeatKv(v, groups), mask,
+                                                           /*dropout_p=*/0.0, /*is_causal=*/false);
+      return o_proj->forward(out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_}));
+    }
+  }
   // SDPA's fused kernels (flash when plainly causal, memory-efficient with a
   // mask). `allowed` is a bool [B, 1, T, T] mask, true where query t may see
   // key s, every row keeping its diagonal; undefined means plain causal.

@@ -12,14 +12,25 @@
 
 namespace tunefleet {
 
+// One layer's keys and values (after RoPE) of the tokens seen so far, for
+// incremental decoding: [B, kv_heads, S, head_dim]; undefined before the first
+// forward.
+struct LayerKvCache {
+  torch::Tensor k, v;
+};
+
 class Attention : public torch::nn::Module {
  public:
   Attention(const ModelConfig& config, const torch::TensorOptions& options);
 
   // x [B, T, hidden]; cos, sin [B, T, head_dim]; allowed: bool [B, 1, T, T]
   // or undefined for plain causal (see compat::ScaledDotProductAttention).
+  // With `cache`, x holds the tokens after those cached (cos/sin at their
+  // positions); they attend to the cache and to each other causally (or as
+  // `allowed` [B, 1, T, cached + T] says, for padded batches), and are
+  // appended to it.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& allowed);
+                        const torch::Tensor& allowed, LayerKvCache* cache = nullptr);
 
   std::shared_ptr<LoraLinear> q_proj, k_proj, v_proj, o_proj;
 

@@ -14,8 +14,8 @@ DecoderLayer::DecoderLayer(const ModelConfig& config, const torch::TensorOptions
 }
 
 torch::Tensor DecoderLayer::forward(const torch::Tensor& x, const torch::Tensor& cos,
-                                    const torch::Tensor& sin, const torch::Tensor& allowed) {
-  torch::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, allowed);
+                                    const torch::Tensor& sin, const torch::Tensor& allowed, LayerKvCache* cache) {
+  torch::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, allowed, cache);
   return h + mlp->forward(post_attention_layernorm->forward(h));
 }
 

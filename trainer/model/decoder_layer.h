@@ -17,7 +17,7 @@ class DecoderLayer : public torch::nn::Module {
  public:
   DecoderLayer(const ModelConfig& config, const torch::TensorOptions& options);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& allowed);
+                        const torch::Tensor& allowed, LayerKvCache* cache = nullptr);
 
   std::shared_ptr<Attention> self_attn;
   std::shared_ptr<Mlp> mlp;

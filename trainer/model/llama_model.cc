@@ -20,9 +20,13 @@ DecoderModel::DecoderModel(const ModelConfig& config, const torch::TensorOptions
 }
 
 torch::Tensor DecoderModel::forward(const torch::Tensor& input_ids, const torch::Tensor& cos,
-                                    const torch::Tensor& sin, const torch::Tensor& allowed) {
+                                    const torch::Tensor& sin, const torch::Tensor& allowed,
+                                    std::vector<LayerKvCache>* caches) {
   torch::Tensor h = embed_tokens->forward(input_ids);
-  for (const auto& layer : layers) h = layer->forward(h, cos, sin, allowed);
+  if (caches != nullptr) caches->resize(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    h = layers[i]->forward(h, cos, sin, allowed, caches != nullptr ? &(*caches)[i] : nullptr);
+  }
   return norm->forward(h);
 }
 
@@ -57,6 +61,17 @@ torch::Tensor CausalLM::ForwardHidden(const torch::Tensor& input_ids, const torc
   torch::Tensor allowed =
       segment_ids.defined() ? PackedCausalMask(segment_ids.to(embed.device())) : torch::Tensor();
   return model->forward(input_ids.to(embed.device()), cos, sin, allowed);
+}
+
+torch::Tensor CausalLM::ForwardHiddenCached(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
+                                            std::vector<LayerKvCache>& cache, const torch::Tensor& allowed) {
+  TORCH_CHECK(input_ids.dim() == 2 && input_ids.scalar_type() == torch::kInt64 &&
+                  position_ids.sizes() == input_ids.sizes(),
+              "input_ids and position_ids must be int64 [B, T]");
+  const torch::Tensor& embed = model->embed_tokens->weight;
+  auto [cos, sin] = rotary_.CosSin(position_ids.to(embed.device()), embed.scalar_type());
+  return model->forward(input_ids.to(embed.device()), cos, sin,
+                        allowed.defined() ? allowed.to(embed.device()) : allowed, &cache);
 }
 
 torch::Tensor CausalLM::Logits(const torch::Tensor& hidden) {

@@ -24,8 +24,9 @@ namespace tunefleet {
 class DecoderModel : public torch::nn::Module {
  public:
   DecoderModel(const ModelConfig& config, const torch::TensorOptions& options);
+  // `caches`: one per layer for incremental decoding, or null.
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& allowed);
+                        const torch::Tensor& allowed, std::vector<LayerKvCache>* caches = nullptr);
 
   std::shared_ptr<Embedding> embed_tokens;
   std::vector<std::shared_ptr<DecoderLayer>> layers;  // registered as "layers.0", "layers.1", ...
@@ -49,6 +50,13 @@ class CausalLM : public torch::nn::Module {
   // loss that projects to the vocabulary in chunks.
   torch::Tensor ForwardHidden(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
                               const torch::Tensor& segment_ids = {});
+  // Incremental decoding: input_ids [B, T] are the tokens after those in
+  // `cache` (empty at first), at positions position_ids; they are appended to
+  // the cache. Returns their final normed hidden states [B, T, hidden].
+  // `allowed` (bool [B, 1, T, cached + T], true where a token may see a key)
+  // replaces the causal mask, e.g. to hide left padding; undefined: causal.
+  torch::Tensor ForwardHiddenCached(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
+                                    std::vector<LayerKvCache>& cache, const torch::Tensor& allowed = {});
   // hidden [..., hidden] -> fp32 logits [..., vocab].
   torch::Tensor Logits(const torch::Tensor& hidden);
 

@@ -17,8 +17,10 @@ void AddEvaluateOptions(CLI::App& command, EvaluateOptions& options) {
   command.add_option("--data", options.data_path, "JSONL of {\"prompt\", \"completion\"}")->required();
   command.add_option("--chat-template", options.chat_template, "chatml, llama3, or none: continue the raw prompt (a base model)")
       ->capture_default_str();
+  command.add_option("--system", options.system, "A system message before every prompt (chat templates)");
   command.add_option("--stop", options.stop, "The reply ends before this text (repeatable)");
   command.add_option("--max-new-tokens", options.max_new_tokens, "Reply length cap")->capture_default_str();
+  command.add_option("--batch-size", options.batch_size, "Prompts generated together")->capture_default_str();
   command.add_option("--limit", options.limit, "Evaluate the first N examples only (0: all)");
 }
 
@@ -26,6 +28,8 @@ absl::Status RunEvaluate(const EvaluateOptions& options) {
   GenerationFormat format;
   format.stop_strings = options.stop;
   format.max_new_tokens = options.max_new_tokens;
+  format.system_message = options.system;
+  format.batch_size = options.batch_size;
   if (options.chat_template == "chatml") {
     format.chat_template = v1::CHAT_TEMPLATE_CHATML;
   } else if (options.chat_template == "llama3") {
@@ -54,6 +58,11 @@ absl::Status RunEvaluate(const EvaluateOptions& options) {
   if (!result.ok()) return result.status();
   for (const auto& sample : result->samples) {
     std::printf("  Q: %s  expected: %s  got: %s\n", sample[0].c_str(), sample[1].c_str(), sample[2].c_str());
+  }
+  if (result->json_expected > 0) {
+    std::printf("valid JSON: %d/%d = %.1f%%\n", result->json_valid, result->json_expected,
+                100.0 * result->json_valid / result->json_expected);
+    std::printf("JSON field accuracy: %.1f%%\n", 100.0 * result->json_field_accuracy());
   }
   std::printf("exact match: %d/%d = %.1f%%\n", result->correct, result->total, 100.0 * result->accuracy());
   return absl::OkStatus();

@@ -17,7 +17,9 @@ struct EvaluateOptions {
   std::string data_path;
   std::string chat_template = "chatml";  // chatml, llama3 or none (raw text completion)
   std::vector<std::string> stop;
+  std::string system;  // a system turn before every prompt
   int max_new_tokens = 16;
+  int batch_size = 16;
   int limit = 0;  // 0: every example
 };
 
