@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/job_spec_defaults.h"
+#include "common/log.h"
 #include "common/job_spec_paths.h"
 #include "common/job_spec_validation.h"
 #include "common/proto_time.h"
@@ -64,9 +65,14 @@ absl::StatusOr<v1::Job> ControlPlane::CreateJob(const v1::CreateJobRequest& requ
   event.set_message(absl::StrCat("submitted: ", entry.job.spec().resources().world_size(), " rank(s), priority ",
                                  entry.job.spec().priority()));
   auto order = store_->InsertJob(entry.job, request.request_id(), {event});
-  if (!order.ok()) return order.status();
+  if (!order.ok()) {
+    if (order.status().code() == absl::StatusCode::kAlreadyExists) return order.status();
+    Log("coordinator", absl::StrCat("ERROR persisting new ", name, " (not accepted): ", order.status().ToString()));
+    return absl::UnavailableError(absl::StrCat("the coordinator could not save ", name, " (not accepted; retry): ",
+                                               order.status().message()));
+  }
   entry.order = *order;
-  entry.events.push_back(event);
+  entry.last_event = event.sequence();
   job_order_[entry.order] = name;
   if (!request.request_id().empty()) request_ids_[request.request_id()] = name;
   const v1::Job job = entry.job;
@@ -112,13 +118,16 @@ absl::StatusOr<v1::Job> ControlPlane::CancelJob(const std::string& name) {
   JobEntry& entry = **found;
   switch (entry.job.state()) {
     case v1::JOB_STATE_RUNNING:
-      EndAttempt(entry, v1::ATTEMPT_END_REASON_CANCELLED, "cancelled by request");
+      if (auto s = EndAttempt(entry, v1::ATTEMPT_END_REASON_CANCELLED, "cancelled by request"); !s.ok()) return s;
       break;
     case v1::JOB_STATE_QUEUED: {
-      entry.job.set_state(v1::JOB_STATE_CANCELLED);
-      *entry.job.mutable_end_time() = ToProtoTime(Now());
-      auto event = AddEvent(entry, "cancelled by request while queued");
-      Persist(entry, {event});
+      v1::Job job = entry.job;
+      job.set_state(v1::JOB_STATE_CANCELLED);
+      *job.mutable_end_time() = ToProtoTime(Now());
+      const v1::JobEvent event = MakeEvent(entry, job, "cancelled by request while queued");
+      if (auto s = WriteJob(entry, job, {event}); !s.ok()) return s;
+      entry.job = std::move(job);
+      Announce(entry, event);
       break;
     }
     default:
@@ -134,11 +143,15 @@ absl::StatusOr<std::vector<v1::JobEvent>> ControlPlane::EventsAfter(const std::s
   auto found = FindJob(name);
   if (!found.ok()) return found.status();
   const JobEntry& entry = **found;
+  // Paged from the store: memory holds only the newest sequence.
   std::vector<v1::JobEvent> out;
-  for (const v1::JobEvent& event : entry.events) {
-    if (event.sequence() > after) out.push_back(event);
+  if (after < entry.last_event) {
+    auto events = store_->LoadEvents(name, after, kEventPage);
+    if (!events.ok()) return events.status();
+    out = std::move(*events);
   }
-  *finished = jobs::IsTerminal(entry.job.state());
+  const int64_t last_read = out.empty() ? after : out.back().sequence();
+  *finished = jobs::IsTerminal(entry.job.state()) && last_read >= entry.last_event;
   return out;
 }
 
@@ -147,7 +160,7 @@ void ControlPlane::WaitForEvents(const std::string& name, int64_t after, absl::D
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     auto it = jobs_.find(name);
-    if (it == jobs_.end() || (!it->second.events.empty() && it->second.events.back().sequence() > after)) return;
+    if (it == jobs_.end() || it->second.last_event > after) return;
     events_changed_.WaitWithDeadline(&mu_, deadline);
   }
 }

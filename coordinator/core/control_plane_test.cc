@@ -3,6 +3,7 @@
 // until ranks are confirmed dead, and state that survives a restart.
 
 #include "coordinator/core/control_plane.h"
+#include "coordinator/store/sqlite_store.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,7 +23,7 @@ class ControlPlaneTest : public ::testing::Test {
   }
   void Open() {
     plane_.reset();
-    auto store = store::Store::Open(path_);
+    auto store = store::OpenSqliteStore(path_);
     ASSERT_TRUE(store.ok()) << store.status();
     ControlPlaneOptions options;
     options.worker_timeout = absl::Seconds(15);
@@ -291,6 +292,34 @@ TEST_F(ControlPlaneTest, StateSurvivesARestartOfTheControlPlane) {
   EXPECT_EQ(reply.start_size(), 0);
   EXPECT_EQ(reply.stop_size(), 0);
   EXPECT_EQ(Get(running.name()).state(), v1::JOB_STATE_RUNNING);
+}
+
+// The attempts table is read back: a finished job's logs are found after a
+// restart (ReadJobLogs asks FindLogSource), not lost with the memory.
+TEST_F(ControlPlaneTest, AFinishedJobsLogSourceSurvivesARestart) {
+  v1::RegisterWorkerRequest request;
+  request.set_worker_id("w");
+  request.mutable_resources()->set_cpu_slots(2);
+  request.mutable_resources()->set_log_address("10.0.0.7:7000");
+  auto registered = plane_->RegisterWorker(request);
+  ASSERT_TRUE(registered.ok());
+  sessions_["w"] = registered->session();
+  v1::Job job = Submit(2);
+  plane_->Tick();
+  job = Get(job.name());
+  Beat("w", {Rank(job, 0, v1::RANK_PHASE_SUCCEEDED), Rank(job, 1, v1::RANK_PHASE_SUCCEEDED)});
+  ASSERT_EQ(Get(job.name()).state(), v1::JOB_STATE_SUCCEEDED);
+
+  Open();
+  auto source = plane_->FindLogSource(job.name(), 1);
+  ASSERT_TRUE(source.ok()) << source.status();
+  EXPECT_EQ(source->log_address, "10.0.0.7:7000");
+  EXPECT_EQ(source->attempt, 1);
+  bool finished = false;
+  auto events = plane_->EventsAfter(job.name(), 0, &finished);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 3u);  // submitted, placed, succeeded: paged from the database
+  EXPECT_TRUE(finished);
 }
 
 TEST_F(ControlPlaneTest, WorkerDrainedByItsOwnSigtermIsReadyAfterItRestartsButAnOperatorsDrainStays) {
