@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
+#include <thread>
 
 #include "coordinator/core/control_plane.h"
 #include "coordinator/store/sqlite_store.h"
@@ -20,10 +22,9 @@ class FaultyStore final : public store::Store {
  public:
   FaultyStore(std::unique_ptr<store::Store> inner, const bool* fail) : inner_(std::move(inner)), fail_(fail) {}
 
-  absl::StatusOr<int64_t> InsertJob(const v1::Job& job, const std::string& request_id,
-                                    const std::vector<v1::JobEvent>& events) override {
+  absl::StatusOr<std::vector<int64_t>> InsertJobs(const std::vector<store::NewJob>& jobs) override {
     if (*fail_) return Injected();
-    return inner_->InsertJob(job, request_id, events);
+    return inner_->InsertJobs(jobs);
   }
   absl::Status UpdateJob(const v1::Job& job, const std::vector<v1::JobEvent>& events,
                          const std::optional<store::AttemptRecord>& attempt) override {
@@ -268,6 +269,42 @@ TEST_F(WriteFailureTest, ALostWorkerWhoseEndCannotBeSavedIsEndedOnceWritesRecove
   EXPECT_EQ(plane_->GetWorker("workers/w1")->state(), v1::WORKER_STATE_LOST);
   EXPECT_EQ(Get(job.name()).state(), v1::JOB_STATE_QUEUED);
   ExpectRestartAgrees();
+}
+
+// Group commit: concurrent submissions are saved together; each is
+// acknowledged once, retries (same request_id) get the same job, and every
+// acknowledged job is there after a restart.
+TEST_F(WriteFailureTest, ConcurrentSubmissionsAreGroupCommittedAndEachAcknowledgedJobExistsOnce) {
+  constexpr int kThreads = 16, kPerThread = 40;
+  std::vector<std::vector<std::string>> names(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        // Threads t and t^1 submit the same request ids: retries racing each other.
+        auto job = Submit("req-" + std::to_string(t / 2) + "-" + std::to_string(i));
+        if (job.ok()) names[t].push_back(job->name());
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::set<std::string> acknowledged;
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(names[t].size(), static_cast<size_t>(kPerThread));
+    if (t % 2 == 1) {
+      EXPECT_EQ(names[t], names[t - 1]) << "a retry gets the first submission's job";
+    }
+    acknowledged.insert(names[t].begin(), names[t].end());
+  }
+  EXPECT_EQ(acknowledged.size(), static_cast<size_t>(kThreads / 2 * kPerThread));
+  v1::ListJobsRequest list;
+  list.set_page_size(1000);
+  EXPECT_EQ(plane_->ListJobs(list)->jobs_size(), kThreads / 2 * kPerThread);
+  ExpectRestartAgrees();
+  const v1::ListJobsResponse after = *plane_->ListJobs(list);
+  std::set<std::string> stored;
+  for (const v1::Job& job : after.jobs()) stored.insert(job.name());
+  EXPECT_EQ(stored, acknowledged);
 }
 
 }  // namespace

@@ -148,8 +148,7 @@ class SqliteStore final : public Store {
   // Refuses a file that is not ours; creates the schema where allowed.
   absl::Status CheckAndInit(const std::string& path, bool existed);
 
-  absl::StatusOr<int64_t> InsertJob(const v1::Job& job, const std::string& request_id,
-                                    const std::vector<v1::JobEvent>& events) override;
+  absl::StatusOr<std::vector<int64_t>> InsertJobs(const std::vector<NewJob>& jobs) override;
   absl::Status UpdateJob(const v1::Job& job, const std::vector<v1::JobEvent>& events,
                          const std::optional<AttemptRecord>& attempt) override;
   absl::Status PutWorker(const v1::Worker& worker) override;
@@ -295,21 +294,23 @@ absl::Status SqliteStore::PutAttempt(const AttemptRecord& a) {
   return put.Run();
 }
 
-absl::StatusOr<int64_t> SqliteStore::InsertJob(const v1::Job& job, const std::string& request_id,
-                                               const std::vector<v1::JobEvent>& events) {
+absl::StatusOr<std::vector<int64_t>> SqliteStore::InsertJobs(const std::vector<NewJob>& jobs) {
   Transaction tx(db_);
   if (auto s = tx.status(); !s.ok()) return s;
-  Statement insert(db_, "INSERT INTO jobs (name, request_id, state, job) VALUES (?, ?, ?, ?)");
-  if (auto s = insert.status(); !s.ok()) return s;
-  insert.BindText(1, job.name());
-  insert.BindText(2, request_id);
-  insert.Bind(3, static_cast<int64_t>(job.state()));
-  insert.Bind(4, job.SerializeAsString());
-  if (auto s = insert.Run(); !s.ok()) return s;
-  const int64_t order = sqlite3_last_insert_rowid(db_);
-  if (auto s = AppendEvents(events); !s.ok()) return s;
+  std::vector<int64_t> orders;
+  for (const NewJob& row : jobs) {
+    Statement insert(db_, "INSERT INTO jobs (name, request_id, state, job) VALUES (?, ?, ?, ?)");
+    if (auto s = insert.status(); !s.ok()) return s;
+    insert.BindText(1, row.job.name());
+    insert.BindText(2, row.request_id);
+    insert.Bind(3, static_cast<int64_t>(row.job.state()));
+    insert.Bind(4, row.job.SerializeAsString());
+    if (auto s = insert.Run(); !s.ok()) return s;
+    orders.push_back(sqlite3_last_insert_rowid(db_));
+    if (auto s = AppendEvents(row.events); !s.ok()) return s;
+  }
   if (auto s = tx.Commit(); !s.ok()) return s;
-  return order;
+  return orders;
 }
 
 absl::Status SqliteStore::UpdateJob(const v1::Job& job, const std::vector<v1::JobEvent>& events,

@@ -46,14 +46,28 @@ struct StoredJob {
   int64_t last_event = 0;  // the newest event's sequence (events stay in the store)
 };
 
+// A job to insert, with its first events.
+struct NewJob {
+  v1::Job job;
+  std::string request_id;
+  std::vector<v1::JobEvent> events;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
 
-  // Inserts a new job; returns its submission order. ALREADY_EXISTS when the
-  // name is taken.
-  virtual absl::StatusOr<int64_t> InsertJob(const v1::Job& job, const std::string& request_id,
-                                            const std::vector<v1::JobEvent>& events) = 0;
+  // Inserts new jobs in one transaction (group commit: one sync for all);
+  // returns their submission orders, in turn. All or nothing: ALREADY_EXISTS
+  // when a name is taken, and then none is inserted.
+  virtual absl::StatusOr<std::vector<int64_t>> InsertJobs(const std::vector<NewJob>& jobs) = 0;
+  // One job: InsertJobs of one.
+  absl::StatusOr<int64_t> InsertJob(const v1::Job& job, const std::string& request_id,
+                                    const std::vector<v1::JobEvent>& events) {
+    auto orders = InsertJobs({NewJob{job, request_id, events}});
+    if (!orders.ok()) return orders.status();
+    return orders->front();
+  }
   // Replaces a job's row, appends `events` and puts `attempt`, in one transaction.
   virtual absl::Status UpdateJob(const v1::Job& job, const std::vector<v1::JobEvent>& events,
                                  const std::optional<AttemptRecord>& attempt = std::nullopt) = 0;
