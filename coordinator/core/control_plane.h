@@ -258,6 +258,8 @@ class ControlPlane {
   void IndexRanks(const JobEntry& entry, bool add) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Assignment MakeAssignment(const JobEntry& entry, const std::string& worker) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job's samples saved before a coordinator restart, into history_ once.
+  void EnsureHistoryLoaded(const std::string& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<store::Store> store_;
   const ControlPlaneOptions options_;
@@ -283,6 +285,7 @@ class ControlPlane {
   std::map<std::string, int64_t> attempts_ended_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> restarts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> heartbeats_missed_ ABSL_GUARDED_BY(mu_);  // by worker name
+  std::set<std::string> history_loaded_ ABSL_GUARDED_BY(mu_);
   MetricHistory history_;  // its own lock; taken after mu_, never before
 };
 

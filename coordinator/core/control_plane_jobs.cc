@@ -24,7 +24,14 @@ bool IsValidJobId(const std::string& id) {
 }
 
 std::string RandomJobId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  // Seeded with 128 bits: gRPC starts and ends handler threads all the time,
+  // and two threads seeded alike (32 bits, a birthday away) would hand out
+  // the same ids in the same order.
+  static thread_local std::mt19937_64 rng = [] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }();
   return absl::StrCat("job-", absl::Hex(rng() & 0xffffffffffULL, absl::kZeroPad10));
 }
 
@@ -91,6 +98,10 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
       continue;
     }
     std::string name = absl::StrCat("jobs/", request.job_id().empty() ? RandomJobId() : request.job_id());
+    for (int retry = 0; request.job_id().empty() && retry < 8 && (jobs_.count(name) || batch_names.count(name));
+         ++retry) {
+      name = absl::StrCat("jobs/", RandomJobId());  // a random id that is taken: draw again
+    }
     if (jobs_.count(name) || batch_names.count(name)) {
       results[i] = absl::AlreadyExistsError(absl::StrCat(name, " already exists"));
       continue;
@@ -260,6 +271,7 @@ absl::StatusOr<std::vector<v1::MetricSample>> ControlPlane::MetricsAfter(const s
     // Read before the samples: a job that had ended has reported all of them.
     *finished = state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
                 state == v1::JOB_STATE_CANCELLED;
+    EnsureHistoryLoaded(name);
   }
   return history_.Read(name, cursor, after_step);
 }

@@ -339,35 +339,60 @@ absl::Status ControlPlane::FinishDrainIfDone(JobEntry& entry) {
                               : "drained: a rank exited without a drain checkpoint; resuming from the previous one");
 }
 
+void ControlPlane::EnsureHistoryLoaded(const std::string& job) {
+  if (!history_loaded_.insert(job).second) return;
+  auto saved = store_->LoadMetrics(job);
+  if (!saved.ok()) {
+    Log("coordinator", absl::StrCat("WARNING: ", job, ": saved metric samples unreadable: ", saved.status().ToString()));
+    return;
+  }
+  for (const v1::MetricSample& sample : *saved) history_.Add(job, sample);
+}
+
 absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request) {
   absl::MutexLock lock(&mu_);
+  // Fencing: a stale attempt's trainer never reports for the new one.
+  std::map<std::string, std::vector<v1::MetricSample>> accepted;
   for (const v1::MetricSample& sample : request.samples()) {
     auto it = jobs_.find(sample.job());
-    // Fencing: a stale attempt's trainer never reports for the new one.
     if (it == jobs_.end() || it->second.job.state() != v1::JOB_STATE_RUNNING ||
         it->second.job.generation() != request.generation()) {
       continue;
     }
-    JobEntry& entry = it->second;
+    accepted[sample.job()].push_back(sample);
+  }
+  // Saved first (for WatchJobMetrics and `tunefleet plot` after a restart);
+  // the worker keeps what was refused and sends it again.
+  for (const auto& [job, samples] : accepted) {
+    EnsureHistoryLoaded(job);
+    if (auto s = store_->AppendMetrics(job, samples, static_cast<int64_t>(options_.metrics_history)); !s.ok()) {
+      Log("coordinator", absl::StrCat("ERROR saving metric samples of ", job, ": ", s.ToString()));
+      return absl::UnavailableError(absl::StrCat("the coordinator could not save metric samples: ", s.message()));
+    }
+  }
+  for (const auto& [job, samples] : accepted) {
+    JobEntry& entry = jobs_.at(job);
     v1::JobProgress& progress = *entry.job.mutable_progress();
-    auto value = [&](const char* key) -> const double* {
-      auto found = sample.values().find(key);
-      return found == sample.values().end() ? nullptr : &found->second;
-    };
-    if (sample.step() > progress.step()) progress.set_step(sample.step());
-    if (sample.rank() == 0) {  // one rank speaks for the job's figures
-      if (const double* v = value(metric_keys::kTotalSteps)) progress.set_total_steps(static_cast<int64_t>(*v));
-      if (const double* v = value(metric_keys::kTrainLoss)) progress.set_train_loss(*v);
-      if (const double* v = value(metric_keys::kEvalLoss)) progress.set_eval_loss(*v);
-      if (const double* v = value(metric_keys::kTokensPerSecond)) progress.set_tokens_per_second(*v);
-      if (const double* v = value(metric_keys::kLearningRate)) progress.set_learning_rate(*v);
+    for (const v1::MetricSample& sample : samples) {
+      auto value = [&](const char* key) -> const double* {
+        auto found = sample.values().find(key);
+        return found == sample.values().end() ? nullptr : &found->second;
+      };
+      if (sample.step() > progress.step()) progress.set_step(sample.step());
+      if (sample.rank() == 0) {  // one rank speaks for the job's figures
+        if (const double* v = value(metric_keys::kTotalSteps)) progress.set_total_steps(static_cast<int64_t>(*v));
+        if (const double* v = value(metric_keys::kTrainLoss)) progress.set_train_loss(*v);
+        if (const double* v = value(metric_keys::kEvalLoss)) progress.set_eval_loss(*v);
+        if (const double* v = value(metric_keys::kTokensPerSecond)) progress.set_tokens_per_second(*v);
+        if (const double* v = value(metric_keys::kLearningRate)) progress.set_learning_rate(*v);
+      }
+      if (CheckpointCommitted(sample)) {
+        if (sample.step() > progress.last_checkpoint_step()) progress.set_last_checkpoint_step(sample.step());
+        entry.last_checkpoint_time = Now();
+        if (const double* v = value(metric_keys::kSaveSeconds)) entry.checkpoint_save_seconds = *v;
+      }
+      history_.Add(job, sample);
     }
-    if (CheckpointCommitted(sample)) {
-      if (sample.step() > progress.last_checkpoint_step()) progress.set_last_checkpoint_step(sample.step());
-      entry.last_checkpoint_time = Now();
-      if (const double* v = value(metric_keys::kSaveSeconds)) entry.checkpoint_save_seconds = *v;
-    }
-    history_.Add(sample.job(), sample);
   }
   return absl::OkStatus();
 }

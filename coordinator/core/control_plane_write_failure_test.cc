@@ -44,6 +44,14 @@ class FaultyStore final : public store::Store {
     return inner_->LoadAttempts(job);
   }
   absl::StatusOr<std::vector<v1::Worker>> LoadWorkers() override { return inner_->LoadWorkers(); }
+  absl::Status AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
+                             int64_t keep) override {
+    if (*fail_) return Injected();
+    return inner_->AppendMetrics(job, samples, keep);
+  }
+  absl::StatusOr<std::vector<v1::MetricSample>> LoadMetrics(const std::string& job) override {
+    return inner_->LoadMetrics(job);
+  }
 
  private:
   static absl::Status Injected() { return absl::UnavailableError("sqlite write: database or disk is full (injected)"); }

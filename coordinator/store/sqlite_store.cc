@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS attempts (
 CREATE TABLE IF NOT EXISTS workers (
   name TEXT PRIMARY KEY,
   worker BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS metrics (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  job TEXT NOT NULL,
+  sample BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS metrics_by_job ON metrics (job, id);
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   source_table TEXT NOT NULL,
@@ -157,6 +162,9 @@ class SqliteStore final : public Store {
                                                        int64_t limit) override;
   absl::StatusOr<std::vector<AttemptRecord>> LoadAttempts(const std::string& job) override;
   absl::StatusOr<std::vector<v1::Worker>> LoadWorkers() override;
+  absl::Status AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
+                             int64_t keep) override;
+  absl::StatusOr<std::vector<v1::MetricSample>> LoadMetrics(const std::string& job) override;
 
  private:
   absl::Status AppendEvents(const std::vector<v1::JobEvent>& events);
@@ -461,6 +469,59 @@ absl::StatusOr<std::vector<v1::Worker>> SqliteStore::LoadWorkers() {
     if (auto s = BadRow("workers", "name", row.key, "worker", row.why, row.data); !s.ok()) return s;
   }
   return workers;
+}
+
+absl::Status SqliteStore::AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
+                                        int64_t keep) {
+  if (samples.empty()) return absl::OkStatus();
+  // synchronous=NORMAL for this commit only: in WAL mode it is written but
+  // not fsynced; the next FULL commit (any state change) syncs it too.
+  if (auto s = Exec("PRAGMA synchronous=NORMAL"); !s.ok()) return s;
+  absl::Status result = [&]() -> absl::Status {
+    Transaction tx(db_);
+    if (auto s = tx.status(); !s.ok()) return s;
+    bool trim_now = false;
+    for (const v1::MetricSample& sample : samples) {
+      Statement insert(db_, "INSERT INTO metrics (job, sample) VALUES (?, ?)");
+      if (auto s = insert.status(); !s.ok()) return s;
+      insert.BindText(1, job);
+      insert.Bind(2, sample.SerializeAsString());
+      if (auto s = insert.Run(); !s.ok()) return s;
+      // Trimming walks `keep` index entries, so it runs only when a row id
+      // is a multiple of 256: a busy job is trimmed every few hundred
+      // samples and holds a little more than `keep` between trims.
+      trim_now = trim_now || sqlite3_last_insert_rowid(db_) % 256 == 0;
+    }
+    if (!trim_now) return tx.Commit();
+    Statement trim(db_,
+                   "DELETE FROM metrics WHERE job = ?1 AND id <= "
+                   "(SELECT id FROM metrics WHERE job = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)");
+    if (auto s = trim.status(); !s.ok()) return s;
+    trim.BindText(1, job);
+    trim.Bind(2, keep > 0 ? keep : int64_t{1});
+    if (auto s = trim.Run(); !s.ok()) return s;
+    return tx.Commit();
+  }();
+  if (auto s = Exec("PRAGMA synchronous=FULL"); !s.ok()) return s;  // before any state write
+  return result;
+}
+
+absl::StatusOr<std::vector<v1::MetricSample>> SqliteStore::LoadMetrics(const std::string& job) {
+  Statement select(db_, "SELECT id, sample FROM metrics WHERE job = ? ORDER BY id");
+  if (auto s = select.status(); !s.ok()) return s;
+  select.BindText(1, job);
+  std::vector<v1::MetricSample> samples;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    v1::MetricSample sample;
+    if (!sample.ParseFromString(select.Blob(1))) {
+      return absl::DataLossError(absl::StrCat("unreadable row (table metrics, row id=", select.Int(0),
+                                              ", column sample: not a MetricSample)"));
+    }
+    samples.push_back(std::move(sample));
+  }
+  if (auto s = select.Done(rc); !s.ok()) return s;
+  return samples;
 }
 
 }  // namespace

@@ -82,6 +82,15 @@ class Store {
   // Every attempt of `job`, oldest first.
   virtual absl::StatusOr<std::vector<AttemptRecord>> LoadAttempts(const std::string& job) = 0;
   virtual absl::StatusOr<std::vector<v1::Worker>> LoadWorkers() = 0;
+
+  // Metric samples (WatchJobMetrics, `tunefleet plot`): high-rate, derived
+  // data whose full copy is each rank's metrics JSONL, so an append is not
+  // synced on its own; it becomes durable with the next state write. At most
+  // `keep` samples per job are kept (the oldest go first).
+  virtual absl::Status AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
+                                     int64_t keep) = 0;
+  // The job's kept samples, oldest first.
+  virtual absl::StatusOr<std::vector<v1::MetricSample>> LoadMetrics(const std::string& job) = 0;
 };
 
 }  // namespace tunefleet::store

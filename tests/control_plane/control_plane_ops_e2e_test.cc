@@ -146,9 +146,9 @@ TEST(ControlPlaneOpsE2e, AnUncommittedCheckpointEventIsNotCountedAsCommitted) {
   EXPECT_EQ(job.progress().last_checkpoint_step(), 4) << "step 5's checkpoint event says committed: 0";
 }
 
-// A finished job's logs after a coordinator restart: where its ranks ran is
-// read back from the attempts table (issue 16).
-TEST(ControlPlaneOpsE2e, AFinishedJobsLogsAreServedAfterACoordinatorRestart) {
+// A finished job's logs and metrics after a coordinator restart: where its
+// ranks ran and its samples are read back from the database (issue 16).
+TEST(ControlPlaneOpsE2e, AFinishedJobsLogsAndMetricsAreServedAfterACoordinatorRestart) {
   Cluster cluster;
   cluster.StartCoordinator();
   cluster.StartWorker("w1");
@@ -161,6 +161,19 @@ TEST(ControlPlaneOpsE2e, AFinishedJobsLogsAreServedAfterACoordinatorRestart) {
   std::vector<v1::JobEvent> events = cluster.Events(job.name());
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED);
+  // Its metric history too: what `tunefleet plot` reads.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 20s);
+  v1::WatchJobMetricsRequest request;
+  request.set_name(job.name());
+  auto reader = cluster.jobs().WatchJobMetrics(&context, request);
+  std::set<int64_t> steps;
+  v1::MetricSample sample;
+  while (reader->Read(&sample)) {
+    if (sample.event() == "step") steps.insert(sample.step());
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(steps, (std::set<int64_t>{1, 2, 3}));
 }
 
 TEST(ControlPlaneOpsE2e, HungRankIsStoppedAndRequeuedAsAFailure) {
