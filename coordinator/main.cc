@@ -33,7 +33,8 @@
 #include "coordinator/metrics/coordinator_metrics.h"
 #include "coordinator/metrics/rpc_metrics_interceptor.h"
 #include "coordinator/service/services.h"
-#include "coordinator/store/store.h"
+#include "common/exit_codes.h"
+#include "coordinator/store/sqlite_store.h"
 
 namespace {
 
@@ -46,8 +47,22 @@ struct MetricsFlags {
   std::string port_file;
 };
 
-int Run(const std::string& listen, const std::string& database, const std::string& port_file,
-        const MetricsFlags& metrics_flags, tunefleet::coordinator::ControlPlaneOptions options, absl::Duration tick) {
+// Why the database was not opened, as an exit code (common/exit_codes.h):
+// supervisors and operators tell "another coordinator has it" from "the file
+// is not ours" without reading the log.
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kFailedPrecondition:
+      return tunefleet::exit_codes::kDatabaseInUse;
+    case absl::StatusCode::kDataLoss:
+      return tunefleet::exit_codes::kDatabaseRefused;
+    default:
+      return tunefleet::exit_codes::kFailure;
+  }
+}
+
+int Run(const std::string& listen, const std::string& database, tunefleet::store::SqliteOptions store_options,
+        const std::string& port_file, const MetricsFlags& metrics_flags, tunefleet::coordinator::ControlPlaneOptions options, absl::Duration tick) {
   // Block the stop signals in every thread (gRPC's inherit the mask); the
   // main loop takes them with sigtimedwait.
   sigset_t stop_signals;
@@ -56,17 +71,18 @@ int Run(const std::string& listen, const std::string& database, const std::strin
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto store = tunefleet::store::Store::Open(database);
+  store_options.log = [](const std::string& message) { Log("coordinator", message); };
+  auto store = tunefleet::store::OpenSqliteStore(database, std::move(store_options));
   if (!store.ok()) {
     Log("coordinator", absl::StrCat("ERROR: ", store.status().ToString()));
-    return 1;
+    return ExitCodeFor(store.status());
   }
   auto metrics = std::make_shared<tunefleet::coordinator::CoordinatorMetrics>();
   options.on_placed = [metrics](absl::Duration wait) { metrics->ObserveQueueWait(wait); };
   auto plane = tunefleet::coordinator::ControlPlane::Create(std::move(*store), std::move(options));
   if (!plane.ok()) {
     Log("coordinator", absl::StrCat("ERROR loading state from ", database, ": ", plane.status().ToString()));
-    return 1;
+    return ExitCodeFor(plane.status());
   }
   tunefleet::coordinator::JobServiceImpl jobs(**plane);
   tunefleet::coordinator::WorkerServiceImpl workers(**plane);
@@ -139,8 +155,17 @@ int main(int argc, char** argv) {
   size_t metrics_history = 10000;
   std::vector<std::string> allowed_path_roots;
   MetricsFlags metrics_flags;
+  bool init = false;
+  std::string bad_rows = "refuse";
   app.add_option("--listen", listen, "gRPC listen address (port 0 picks a free port)")->capture_default_str();
   app.add_option("--database", database, "SQLite database file for durable state")->capture_default_str();
+  app.add_flag("--init", init,
+               "Create a new database in a zero-length or empty --database file (a missing one is always created)");
+  app.add_option("--bad-rows", bad_rows,
+                 "A stored row that does not read back: refuse to start (exit 65), or quarantine it (moved to "
+                 "the quarantine table, logged) and start without it")
+      ->check(CLI::IsMember({"refuse", "quarantine"}))
+      ->capture_default_str();
   app.add_option("--port-file", port_file, "Write the bound port here once listening (for --listen ...:0)");
   app.add_option("--heartbeat-interval", heartbeat_s, "Seconds between worker heartbeats (told to workers)")
       ->capture_default_str();
@@ -185,9 +210,13 @@ int main(int argc, char** argv) {
     options.hang_startup = absl::Seconds(hang_startup_s);
     options.metrics_history = metrics_history;
     options.allowed_path_roots = allowed_path_roots;
-    return Run(listen, database, port_file, metrics_flags, std::move(options), absl::Seconds(tick_s));
+    tunefleet::store::SqliteOptions store_options;
+    store_options.init = init;
+    store_options.bad_rows =
+        bad_rows == "quarantine" ? tunefleet::store::BadRowPolicy::kQuarantine : tunefleet::store::BadRowPolicy::kRefuse;
+    return Run(listen, database, std::move(store_options), port_file, metrics_flags, std::move(options), absl::Seconds(tick_s));
   } catch (const std::exception& e) {  // a last guard: nothing escapes main
     Log("coordinator", absl::StrCat("internal error: ", e.what()));
-    return 70;
+    return tunefleet::exit_codes::kInternalError;
   }
 }

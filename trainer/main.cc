@@ -25,6 +25,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/exit_codes.h"
 #include "common/job_spec_file.h"
 #include "trainer/tools/build_info.h"
 #include "trainer/tools/evaluate_command.h"
@@ -35,7 +36,7 @@
 
 namespace {
 
-constexpr int kExitStoppedAfterCheckpoint = 75;  // EX_TEMPFAIL: resumable, try again
+constexpr int kExitStoppedAfterCheckpoint = tunefleet::exit_codes::kStoppedAfterCheckpoint;  // resumable
 
 // Handlers only set atomics; the loop acts at the next step boundary.
 std::atomic<bool> g_stop_requested{false};
@@ -144,7 +145,7 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {  // a last guard: nothing escapes main
     std::cerr << "tunefleet-trainer: internal error: " << e.what() << "\n";
-    return 70;
+    return tunefleet::exit_codes::kInternalError;
   }
   return 2;
 }

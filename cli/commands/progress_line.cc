@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/output/resources.h"
+#include "common/metric_keys.h"
 
 namespace tunefleet::cli {
 
@@ -26,11 +27,11 @@ void ProgressLine::Update(const v1::Job& job, absl::Time now) {
 void ProgressLine::Update(const v1::MetricSample& sample, absl::Time now) {
   if (sample.rank() != 0) return;  // rank 0 speaks for the gang, as in `plot`
   const auto& v = sample.values();
-  if (auto it = v.find("eval_loss"); it != v.end()) eval_loss_ = it->second;
-  if (auto it = v.find("total_steps"); it != v.end()) total_ = static_cast<int64_t>(it->second);
-  if (auto it = v.find("train_loss"); it != v.end()) loss_ = it->second;
-  if (auto it = v.find("tokens_per_second"); it != v.end()) tokens_per_second_ = it->second;
-  if (v.count("train_loss")) SeeStep(sample.step(), now);
+  if (auto it = v.find(metric_keys::kEvalLoss); it != v.end()) eval_loss_ = it->second;
+  if (auto it = v.find(metric_keys::kTotalSteps); it != v.end()) total_ = static_cast<int64_t>(it->second);
+  if (auto it = v.find(metric_keys::kTrainLoss); it != v.end()) loss_ = it->second;
+  if (auto it = v.find(metric_keys::kTokensPerSecond); it != v.end()) tokens_per_second_ = it->second;
+  if (v.count(metric_keys::kTrainLoss)) SeeStep(sample.step(), now);
 }
 
 std::string ProgressLine::Render() const {

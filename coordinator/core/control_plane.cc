@@ -35,11 +35,9 @@ absl::Status ControlPlane::Load() {
     JobEntry& entry = jobs_[name];
     entry.job = std::move(stored.job);
     entry.order = stored.order;
+    entry.last_event = stored.last_event;
     entry.queued_since = Now();
     entry.attempt_start = Now();
-    auto events = store_->LoadEvents(name, 0);
-    if (!events.ok()) return events.status();
-    entry.events = std::move(*events);
     // A running attempt was assigned before the restart: its ranks count as
     // acknowledged, so a worker that no longer reports them ends the attempt
     // rather than restarting part of a gang.
@@ -52,8 +50,25 @@ absl::Status ControlPlane::Load() {
       entry.last_rank_workers.push_back(placement.worker());
       entry.ranks.push_back(std::move(rank));
     }
-    if (entry.job.state() == v1::JOB_STATE_RUNNING) IndexRanks(entry, true);
     entry.last_attempt = entry.job.attempt();
+    if (entry.job.state() == v1::JOB_STATE_RUNNING) {
+      IndexRanks(entry, true);
+    } else if (entry.job.attempt() > 1 || entry.job.has_start_time()) {
+      // An attempt that has ended: where its ranks ran, for ReadJobLogs.
+      auto attempts = store_->LoadAttempts(name);
+      if (!attempts.ok()) {
+        Log("coordinator", absl::StrCat("WARNING: ", name, ": its logs cannot be found: ", attempts.status().ToString()));
+      } else if (!attempts->empty()) {
+        const store::AttemptRecord& last = attempts->back();
+        entry.last_attempt = last.attempt;
+        entry.last_rank_workers.assign(last.placements.size(), "");
+        for (const v1::RankPlacement& p : last.placements) {
+          if (p.rank() >= 0 && p.rank() < static_cast<int32_t>(last.placements.size())) {
+            entry.last_rank_workers[p.rank()] = p.worker();
+          }
+        }
+      }
+    }
     last_generation_ = std::max(last_generation_, entry.job.generation());
     job_order_[entry.order] = name;
     if (!stored.request_id.empty()) request_ids_[stored.request_id] = name;
@@ -69,33 +84,47 @@ absl::Status ControlPlane::Load() {
   return absl::OkStatus();
 }
 
-v1::JobEvent ControlPlane::AddEvent(JobEntry& entry, const std::string& message) {
+v1::JobEvent ControlPlane::MakeEvent(const JobEntry& entry, const v1::Job& job, const std::string& message) const {
   v1::JobEvent event;
-  event.set_sequence(entry.events.empty() ? 1 : entry.events.back().sequence() + 1);
-  event.set_job(entry.job.name());
+  event.set_sequence(entry.last_event + 1);
+  event.set_job(job.name());
   *event.mutable_time() = ToProtoTime(Now());
-  event.set_state(entry.job.state());
-  event.set_attempt(entry.job.attempt());
+  event.set_state(job.state());
+  event.set_attempt(job.attempt());
   event.set_message(message);
-  entry.events.push_back(event);
-  events_changed_.SignalAll();
-  Log("coordinator", absl::StrCat(entry.job.name(), " #", event.sequence(), " ",
-                                  v1::JobState_Name(entry.job.state()), ": ", message));
   return event;
 }
 
-void ControlPlane::Persist(JobEntry& entry, const std::vector<v1::JobEvent>& events,
-                           const std::optional<store::AttemptRecord>& attempt) {
-  if (auto s = store_->UpdateJob(entry.job, events, attempt); !s.ok()) {
-    // The in-memory state goes on; the next write of this job carries it.
-    Log("coordinator", absl::StrCat("ERROR persisting ", entry.job.name(), ": ", s.ToString()));
-  }
+void ControlPlane::Announce(JobEntry& entry, const v1::JobEvent& event) {
+  entry.last_event = event.sequence();
+  events_changed_.SignalAll();
+  Log("coordinator", absl::StrCat(event.job(), " #", event.sequence(), " ", v1::JobState_Name(event.state()), ": ",
+                                  event.message()));
 }
 
-void ControlPlane::PersistWorker(const WorkerEntry& worker) {
-  if (auto s = store_->PutWorker(worker.worker); !s.ok()) {
-    Log("coordinator", absl::StrCat("ERROR persisting ", worker.worker.name(), ": ", s.ToString()));
+absl::Status ControlPlane::WriteJob(const JobEntry& entry, const v1::Job& next,
+                                    const std::vector<v1::JobEvent>& events,
+                                    const std::optional<store::AttemptRecord>& attempt) {
+  // The state machine's edges, checked where every change passes.
+  if (next.state() != entry.job.state()) {
+    if (auto s = jobs::CheckTransition(entry.job.state(), next.state()); !s.ok()) {
+      Log("coordinator", absl::StrCat("ERROR: ", next.name(), ": ", s.ToString()));
+      return absl::InternalError(absl::StrCat(next.name(), ": ", s.message()));
+    }
   }
+  if (auto s = store_->UpdateJob(next, events, attempt); !s.ok()) {
+    Log("coordinator", absl::StrCat("ERROR persisting ", next.name(), " (nothing changed): ", s.ToString()));
+    return absl::UnavailableError(absl::StrCat("the coordinator could not save ", next.name(), ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ControlPlane::WriteWorker(const v1::Worker& next) {
+  if (auto s = store_->PutWorker(next); !s.ok()) {
+    Log("coordinator", absl::StrCat("ERROR persisting ", next.name(), " (nothing changed): ", s.ToString()));
+    return absl::UnavailableError(absl::StrCat("the coordinator could not save ", next.name(), ": ", s.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ControlPlane::JobEntry*> ControlPlane::FindJob(const std::string& name) {
@@ -198,23 +227,16 @@ v1::Assignment ControlPlane::MakeAssignment(const JobEntry& entry, const std::st
   return assignment;
 }
 
-void ControlPlane::StartAttempt(JobEntry& entry, const scheduler::Placement& placement) {
-  v1::Job& job = entry.job;
+absl::Status ControlPlane::StartAttempt(JobEntry& entry, const scheduler::Placement& placement) {
+  const absl::Time now = Now();
+  v1::Job job = entry.job;
   job.set_state(v1::JOB_STATE_RUNNING);
-  job.set_generation(++last_generation_);
+  job.set_generation(last_generation_ + 1);
   job.clear_not_before();
-  if (!job.has_start_time()) *job.mutable_start_time() = ToProtoTime(Now());
+  if (!job.has_start_time()) *job.mutable_start_time() = ToProtoTime(now);
   job.clear_placements();
-  entry.ranks.clear();
-  entry.last_rank_workers.clear();
-  entry.last_attempt = job.attempt();
-  entry.rendezvous_port = 0;
-  entry.draining = false;
-  entry.drain_asked.clear();
-  entry.failure_pending = false;
-  entry.failure_waits_for.clear();
-  ++attempts_started_;
-  if (options_.on_placed) options_.on_placed(Now() - entry.queued_since);
+  std::vector<RankRuntime> ranks;
+  std::vector<std::string> rank_workers;
   std::map<std::string, std::vector<int32_t>> ranks_by_worker;
   for (const scheduler::RankSlot& slot : placement.ranks) {
     auto* p = job.add_placements();
@@ -224,40 +246,81 @@ void ControlPlane::StartAttempt(JobEntry& entry, const scheduler::Placement& pla
     RankRuntime rank;
     rank.worker = slot.worker;
     rank.gpus = slot.gpu_indices;
-    rank.last_advance = Now();
-    entry.ranks.push_back(std::move(rank));
-    entry.last_rank_workers.push_back(slot.worker);
+    rank.last_advance = now;
+    ranks.push_back(std::move(rank));
+    rank_workers.push_back(slot.worker);
     ranks_by_worker[slot.worker].push_back(slot.rank);
   }
-  IndexRanks(entry, true);
   std::vector<std::string> where;
-  for (const auto& [worker, ranks] : ranks_by_worker) {
-    where.push_back(absl::StrCat(worker, " (rank ", absl::StrJoin(ranks, ","), ")"));
+  for (const auto& [worker, worker_ranks] : ranks_by_worker) {
+    where.push_back(absl::StrCat(worker, " (rank ", absl::StrJoin(worker_ranks, ","), ")"));
   }
   store::AttemptRecord attempt;
   attempt.job = job.name();
   attempt.attempt = job.attempt();
   attempt.generation = job.generation();
   attempt.placements.assign(job.placements().begin(), job.placements().end());
-  entry.attempt_start = Now();
-  attempt.start_unix_micros = absl::ToUnixMicros(entry.attempt_start);
-  auto event = AddEvent(entry, absl::StrCat("attempt ", job.attempt(), " (generation ", job.generation(),
-                                            ") placed on ", absl::StrJoin(where, ", "), " after ",
-                                            absl::FormatDuration(Now() - entry.queued_since), " queued"));
-  Persist(entry, {event}, attempt);
+  attempt.start_unix_micros = absl::ToUnixMicros(now);
+  const v1::JobEvent event = MakeEvent(
+      entry, job,
+      absl::StrCat("attempt ", job.attempt(), " (generation ", job.generation(), ") placed on ",
+                   absl::StrJoin(where, ", "), " after ", absl::FormatDuration(now - entry.queued_since), " queued"));
+  if (auto s = WriteJob(entry, job, {event}, attempt); !s.ok()) return s;
+
+  last_generation_ = job.generation();
+  entry.job = std::move(job);
+  entry.ranks = std::move(ranks);
+  entry.last_rank_workers = std::move(rank_workers);
+  entry.last_attempt = entry.job.attempt();
+  entry.rendezvous_port = 0;
+  entry.draining = false;
+  entry.drain_asked.clear();
+  entry.failure_pending = false;
+  entry.failure_waits_for.clear();
+  entry.attempt_start = now;
+  ++attempts_started_;
+  if (options_.on_placed) options_.on_placed(now - entry.queued_since);
+  IndexRanks(entry, true);
+  Announce(entry, event);
+  return absl::OkStatus();
 }
 
-void ControlPlane::EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, const std::string& detail) {
-  v1::Job& job = entry.job;
-  if (job.state() != v1::JOB_STATE_RUNNING) return;
+absl::Status ControlPlane::EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, const std::string& detail) {
+  if (entry.job.state() != v1::JOB_STATE_RUNNING) return absl::OkStatus();
+  const absl::Time now = Now();
+  store::AttemptRecord attempt;
+  attempt.job = entry.job.name();
+  attempt.attempt = entry.job.attempt();
+  attempt.generation = entry.job.generation();
+  attempt.placements.assign(entry.job.placements().begin(), entry.job.placements().end());
+  attempt.end_unix_micros = absl::ToUnixMicros(now);
+  attempt.end_reason = reason;
+  attempt.end_message = detail;
+  attempt.start_unix_micros = absl::ToUnixMicros(entry.attempt_start);
+
+  v1::Job job = entry.job;
+  const jobs::AttemptOutcome outcome = jobs::AfterAttempt(job, reason, detail, options_.backoff);
+  job.set_state(outcome.state);
+  job.set_attempt(outcome.attempt);
+  job.set_restarts_used(outcome.restarts_used);
+  job.clear_placements();
+  if (outcome.state == v1::JOB_STATE_QUEUED) {
+    *job.mutable_not_before() = ToProtoTime(now + outcome.backoff);
+  } else {
+    job.set_failure_reason(outcome.failure_reason);
+    *job.mutable_end_time() = ToProtoTime(now);
+  }
+  const v1::JobEvent event = MakeEvent(entry, job, outcome.event_message);
+  if (auto s = WriteJob(entry, job, {event}, attempt); !s.ok()) return s;
+
   // Every rank is stopped everywhere; slots stay busy until confirmed dead.
   std::map<std::string, StoppingRanks> stopping;
   for (const RankRuntime& rank : entry.ranks) {
     auto worker = workers_.find(rank.worker);
     if (worker == workers_.end() || worker->second.worker.state() == v1::WORKER_STATE_LOST) continue;
     StoppingRanks& s = stopping[rank.worker];
-    s.job = job.name();
-    s.generation = job.generation();
+    s.job = entry.job.name();
+    s.generation = entry.job.generation();
     if (rank.gpus.empty()) ++s.cpu_slots;
     s.gpus.insert(s.gpus.end(), rank.gpus.begin(), rank.gpus.end());
   }
@@ -269,34 +332,15 @@ void ControlPlane::EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, cons
   entry.failure_pending = false;
   entry.failure_waits_for.clear();
   ++attempts_ended_[v1::AttemptEndReason_Name(reason)];
-
-  store::AttemptRecord attempt;
-  attempt.job = job.name();
-  attempt.attempt = job.attempt();
-  attempt.generation = job.generation();
-  attempt.placements.assign(job.placements().begin(), job.placements().end());
-  attempt.end_unix_micros = absl::ToUnixMicros(Now());
-  attempt.end_reason = reason;
-  attempt.end_message = detail;
-  attempt.start_unix_micros = absl::ToUnixMicros(entry.attempt_start);
-
-  const jobs::AttemptOutcome outcome = jobs::AfterAttempt(job, reason, detail, options_.backoff);
-  job.set_state(outcome.state);
-  job.set_attempt(outcome.attempt);
-  job.set_restarts_used(outcome.restarts_used);
-  job.clear_placements();
   IndexRanks(entry, false);
   entry.ranks.clear();
+  entry.job = std::move(job);
   if (outcome.state == v1::JOB_STATE_QUEUED) {
     ++restarts_[v1::AttemptEndReason_Name(reason)];
-    entry.queued_since = Now();
-    *job.mutable_not_before() = ToProtoTime(Now() + outcome.backoff);
-  } else {
-    job.set_failure_reason(outcome.failure_reason);
-    *job.mutable_end_time() = ToProtoTime(Now());
+    entry.queued_since = now;
   }
-  auto event = AddEvent(entry, outcome.event_message);
-  Persist(entry, {event}, attempt);
+  Announce(entry, event);
+  return absl::OkStatus();
 }
 
 }  // namespace tunefleet::coordinator

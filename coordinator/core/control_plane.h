@@ -148,7 +148,7 @@ class ControlPlane {
   struct JobEntry {
     v1::Job job;
     int64_t order = 0;
-    std::vector<v1::JobEvent> events;
+    int64_t last_event = 0;  // the newest event's sequence; the events stay in the store
     absl::Time queued_since;
     absl::Time attempt_start;
     std::vector<RankRuntime> ranks;  // current attempt, by rank
@@ -193,33 +193,54 @@ class ControlPlane {
     bool drained_itself = false;
   };
 
+  // CreateJob's group commit: submissions that arrive while one is being
+  // saved wait in submit_queue_; the next leader saves all of them in one
+  // transaction (one fsync), so durable throughput grows with concurrency.
+  struct Submission {
+    const v1::CreateJobRequest* request = nullptr;
+    v1::JobSpec spec;  // with defaults, validated
+    std::optional<absl::StatusOr<v1::Job>> result;  // set under submit_mu_
+  };
+  std::vector<absl::StatusOr<v1::Job>> SaveSubmissions(const std::vector<Submission*>& batch)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   ControlPlane(std::unique_ptr<store::Store> store, ControlPlaneOptions options)
       : store_(std::move(store)), options_(std::move(options)), history_(options_.metrics_history) {}
   absl::Status Load();
 
   absl::Time Now() const { return options_.clock(); }
-  v1::JobEvent AddEvent(JobEntry& entry, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Persist(JobEntry& entry, const std::vector<v1::JobEvent>& events,
-               const std::optional<store::AttemptRecord>& attempt = std::nullopt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PersistWorker(const WorkerEntry& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Write, then apply: every change is built on a copy, written by one of
+  // these, and applied to memory only once the write succeeded. A failed
+  // write leaves memory as it was and returns UNAVAILABLE, which fails the
+  // RPC that asked (or, for the periodic work, is tried again next tick).
+  absl::Status WriteJob(const JobEntry& entry, const v1::Job& next, const std::vector<v1::JobEvent>& events,
+                        const std::optional<store::AttemptRecord>& attempt = std::nullopt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteWorker(const v1::Worker& next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The next event of `entry`, describing `job` (its state after the change).
+  v1::JobEvent MakeEvent(const JobEntry& entry, const v1::Job& job, const std::string& message) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After the write: the event is the job's newest; watchers wake.
+  void Announce(JobEntry& entry, const v1::JobEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<JobEntry*> FindJob(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<WorkerEntry*> FindWorker(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Worker WorkerView(const WorkerEntry& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  void StartAttempt(JobEntry& entry, const scheduler::Placement& placement) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status StartAttempt(JobEntry& entry, const scheduler::Placement& placement)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stops the current attempt on every worker and moves the job on (see
   // jobs::AfterAttempt). Every call is one event.
-  void EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, const std::string& detail)
+  absl::Status EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, const std::string& detail)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MarkWorkerLost(WorkerEntry& worker, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status MarkWorkerLost(WorkerEntry& worker, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A heartbeat is missed each time a live worker's silence passes 1.5, 2.5,
   // 3.5... intervals (the half absorbs jitter). Called by Tick and, before
   // last_seen moves, by each heartbeat, so every crossing counts exactly once.
   void CountMissedHeartbeats(WorkerEntry& worker, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckDrains() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void StartDrain(WorkerEntry& worker, absl::Duration deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status StartDrain(WorkerEntry& worker, absl::Duration deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A drained attempt whose ranks have all exited ends (DRAINED, not counted).
-  void FinishDrainIfDone(JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status FinishDrainIfDone(JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckHungRanks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A failed rank of a multi-worker gang: true when the verdict waits for the
   // other workers (see JobEntry::failure_pending), false to end the attempt now.
@@ -237,12 +258,20 @@ class ControlPlane {
   void IndexRanks(const JobEntry& entry, bool add) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Assignment MakeAssignment(const JobEntry& entry, const std::string& worker) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job's samples saved before a coordinator restart, into history_ once.
+  void EnsureHistoryLoaded(const std::string& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::unique_ptr<store::Store> store_;
   const ControlPlaneOptions options_;
 
+  absl::Mutex submit_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::CondVar submit_done_;
+  std::vector<Submission*> submit_queue_ ABSL_GUARDED_BY(submit_mu_);
+  bool submit_leader_ ABSL_GUARDED_BY(submit_mu_) = false;
+
   mutable absl::Mutex mu_;
   absl::CondVar events_changed_;  // signalled on every new event
+  static constexpr int64_t kEventPage = 1000;  // events read from the store per EventsAfter
   std::map<std::string, JobEntry> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, std::string> job_order_ ABSL_GUARDED_BY(mu_);  // submission order -> name
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
@@ -256,6 +285,7 @@ class ControlPlane {
   std::map<std::string, int64_t> attempts_ended_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> restarts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> heartbeats_missed_ ABSL_GUARDED_BY(mu_);  // by worker name
+  std::set<std::string> history_loaded_ ABSL_GUARDED_BY(mu_);
   MetricHistory history_;  // its own lock; taken after mu_, never before
 };
 

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/job_spec_defaults.h"
+#include "common/log.h"
 #include "common/job_spec_paths.h"
 #include "common/job_spec_validation.h"
 #include "common/proto_time.h"
@@ -23,7 +24,14 @@ bool IsValidJobId(const std::string& id) {
 }
 
 std::string RandomJobId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  // Seeded with 128 bits: gRPC starts and ends handler threads all the time,
+  // and two threads seeded alike (32 bits, a birthday away) would hand out
+  // the same ids in the same order.
+  static thread_local std::mt19937_64 rng = [] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }();
   return absl::StrCat("job-", absl::Hex(rng() & 0xffffffffffULL, absl::kZeroPad10));
 }
 
@@ -38,41 +46,117 @@ absl::StatusOr<v1::Job> ControlPlane::CreateJob(const v1::CreateJobRequest& requ
         absl::StrCat("job_id: must match [a-z0-9-]{1,63}, got \"", request.job_id(), "\""));
   }
 
-  absl::MutexLock lock(&mu_);
-  if (!request.request_id().empty()) {
-    auto seen = request_ids_.find(request.request_id());
-    if (seen != request_ids_.end()) return jobs_.at(seen->second).job;  // a retry: same job
+  Submission me;
+  me.request = &request;
+  me.spec = std::move(spec);
+  absl::MutexLock lock(&submit_mu_);
+  submit_queue_.push_back(&me);
+  while (!me.result.has_value()) {
+    if (submit_leader_) {
+      submit_done_.Wait(&submit_mu_);
+      continue;
+    }
+    // Lead: save everything queued (this one included, unless an earlier
+    // leader took it), then hand over.
+    submit_leader_ = true;
+    std::vector<Submission*> batch;
+    batch.swap(submit_queue_);
+    submit_mu_.Unlock();
+    std::vector<absl::StatusOr<v1::Job>> results = SaveSubmissions(batch);
+    submit_mu_.Lock();
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
+    submit_leader_ = false;
+    submit_done_.SignalAll();
   }
-  if (auto s = CheckGangFits(spec); !s.ok()) return s;
-  std::string name = absl::StrCat("jobs/", request.job_id().empty() ? RandomJobId() : request.job_id());
-  if (jobs_.count(name)) return absl::AlreadyExistsError(absl::StrCat(name, " already exists"));
+  return *std::move(me.result);
+}
 
-  JobEntry entry;
-  entry.job.set_name(name);
-  *entry.job.mutable_spec() = std::move(spec);
-  entry.job.set_state(v1::JOB_STATE_QUEUED);
-  entry.job.set_attempt(1);
-  *entry.job.mutable_create_time() = ToProtoTime(Now());
-  entry.queued_since = Now();
-  // The event is built by hand here: the entry is not in jobs_ until it is durable.
-  v1::JobEvent event;
-  event.set_sequence(1);
-  event.set_job(name);
-  *event.mutable_time() = entry.job.create_time();
-  event.set_state(v1::JOB_STATE_QUEUED);
-  event.set_attempt(1);
-  event.set_message(absl::StrCat("submitted: ", entry.job.spec().resources().world_size(), " rank(s), priority ",
-                                 entry.job.spec().priority()));
-  auto order = store_->InsertJob(entry.job, request.request_id(), {event});
-  if (!order.ok()) return order.status();
-  entry.order = *order;
-  entry.events.push_back(event);
-  job_order_[entry.order] = name;
-  if (!request.request_id().empty()) request_ids_[request.request_id()] = name;
-  const v1::Job job = entry.job;
-  jobs_.emplace(name, std::move(entry));
+std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::vector<Submission*>& batch) {
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  absl::MutexLock lock(&mu_);
+  std::vector<absl::StatusOr<v1::Job>> results(batch.size(), absl::InternalError("not saved"));
+  std::vector<store::NewJob> rows;
+  std::vector<JobEntry> entries;
+  std::vector<size_t> row_of(batch.size(), kNone);
+  std::map<std::string, size_t> batch_request_ids;  // a retry inside the batch: the same row
+  std::set<std::string> batch_names;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const v1::CreateJobRequest& request = *batch[i]->request;
+    const std::string& request_id = request.request_id();
+    if (!request_id.empty()) {
+      if (auto seen = request_ids_.find(request_id); seen != request_ids_.end()) {
+        results[i] = jobs_.at(seen->second).job;  // a retry: same job
+        continue;
+      }
+      if (auto seen = batch_request_ids.find(request_id); seen != batch_request_ids.end()) {
+        row_of[i] = seen->second;
+        continue;
+      }
+    }
+    if (auto s = CheckGangFits(batch[i]->spec); !s.ok()) {
+      results[i] = s;
+      continue;
+    }
+    std::string name = absl::StrCat("jobs/", request.job_id().empty() ? RandomJobId() : request.job_id());
+    for (int retry = 0; request.job_id().empty() && retry < 8 && (jobs_.count(name) || batch_names.count(name));
+         ++retry) {
+      name = absl::StrCat("jobs/", RandomJobId());  // a random id that is taken: draw again
+    }
+    if (jobs_.count(name) || batch_names.count(name)) {
+      results[i] = absl::AlreadyExistsError(absl::StrCat(name, " already exists"));
+      continue;
+    }
+    JobEntry entry;
+    entry.job.set_name(name);
+    *entry.job.mutable_spec() = batch[i]->spec;
+    entry.job.set_state(v1::JOB_STATE_QUEUED);
+    entry.job.set_attempt(1);
+    *entry.job.mutable_create_time() = ToProtoTime(Now());
+    entry.queued_since = Now();
+    // Built by hand: the entry is not in jobs_ until it is durable.
+    v1::JobEvent event;
+    event.set_sequence(1);
+    event.set_job(name);
+    *event.mutable_time() = entry.job.create_time();
+    event.set_state(v1::JOB_STATE_QUEUED);
+    event.set_attempt(1);
+    event.set_message(absl::StrCat("submitted: ", entry.job.spec().resources().world_size(), " rank(s), priority ",
+                                   entry.job.spec().priority()));
+    row_of[i] = rows.size();
+    if (!request_id.empty()) batch_request_ids[request_id] = rows.size();
+    batch_names.insert(name);
+    rows.push_back(store::NewJob{entry.job, request_id, {event}});
+    entries.push_back(std::move(entry));
+  }
+  if (rows.empty()) return results;
+  auto orders = store_->InsertJobs(rows);
+  if (!orders.ok()) {
+    absl::Status failed = orders.status();
+    if (failed.code() != absl::StatusCode::kAlreadyExists) {
+      Log("coordinator", absl::StrCat("ERROR persisting ", rows.size(), " new job(s) (none accepted): ",
+                                      failed.ToString()));
+      failed = absl::UnavailableError(
+          absl::StrCat("the coordinator could not save the job (not accepted; retry): ", failed.message()));
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (row_of[i] != kNone) results[i] = failed;
+    }
+    return results;
+  }
+  for (size_t r = 0; r < rows.size(); ++r) {
+    JobEntry& entry = entries[r];
+    const std::string name = entry.job.name();
+    entry.order = (*orders)[r];
+    entry.last_event = 1;
+    job_order_[entry.order] = name;
+    if (!rows[r].request_id.empty()) request_ids_[rows[r].request_id] = name;
+    jobs_.emplace(name, std::move(entry));
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (row_of[i] != kNone) results[i] = rows[row_of[i]].job;
+  }
   events_changed_.SignalAll();
-  return job;
+  return results;
 }
 
 absl::StatusOr<v1::Job> ControlPlane::GetJob(const std::string& name) {
@@ -112,13 +196,16 @@ absl::StatusOr<v1::Job> ControlPlane::CancelJob(const std::string& name) {
   JobEntry& entry = **found;
   switch (entry.job.state()) {
     case v1::JOB_STATE_RUNNING:
-      EndAttempt(entry, v1::ATTEMPT_END_REASON_CANCELLED, "cancelled by request");
+      if (auto s = EndAttempt(entry, v1::ATTEMPT_END_REASON_CANCELLED, "cancelled by request"); !s.ok()) return s;
       break;
     case v1::JOB_STATE_QUEUED: {
-      entry.job.set_state(v1::JOB_STATE_CANCELLED);
-      *entry.job.mutable_end_time() = ToProtoTime(Now());
-      auto event = AddEvent(entry, "cancelled by request while queued");
-      Persist(entry, {event});
+      v1::Job job = entry.job;
+      job.set_state(v1::JOB_STATE_CANCELLED);
+      *job.mutable_end_time() = ToProtoTime(Now());
+      const v1::JobEvent event = MakeEvent(entry, job, "cancelled by request while queued");
+      if (auto s = WriteJob(entry, job, {event}); !s.ok()) return s;
+      entry.job = std::move(job);
+      Announce(entry, event);
       break;
     }
     default:
@@ -134,11 +221,15 @@ absl::StatusOr<std::vector<v1::JobEvent>> ControlPlane::EventsAfter(const std::s
   auto found = FindJob(name);
   if (!found.ok()) return found.status();
   const JobEntry& entry = **found;
+  // Paged from the store: memory holds only the newest sequence.
   std::vector<v1::JobEvent> out;
-  for (const v1::JobEvent& event : entry.events) {
-    if (event.sequence() > after) out.push_back(event);
+  if (after < entry.last_event) {
+    auto events = store_->LoadEvents(name, after, kEventPage);
+    if (!events.ok()) return events.status();
+    out = std::move(*events);
   }
-  *finished = jobs::IsTerminal(entry.job.state());
+  const int64_t last_read = out.empty() ? after : out.back().sequence();
+  *finished = jobs::IsTerminal(entry.job.state()) && last_read >= entry.last_event;
   return out;
 }
 
@@ -147,7 +238,7 @@ void ControlPlane::WaitForEvents(const std::string& name, int64_t after, absl::D
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     auto it = jobs_.find(name);
-    if (it == jobs_.end() || (!it->second.events.empty() && it->second.events.back().sequence() > after)) return;
+    if (it == jobs_.end() || it->second.last_event > after) return;
     events_changed_.WaitWithDeadline(&mu_, deadline);
   }
 }
@@ -180,6 +271,7 @@ absl::StatusOr<std::vector<v1::MetricSample>> ControlPlane::MetricsAfter(const s
     // Read before the samples: a job that had ended has reported all of them.
     *finished = state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
                 state == v1::JOB_STATE_CANCELLED;
+    EnsureHistoryLoaded(name);
   }
   return history_.Read(name, cursor, after_step);
 }

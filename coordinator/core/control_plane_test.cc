@@ -3,6 +3,7 @@
 // until ranks are confirmed dead, and state that survives a restart.
 
 #include "coordinator/core/control_plane.h"
+#include "coordinator/store/sqlite_store.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,7 +23,7 @@ class ControlPlaneTest : public ::testing::Test {
   }
   void Open() {
     plane_.reset();
-    auto store = store::Store::Open(path_);
+    auto store = store::OpenSqliteStore(path_);
     ASSERT_TRUE(store.ok()) << store.status();
     ControlPlaneOptions options;
     options.worker_timeout = absl::Seconds(15);
@@ -291,6 +292,54 @@ TEST_F(ControlPlaneTest, StateSurvivesARestartOfTheControlPlane) {
   EXPECT_EQ(reply.start_size(), 0);
   EXPECT_EQ(reply.stop_size(), 0);
   EXPECT_EQ(Get(running.name()).state(), v1::JOB_STATE_RUNNING);
+}
+
+// The attempts and metrics tables are read back: a finished job's logs and
+// metric history are found after a restart, not lost with the memory.
+TEST_F(ControlPlaneTest, AFinishedJobsLogSourceAndMetricHistorySurviveARestart) {
+  v1::RegisterWorkerRequest request;
+  request.set_worker_id("w");
+  request.mutable_resources()->set_cpu_slots(2);
+  request.mutable_resources()->set_log_address("10.0.0.7:7000");
+  auto registered = plane_->RegisterWorker(request);
+  ASSERT_TRUE(registered.ok());
+  sessions_["w"] = registered->session();
+  v1::Job job = Submit(2);
+  plane_->Tick();
+  job = Get(job.name());
+  v1::ReportMetricsRequest report;
+  report.set_worker_id("w");
+  report.set_generation(job.generation());
+  for (int step = 1; step <= 3; ++step) {
+    v1::MetricSample* sample = report.add_samples();
+    sample->set_job(job.name());
+    sample->set_event("step");
+    sample->set_step(step);
+    (*sample->mutable_values())["train_loss"] = 2.0 - step * 0.1;
+  }
+  ASSERT_TRUE(plane_->ReportMetrics(report).ok());
+  Beat("w", {Rank(job, 0, v1::RANK_PHASE_SUCCEEDED), Rank(job, 1, v1::RANK_PHASE_SUCCEEDED)});
+  ASSERT_EQ(Get(job.name()).state(), v1::JOB_STATE_SUCCEEDED);
+
+  Open();
+  // Metric history too (WatchJobMetrics, `tunefleet plot`).
+  int64_t cursor = 0;
+  bool ended = false;
+  auto samples = plane_->MetricsAfter(job.name(), &cursor, 0, &ended);
+  ASSERT_TRUE(samples.ok()) << samples.status();
+  ASSERT_EQ(samples->size(), 3u);
+  EXPECT_EQ((*samples)[2].step(), 3);
+  EXPECT_DOUBLE_EQ((*samples)[2].values().at("train_loss"), 1.7);
+  EXPECT_TRUE(ended);
+  auto source = plane_->FindLogSource(job.name(), 1);
+  ASSERT_TRUE(source.ok()) << source.status();
+  EXPECT_EQ(source->log_address, "10.0.0.7:7000");
+  EXPECT_EQ(source->attempt, 1);
+  bool finished = false;
+  auto events = plane_->EventsAfter(job.name(), 0, &finished);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 3u);  // submitted, placed, succeeded: paged from the database
+  EXPECT_TRUE(finished);
 }
 
 TEST_F(ControlPlaneTest, WorkerDrainedByItsOwnSigtermIsReadyAfterItRestartsButAnOperatorsDrainStays) {

@@ -19,8 +19,17 @@ void ControlPlane::Tick() {
     CountMissedHeartbeats(worker, now);
     const absl::Duration silent = now - worker.last_seen;
     if (silent > options_.worker_timeout) {
+      // Not saved: still silent at the next tick, and tried again then.
       MarkWorkerLost(worker, absl::StrCat(name, " sent no heartbeat for ", absl::FormatDuration(silent),
-                                          " (timeout ", absl::FormatDuration(options_.worker_timeout), ")"));
+                                          " (timeout ", absl::FormatDuration(options_.worker_timeout), ")"))
+          .IgnoreError();
+    }
+  }
+  // Attempts on a LOST worker whose end was not saved (a failed write): again.
+  for (auto& [name, worker] : workers_) {
+    if (worker.worker.state() != v1::WORKER_STATE_LOST) continue;
+    for (JobEntry* entry : JobsOn(name)) {
+      EndAttempt(*entry, v1::ATTEMPT_END_REASON_WORKER_LOST, absl::StrCat(name, " is lost")).IgnoreError();
     }
   }
   // A deferred failure whose gang workers were neither heard from nor declared
@@ -28,7 +37,7 @@ void ControlPlane::Tick() {
   for (auto& [name, entry] : jobs_) {
     if (entry.failure_pending && entry.job.state() == v1::JOB_STATE_RUNNING &&
         now - entry.failure_since > options_.worker_timeout) {
-      EndAttempt(entry, v1::ATTEMPT_END_REASON_TRAINER_FAILED, entry.failure_detail);
+      EndAttempt(entry, v1::ATTEMPT_END_REASON_TRAINER_FAILED, entry.failure_detail).IgnoreError();  // next tick
     }
   }
   CheckDrains();
@@ -52,7 +61,8 @@ void ControlPlane::CheckHungRanks() {
       EndAttempt(entry, v1::ATTEMPT_END_REASON_RANK_HUNG,
                  absl::StrCat("rank ", r, " on ", rank.worker, " made no progress past step ", rank.step, " for ",
                               absl::FormatDuration(absl::Trunc(stalled, absl::Milliseconds(10))), " (allowance ",
-                              absl::FormatDuration(absl::Trunc(allowance, absl::Milliseconds(10))), ")"));
+                              absl::FormatDuration(absl::Trunc(allowance, absl::Milliseconds(10))), ")"))
+          .IgnoreError();  // not saved: found hung again next tick
       break;
     }
   }
@@ -67,15 +77,19 @@ void ControlPlane::CountMissedHeartbeats(WorkerEntry& worker, absl::Time now) {
   worker.missed_in_gap = missed;
 }
 
-void ControlPlane::MarkWorkerLost(WorkerEntry& worker, const std::string& why) {
+absl::Status ControlPlane::MarkWorkerLost(WorkerEntry& worker, const std::string& why) {
+  v1::Worker next = worker.worker;
+  next.set_state(v1::WORKER_STATE_LOST);
+  if (auto s = WriteWorker(next); !s.ok()) return s;
   Log("coordinator", absl::StrCat(worker.worker.name(), " LOST: ", why));
-  worker.worker.set_state(v1::WORKER_STATE_LOST);
+  worker.worker = std::move(next);
   worker.session.clear();  // its next heartbeat is told to register again
   worker.stopping.clear();  // nothing to confirm: its trainers die with it (or are stopped on return)
-  PersistWorker(worker);
+  absl::Status first;
   for (JobEntry* entry : JobsOn(worker.worker.name())) {
-    EndAttempt(*entry, v1::ATTEMPT_END_REASON_WORKER_LOST, why);
+    first.Update(EndAttempt(*entry, v1::ATTEMPT_END_REASON_WORKER_LOST, why));
   }
+  return first;
 }
 
 void ControlPlane::CheckDrains() {
@@ -87,7 +101,8 @@ void ControlPlane::CheckDrains() {
       if (now >= deadline) {
         // Ranks still saving are killed; the job resumes from its previous checkpoint.
         EndAttempt(*entry, v1::ATTEMPT_END_REASON_DRAINED,
-                   absl::StrCat(name, " is draining: deadline reached before every rank checkpointed"));
+                   absl::StrCat(name, " is draining: deadline reached before every rank checkpointed"))
+            .IgnoreError();  // not saved: the deadline is still past next tick
       } else if (!entry->draining) {  // also after our restart: ask again
         entry->draining = true;
         entry->drain_deadline = deadline;
@@ -95,9 +110,11 @@ void ControlPlane::CheckDrains() {
       }
     }
     if (JobsOn(name).empty() && worker.stopping.empty()) {
-      worker.worker.set_state(v1::WORKER_STATE_DRAINED);
-      worker.worker.clear_drain_deadline();
-      PersistWorker(worker);
+      v1::Worker next = worker.worker;
+      next.set_state(v1::WORKER_STATE_DRAINED);
+      next.clear_drain_deadline();
+      if (!WriteWorker(next).ok()) continue;  // still DRAINING, and done, next tick
+      worker.worker = std::move(next);
       Log("coordinator", absl::StrCat(name, " DRAINED"));
     }
   }
@@ -124,7 +141,8 @@ void ControlPlane::PlaceQueuedJobs() {
   const scheduler::Decision decision = scheduler::Schedule(std::move(queue), std::move(capacity), now,
                                                            options_.scheduling);
   for (const scheduler::Placement& placement : decision.placements) {
-    StartAttempt(jobs_.at(placement.job), placement);
+    // Not saved: the job stays QUEUED and the next pass places it.
+    StartAttempt(jobs_.at(placement.job), placement).IgnoreError();
   }
 }
 

@@ -11,7 +11,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/exit_codes.h"
 #include "common/log.h"
+#include "common/metric_samples.h"
 #include "common/proto_time.h"
 #include "coordinator/core/control_plane.h"
 
@@ -40,27 +42,31 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   }
   const std::string name = absl::StrCat("workers/", request.worker_id());
   absl::MutexLock lock(&mu_);
-  WorkerEntry& entry = workers_[name];
-  const bool known = entry.worker.name() == name;
-  if (known) CountMissedHeartbeats(entry, Now());  // the silence before a re-registration (not while LOST)
-  entry.worker.set_name(name);
-  *entry.worker.mutable_resources() = res;
-  entry.worker.set_version(request.version());
-  if (!known || entry.worker.state() == v1::WORKER_STATE_LOST ||
-      entry.worker.state() == v1::WORKER_STATE_UNSPECIFIED) {
-    entry.worker.set_state(v1::WORKER_STATE_READY);
+  auto found = workers_.find(name);
+  const bool known = found != workers_.end();
+  v1::Worker next = known ? found->second.worker : v1::Worker();
+  next.set_name(name);
+  *next.mutable_resources() = res;
+  next.set_version(request.version());
+  if (!known || next.state() == v1::WORKER_STATE_LOST || next.state() == v1::WORKER_STATE_UNSPECIFIED) {
+    next.set_state(v1::WORKER_STATE_READY);
   }
   // A worker that drained itself on SIGTERM and came back was restarted, not
   // taken out of service: an operator's drain (or cordon) stays until uncordon.
-  if (known && entry.drained_itself && entry.worker.state() == v1::WORKER_STATE_DRAINED) {
-    entry.worker.set_state(v1::WORKER_STATE_READY);
-    entry.worker.clear_drain_deadline();
+  if (known && found->second.drained_itself && next.state() == v1::WORKER_STATE_DRAINED) {
+    next.set_state(v1::WORKER_STATE_READY);
+    next.clear_drain_deadline();
   }
+  *next.mutable_last_heartbeat_time() = ToProtoTime(Now());
+  if (auto s = WriteWorker(next); !s.ok()) return s;
+
+  WorkerEntry& entry = workers_[name];
+  if (known) CountMissedHeartbeats(entry, Now());  // the silence before a re-registration (not while LOST)
+  entry.worker = std::move(next);
   entry.drained_itself = false;
   entry.session = NewSession();
   entry.last_seen = Now();
   entry.missed_in_gap = 0;
-  *entry.worker.mutable_last_heartbeat_time() = ToProtoTime(Now());
   // Ranks that survived from an attempt that has since ended keep their
   // slots busy until the worker confirms them dead.
   for (const v1::RankStatus& rank : request.running_ranks()) {
@@ -71,7 +77,6 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
       entry.stopping.push_back(StoppingRanks{rank.job(), rank.generation(), 1, {}});
     }
   }
-  PersistWorker(entry);
   Log("coordinator", absl::StrCat(name, " registered (", known ? "again" : "new", "): ", res.gpus_size(), " GPUs, ",
                                   res.cpu_slots(), " CPU slots, state ", v1::WorkerState_Name(entry.worker.state())));
   v1::RegisterWorkerResponse response;
@@ -98,9 +103,9 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   // The worker got SIGTERM: drain it as an operator's drain would.
   if (request.draining() && worker.worker.state() != v1::WORKER_STATE_DRAINING &&
       worker.worker.state() != v1::WORKER_STATE_DRAINED) {
+    if (auto s = StartDrain(worker, options_.default_drain_deadline); !s.ok()) return s;  // asked again next beat
     Log("coordinator", absl::StrCat(name, " is draining itself (SIGTERM)"));
     worker.drained_itself = true;
-    StartDrain(worker, options_.default_drain_deadline);
   }
 
   std::set<std::pair<std::string, int64_t>> reported_live;  // (job, generation)
@@ -150,8 +155,11 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
                                                  rank.exit_code(), ")")}});
     }
   }
+  // A change that cannot be saved fails the heartbeat (UNAVAILABLE) before
+  // any command is sent; the worker reports the same ranks again next time.
+  absl::Status saved;
   for (JobEntry* entry : JobsOn(name)) {
-    FinishDrainIfDone(*entry);
+    saved.Update(FinishDrainIfDone(*entry));
     // This worker is alive: a failure waiting on it is the job's after all.
     if (entry->failure_pending && entry->failure_waits_for.erase(name) > 0 && entry->failure_waits_for.empty()) {
       ended.push_back({entry->job.name(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED, entry->failure_detail}});
@@ -171,14 +179,15 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
     }
   }
   for (const auto& [job_name, why] : ended) {
-    EndAttempt(jobs_.at(job_name), why.first, why.second);
+    saved.Update(EndAttempt(jobs_.at(job_name), why.first, why.second));
   }
   // Every rank succeeded: the job did.
   for (JobEntry* entry : JobsOn(name)) {
     bool all = !entry->ranks.empty();
     for (const RankRuntime& runtime : entry->ranks) all = all && runtime.phase == v1::RANK_PHASE_SUCCEEDED;
-    if (all) EndAttempt(*entry, v1::ATTEMPT_END_REASON_COMPLETED, "every rank exited 0");
+    if (all) saved.Update(EndAttempt(*entry, v1::ATTEMPT_END_REASON_COMPLETED, "every rank exited 0"));
   }
+  if (!saved.ok()) return saved;
 
   // Stopping ranks the worker no longer reports as live are confirmed dead.
   auto& stopping = worker.stopping;
@@ -247,8 +256,10 @@ absl::StatusOr<v1::Worker> ControlPlane::CordonWorker(const std::string& name) {
   if (!worker.ok()) return worker.status();
   WorkerEntry& entry = **worker;
   if (entry.worker.state() == v1::WORKER_STATE_READY) {
-    entry.worker.set_state(v1::WORKER_STATE_CORDONED);
-    PersistWorker(entry);
+    v1::Worker next = entry.worker;
+    next.set_state(v1::WORKER_STATE_CORDONED);
+    if (auto s = WriteWorker(next); !s.ok()) return s;
+    entry.worker = std::move(next);
     Log("coordinator", absl::StrCat(name, " cordoned"));
   }
   return WorkerView(entry);
@@ -262,9 +273,11 @@ absl::StatusOr<v1::Worker> ControlPlane::UncordonWorker(const std::string& name)
   if (entry.worker.state() == v1::WORKER_STATE_LOST) {
     return absl::FailedPreconditionError(absl::StrCat(name, " is LOST; it returns when it registers again"));
   }
-  entry.worker.set_state(v1::WORKER_STATE_READY);
-  entry.worker.clear_drain_deadline();
-  PersistWorker(entry);
+  v1::Worker next = entry.worker;
+  next.set_state(v1::WORKER_STATE_READY);
+  next.clear_drain_deadline();
+  if (auto s = WriteWorker(next); !s.ok()) return s;
+  entry.worker = std::move(next);
   Log("coordinator", absl::StrCat(name, " uncordoned"));
   return WorkerView(entry);
 }
@@ -282,19 +295,22 @@ absl::StatusOr<v1::Worker> ControlPlane::DrainWorker(const v1::DrainWorkerReques
   if (entry.worker.state() == v1::WORKER_STATE_LOST) {
     return absl::FailedPreconditionError(absl::StrCat(request.name(), " is LOST"));
   }
-  entry.drained_itself = false;  // an operator's drain outlasts a restart
   if (entry.worker.state() != v1::WORKER_STATE_DRAINING && entry.worker.state() != v1::WORKER_STATE_DRAINED) {
-    StartDrain(entry, deadline);
+    if (auto s = StartDrain(entry, deadline); !s.ok()) return s;
   }
+  entry.drained_itself = false;  // an operator's drain outlasts a restart
   return WorkerView(entry);
 }
 
-void ControlPlane::StartDrain(WorkerEntry& worker, absl::Duration deadline) {
-  worker.worker.set_state(v1::WORKER_STATE_DRAINING);
-  *worker.worker.mutable_drain_deadline() = ToProtoTime(Now() + deadline);
-  PersistWorker(worker);
+absl::Status ControlPlane::StartDrain(WorkerEntry& worker, absl::Duration deadline) {
+  v1::Worker next = worker.worker;
+  next.set_state(v1::WORKER_STATE_DRAINING);
+  *next.mutable_drain_deadline() = ToProtoTime(Now() + deadline);
+  if (auto s = WriteWorker(next); !s.ok()) return s;
+  worker.worker = std::move(next);
   Log("coordinator", absl::StrCat(worker.worker.name(), " draining, deadline ", absl::FormatDuration(deadline)));
   CheckDrains();  // marks its gangs draining; an idle worker is DRAINED at once
+  return absl::OkStatus();
 }
 
 bool ControlPlane::DeferFailure(JobEntry& entry, const std::string& reporter, const std::string& detail) {
@@ -311,48 +327,72 @@ bool ControlPlane::DeferFailure(JobEntry& entry, const std::string& reporter, co
   return true;
 }
 
-void ControlPlane::FinishDrainIfDone(JobEntry& entry) {
-  if (!entry.draining || entry.job.state() != v1::JOB_STATE_RUNNING) return;
+absl::Status ControlPlane::FinishDrainIfDone(JobEntry& entry) {
+  if (!entry.draining || entry.job.state() != v1::JOB_STATE_RUNNING) return absl::OkStatus();
   bool all_checkpointed = true;
   for (const RankRuntime& rank : entry.ranks) {
-    if (!rank.acknowledged || IsLive(rank.phase)) return;  // still saving (or never started)
-    all_checkpointed = all_checkpointed && rank.exit_code == 75;
+    if (!rank.acknowledged || IsLive(rank.phase)) return absl::OkStatus();  // still saving (or never started)
+    all_checkpointed = all_checkpointed && rank.exit_code == exit_codes::kStoppedAfterCheckpoint;
   }
-  EndAttempt(entry, v1::ATTEMPT_END_REASON_DRAINED,
-             all_checkpointed ? "drained: every rank checkpointed and exited 75"
+  return EndAttempt(entry, v1::ATTEMPT_END_REASON_DRAINED,
+                    all_checkpointed ? "drained: every rank checkpointed and exited 75"
                               : "drained: a rank exited without a drain checkpoint; resuming from the previous one");
+}
+
+void ControlPlane::EnsureHistoryLoaded(const std::string& job) {
+  if (!history_loaded_.insert(job).second) return;
+  auto saved = store_->LoadMetrics(job);
+  if (!saved.ok()) {
+    Log("coordinator", absl::StrCat("WARNING: ", job, ": saved metric samples unreadable: ", saved.status().ToString()));
+    return;
+  }
+  for (const v1::MetricSample& sample : *saved) history_.Add(job, sample);
 }
 
 absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request) {
   absl::MutexLock lock(&mu_);
+  // Fencing: a stale attempt's trainer never reports for the new one.
+  std::map<std::string, std::vector<v1::MetricSample>> accepted;
   for (const v1::MetricSample& sample : request.samples()) {
     auto it = jobs_.find(sample.job());
-    // Fencing: a stale attempt's trainer never reports for the new one.
     if (it == jobs_.end() || it->second.job.state() != v1::JOB_STATE_RUNNING ||
         it->second.job.generation() != request.generation()) {
       continue;
     }
-    JobEntry& entry = it->second;
+    accepted[sample.job()].push_back(sample);
+  }
+  // Saved first (for WatchJobMetrics and `tunefleet plot` after a restart);
+  // the worker keeps what was refused and sends it again.
+  for (const auto& [job, samples] : accepted) {
+    EnsureHistoryLoaded(job);
+    if (auto s = store_->AppendMetrics(job, samples, static_cast<int64_t>(options_.metrics_history)); !s.ok()) {
+      Log("coordinator", absl::StrCat("ERROR saving metric samples of ", job, ": ", s.ToString()));
+      return absl::UnavailableError(absl::StrCat("the coordinator could not save metric samples: ", s.message()));
+    }
+  }
+  for (const auto& [job, samples] : accepted) {
+    JobEntry& entry = jobs_.at(job);
     v1::JobProgress& progress = *entry.job.mutable_progress();
-    auto value = [&](const char* key) -> const double* {
-      auto found = sample.values().find(key);
-      return found == sample.values().end() ? nullptr : &found->second;
-    };
-    if (sample.step() > progress.step()) progress.set_step(sample.step());
-    if (sample.rank() == 0) {  // one rank speaks for the job's figures
-      if (const double* v = value("total_steps")) progress.set_total_steps(static_cast<int64_t>(*v));
-      if (const double* v = value("train_loss")) progress.set_train_loss(*v);
-      if (const double* v = value("eval_loss")) progress.set_eval_loss(*v);
-      if (const double* v = value("tokens_per_second")) progress.set_tokens_per_second(*v);
-      if (const double* v = value("learning_rate")) progress.set_learning_rate(*v);
+    for (const v1::MetricSample& sample : samples) {
+      auto value = [&](const char* key) -> const double* {
+        auto found = sample.values().find(key);
+        return found == sample.values().end() ? nullptr : &found->second;
+      };
+      if (sample.step() > progress.step()) progress.set_step(sample.step());
+      if (sample.rank() == 0) {  // one rank speaks for the job's figures
+        if (const double* v = value(metric_keys::kTotalSteps)) progress.set_total_steps(static_cast<int64_t>(*v));
+        if (const double* v = value(metric_keys::kTrainLoss)) progress.set_train_loss(*v);
+        if (const double* v = value(metric_keys::kEvalLoss)) progress.set_eval_loss(*v);
+        if (const double* v = value(metric_keys::kTokensPerSecond)) progress.set_tokens_per_second(*v);
+        if (const double* v = value(metric_keys::kLearningRate)) progress.set_learning_rate(*v);
+      }
+      if (CheckpointCommitted(sample)) {
+        if (sample.step() > progress.last_checkpoint_step()) progress.set_last_checkpoint_step(sample.step());
+        entry.last_checkpoint_time = Now();
+        if (const double* v = value(metric_keys::kSaveSeconds)) entry.checkpoint_save_seconds = *v;
+      }
+      history_.Add(job, sample);
     }
-    auto committed = sample.text().find("committed");
-    if (sample.event() == "checkpoint" && (committed == sample.text().end() || committed->second == "true")) {
-      if (sample.step() > progress.last_checkpoint_step()) progress.set_last_checkpoint_step(sample.step());
-      entry.last_checkpoint_time = Now();
-      if (const double* v = value("save_seconds")) entry.checkpoint_save_seconds = *v;
-    }
-    history_.Add(sample.job(), sample);
   }
   return absl::OkStatus();
 }

@@ -1,9 +1,8 @@
 #pragma once
 // Metric samples of each job, kept in memory, bounded per job (the oldest go
-// first). Why not SQLite: samples are high-rate, derived data whose durable
-// copy is each rank's metrics JSONL (and Prometheus); fsyncing them would
-// compete with the job state's commits. A coordinator restart starts the
-// history afresh from what workers send next.
+// first). The control plane also saves them (Store::AppendMetrics, not synced
+// on their own: high-rate, derived data whose full copy is each rank's
+// metrics JSONL) and reloads a job's on first use after a restart.
 
 #include <cstdint>
 #include <deque>

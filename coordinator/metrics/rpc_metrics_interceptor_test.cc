@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "coordinator/metrics/coordinator_metrics.h"
 #include "coordinator/service/services.h"
+#include "coordinator/store/sqlite_store.h"
 #include "tests/testing/child_process.h"
 
 namespace tunefleet::coordinator {
@@ -42,7 +43,7 @@ TEST(RpcMetricsLabels, MethodPathAndCanonicalCodeNames) {
 class RpcMetricsInterceptorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = store::Store::Open(tunefleet::testing::FreshTestDirectory() + "/state.db");
+    auto store = store::OpenSqliteStore(tunefleet::testing::FreshTestDirectory() + "/state.db");
     ASSERT_TRUE(store.ok()) << store.status();
     auto plane = ControlPlane::Create(std::move(*store), ControlPlaneOptions{});
     ASSERT_TRUE(plane.ok()) << plane.status();

@@ -1,14 +1,21 @@
 #pragma once
-// The coordinator's durable state, in one SQLite file (WAL, synchronous=FULL):
-// jobs, their events, their attempts, and workers. Every write is one
-// transaction that is on disk when the call returns, so a job acknowledged by
-// CreateJob survives kill -9. Messages are stored as serialized protos beside
-// the few columns that queries need.
+// The coordinator's durable state, behind an interface: jobs, their events,
+// their attempts, and workers. SQLite (sqlite_store.h) is the one backend
+// today; a replicated engine (PostgreSQL, etcd) can take its place behind the
+// same calls for a highly available control plane (docs/control_plane.md).
+//
+// The contract every backend keeps:
+//   - a write is durable when the call returns OK (the control plane applies
+//     a change to memory and replies only after that);
+//   - a failed write changed nothing, and says UNAVAILABLE when it may succeed
+//     later (full disk, read-only file, lost connection), so the RPC that
+//     asked for it fails with UNAVAILABLE and is retried;
+//   - one writer: a backend refuses a second control plane on the same state
+//     (FAILED_PRECONDITION naming the holder) rather than letting two diverge.
 //
 // Not thread-safe: the control plane calls it under its own mutex.
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,8 +24,6 @@
 #include "absl/status/statusor.h"
 #include "tunefleet/v1/job.pb.h"
 #include "tunefleet/v1/worker.pb.h"
-
-struct sqlite3;
 
 namespace tunefleet::store {
 
@@ -38,36 +43,54 @@ struct StoredJob {
   v1::Job job;
   int64_t order = 0;  // submission order (FIFO)
   std::string request_id;
+  int64_t last_event = 0;  // the newest event's sequence (events stay in the store)
+};
+
+// A job to insert, with its first events.
+struct NewJob {
+  v1::Job job;
+  std::string request_id;
+  std::vector<v1::JobEvent> events;
 };
 
 class Store {
  public:
-  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
-  ~Store();
-  Store(const Store&) = delete;
-  Store& operator=(const Store&) = delete;
+  virtual ~Store() = default;
 
-  // Inserts a new job; returns its submission order. ALREADY_EXISTS when the
-  // name is taken.
+  // Inserts new jobs in one transaction (group commit: one sync for all);
+  // returns their submission orders, in turn. All or nothing: ALREADY_EXISTS
+  // when a name is taken, and then none is inserted.
+  virtual absl::StatusOr<std::vector<int64_t>> InsertJobs(const std::vector<NewJob>& jobs) = 0;
+  // One job: InsertJobs of one.
   absl::StatusOr<int64_t> InsertJob(const v1::Job& job, const std::string& request_id,
-                                    const std::vector<v1::JobEvent>& events);
-  // Replaces a job's row and appends `events`, in one transaction.
-  absl::Status UpdateJob(const v1::Job& job, const std::vector<v1::JobEvent>& events,
-                         const std::optional<AttemptRecord>& attempt = std::nullopt);
-  absl::Status PutWorker(const v1::Worker& worker);
+                                    const std::vector<v1::JobEvent>& events) {
+    auto orders = InsertJobs({NewJob{job, request_id, events}});
+    if (!orders.ok()) return orders.status();
+    return orders->front();
+  }
+  // Replaces a job's row, appends `events` and puts `attempt`, in one transaction.
+  virtual absl::Status UpdateJob(const v1::Job& job, const std::vector<v1::JobEvent>& events,
+                                 const std::optional<AttemptRecord>& attempt = std::nullopt) = 0;
+  virtual absl::Status PutWorker(const v1::Worker& worker) = 0;
 
-  absl::StatusOr<std::vector<StoredJob>> LoadJobs();
-  absl::StatusOr<std::vector<v1::JobEvent>> LoadEvents(const std::string& job, int64_t after);
-  absl::StatusOr<std::vector<AttemptRecord>> LoadAttempts(const std::string& job);
-  absl::StatusOr<std::vector<v1::Worker>> LoadWorkers();
+  // Every job, in submission order. A row that does not read back is named
+  // (table, key, column, why): refused, or quarantined, per the backend's options.
+  virtual absl::StatusOr<std::vector<StoredJob>> LoadJobs() = 0;
+  // Events of `job` with sequence > `after`, oldest first, at most `limit` (0: all).
+  virtual absl::StatusOr<std::vector<v1::JobEvent>> LoadEvents(const std::string& job, int64_t after,
+                                                               int64_t limit = 0) = 0;
+  // Every attempt of `job`, oldest first.
+  virtual absl::StatusOr<std::vector<AttemptRecord>> LoadAttempts(const std::string& job) = 0;
+  virtual absl::StatusOr<std::vector<v1::Worker>> LoadWorkers() = 0;
 
- private:
-  explicit Store(sqlite3* db) : db_(db) {}
-  absl::Status Exec(const char* sql);
-  absl::Status AppendEvents(const std::vector<v1::JobEvent>& events);
-  absl::Status PutAttempt(const AttemptRecord& attempt);
-
-  sqlite3* db_;
+  // Metric samples (WatchJobMetrics, `tunefleet plot`): high-rate, derived
+  // data whose full copy is each rank's metrics JSONL, so an append is not
+  // synced on its own; it becomes durable with the next state write. At most
+  // `keep` samples per job are kept (the oldest go first).
+  virtual absl::Status AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
+                                     int64_t keep) = 0;
+  // The job's kept samples, oldest first.
+  virtual absl::StatusOr<std::vector<v1::MetricSample>> LoadMetrics(const std::string& job) = 0;
 };
 
 }  // namespace tunefleet::store

@@ -132,6 +132,50 @@ TEST(ControlPlaneOpsE2e, MetricsAndLogsFlowThroughTheCoordinator) {
   EXPECT_NEAR(listed.checkpoints(0).train_loss(), 2.0 - 15.0 / 16, 1e-9);
 }
 
+// The committed flag across processes: the trainer writes it as a number, the
+// worker passes numbers on as values, and the coordinator counts a checkpoint
+// only when the flag says committed. A "committed":0 event (files written,
+// commit failed) must not become the job's last checkpoint (issue 16).
+TEST(ControlPlaneOpsE2e, AnUncommittedCheckpointEventIsNotCountedAsCommitted) {
+  Cluster cluster;
+  cluster.StartCoordinator();
+  cluster.StartWorker("w1");
+  v1::Job job = cluster.Submit(cluster.FakeJob("steps=5,step_ms=40,ckpt_every=2,uncommitted_at=5"));
+  job = cluster.WaitForState(job.name(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(job.progress().step(), 5) << cluster.EventLog(job.name());
+  EXPECT_EQ(job.progress().last_checkpoint_step(), 4) << "step 5's checkpoint event says committed: 0";
+}
+
+// A finished job's logs and metrics after a coordinator restart: where its
+// ranks ran and its samples are read back from the database (issue 16).
+TEST(ControlPlaneOpsE2e, AFinishedJobsLogsAndMetricsAreServedAfterACoordinatorRestart) {
+  Cluster cluster;
+  cluster.StartCoordinator();
+  cluster.StartWorker("w1");
+  v1::Job job = cluster.Submit(cluster.FakeJob("steps=3,step_ms=20"));
+  cluster.WaitForState(job.name(), v1::JOB_STATE_SUCCEEDED);
+  const int port = cluster.port();
+  cluster.KillCoordinator();
+  cluster.StartCoordinator(port);
+  EXPECT_THAT(Joined(ReadLogs(cluster, job.name(), 0, /*follow=*/false)), HasSubstr("fake-trainer: done"));
+  std::vector<v1::JobEvent> events = cluster.Events(job.name());
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().state(), v1::JOB_STATE_SUCCEEDED);
+  // Its metric history too: what `tunefleet plot` reads.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 20s);
+  v1::WatchJobMetricsRequest request;
+  request.set_name(job.name());
+  auto reader = cluster.jobs().WatchJobMetrics(&context, request);
+  std::set<int64_t> steps;
+  v1::MetricSample sample;
+  while (reader->Read(&sample)) {
+    if (sample.event() == "step") steps.insert(sample.step());
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(steps, (std::set<int64_t>{1, 2, 3}));
+}
+
 TEST(ControlPlaneOpsE2e, HungRankIsStoppedAndRequeuedAsAFailure) {
   ClusterOptions options;
   for (const char* flag : {"--hang-floor", "1", "--hang-multiplier", "5", "--hang-startup", "3"}) {

@@ -9,6 +9,8 @@
 //   stall_at=S       stop making progress after step S (a hung rank)
 //   ckpt_every=N     checkpoint every N steps
 //   eval_every=N     an "eval" event every N steps
+//   uncommitted_at=S a "checkpoint" event at step S with "committed":0 and no
+//                    manifest (a save whose commit failed)
 // Its metrics lines carry the real trainer's fields (trainer/metrics/metrics_stream.h).
 // The trainer's signal contract: SIGUSR1 -> checkpoint at the next step and go
 // on; SIGTERM -> checkpoint at the next step and exit 75. A checkpoint writes
@@ -32,7 +34,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/exit_codes.h"
 #include "common/job_spec_file.h"
+#include "trainer/checkpoint/manifest.h"
 
 namespace {
 
@@ -129,19 +133,29 @@ int main(int argc, char** argv) {
     if (number("eval_every", 0) > 0 && step % number("eval_every", 0) == 0) {
       metrics << R"({"event":"eval","step":)" << step << R"(,"eval_loss":)" << loss + 0.1 << "}\n" << std::flush;
     }
+    if (step == number("uncommitted_at", -1)) {
+      metrics << R"({"event":"checkpoint","step":)" << step << R"(,"path":")" << job_dir << "/step-" << step
+              << R"(","committed":0,"save_seconds":0.01,"bytes":0,"stall_seconds":0.002})" << "\n" << std::flush;
+    }
     if (number("ckpt_every", 0) > 0 && step % number("ckpt_every", 0) == 0) checkpoint_requested = true;
     if (checkpoint_requested.exchange(false)) {
       const std::string dir = job_dir + "/step-" + std::to_string(step);
       std::filesystem::create_directories(dir);
-      std::ofstream(dir + "/manifest.json") << R"({"job":")" << job << R"(","step":)" << step
-                                            << R"(,"world_size":1,"loss":)" << loss
-                                            << R"(,"created_unix_ms":1732400000000,"files":[]})";
+      // The trainer's manifest format (trainer/checkpoint/manifest.h), which
+      // the coordinator lists checkpoints with.
+      tunefleet::Manifest manifest;
+      manifest.job = job;
+      manifest.step = step;
+      manifest.save_id = "fake-" + std::to_string(step);
+      manifest.loss = loss;
+      manifest.created_unix_ms = 1732400000000;
+      std::ofstream(dir + "/manifest.json") << tunefleet::ManifestToJson(manifest);
       metrics << R"({"event":"checkpoint","step":)" << step << R"(,"path":")" << dir
               << R"(","committed":1,"save_seconds":0.01,"bytes":4096,"stall_seconds":0.002})" << "\n" << std::flush;
       std::cout << "fake-trainer: checkpoint at step " << step << std::endl;
       if (stop_requested) {
         std::cout << "fake-trainer: stopped after a committed checkpoint, exit 75" << std::endl;
-        return 75;
+        return tunefleet::exit_codes::kStoppedAfterCheckpoint;
       }
     }
   }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/metric_keys.h"
 #include "trainer/checkpoint/discovery.h"
 #include "trainer/checkpoint/loader.h"
 #include "trainer/checkpoint/rng_state.h"
@@ -145,12 +146,12 @@ absl::Status RunCheckpointer::Report(const SaveOutcome& outcome) {
               static_cast<long long>(t.step), dir.c_str(), static_cast<unsigned long long>(bytes), stall,
               t.write_seconds);
   std::fflush(stdout);
-  metrics_.Write("checkpoint", t.step,
-                 {{"stall_seconds", stall},
-                  {"save_seconds", t.write_seconds},
-                  {"bytes", static_cast<double>(bytes)},
-                  {"committed", 1.0}},
-                 {{"path", dir}});
+  metrics_.Write(metric_keys::kCheckpointEvent, t.step,
+                 {{metric_keys::kStallSeconds, stall},
+                  {metric_keys::kSaveSeconds, t.write_seconds},
+                  {metric_keys::kBytes, static_cast<double>(bytes)},
+                  {metric_keys::kCommitted, 1.0}},  // a number: see common/metric_keys.h
+                 {{metric_keys::kPath, dir}});
   return absl::OkStatus();
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "common/job_spec_defaults.h"
 #include "common/job_spec_validation.h"
+#include "common/metric_keys.h"
 #include "trainer/hf_io/hf_model_export.h"
 #include "trainer/hf_io/base_model.h"
 #include "trainer/metrics/metrics_stream.h"
@@ -219,7 +220,7 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
     const double loss = (*sums)[0] / (*sums)[1];
     if (!leader) return absl::OkStatus();
     std::printf("step %lld: eval loss %.4f\n", static_cast<long long>(step), loss);
-    (*metrics)->Write("eval", step, {{"eval_loss", loss}});
+    (*metrics)->Write(metric_keys::kEvalEvent, step, {{metric_keys::kEvalLoss, loss}});
     return absl::OkStatus();
   };
 
@@ -323,11 +324,11 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
                   static_cast<long long>(zero.peak_staging_bytes()), static_cast<long long>(largest_bucket));
     }
     std::map<std::string, double> step_metrics = {
-        {"train_loss", result->loss},
-        {"learning_rate", settings.learning_rate},
-        {"grad_norm", result->grad_norm},
-        {"tokens_per_second", tokens_per_second},
-        {"total_steps", static_cast<double>(total_steps)}};
+        {metric_keys::kTrainLoss, result->loss},
+        {metric_keys::kLearningRate, settings.learning_rate},
+        {metric_keys::kGradNorm, result->grad_norm},
+        {metric_keys::kTokensPerSecond, tokens_per_second},
+        {metric_keys::kTotalSteps, static_cast<double>(total_steps)}};
     if (device->is_cuda()) {
       const DeviceMemory memory = MemoryOf(*device);
       step_metrics["gpu_memory_used_bytes"] = static_cast<double>(memory.used_bytes);

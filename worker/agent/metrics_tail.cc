@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/time/clock.h"
+#include "common/metric_keys.h"
 #include "common/proto_time.h"
 
 namespace tunefleet::worker {
@@ -24,17 +25,17 @@ void Take(const v1::MetricSample& sample, const char* key, std::optional<double>
 // The fields are the trainer's (trainer/metrics/metrics_stream.h).
 void MetricsTail::Keep(const v1::MetricSample& sample) {
   if (sample.step() > progress_.step) progress_.step = sample.step();
-  if (sample.event() == "step") {
-    Take(sample, "train_loss", progress_.train_loss);
-    Take(sample, "tokens_per_second", progress_.tokens_per_second);
-    Take(sample, "learning_rate", progress_.learning_rate);
-    Take(sample, "grad_norm", progress_.grad_norm);
-  } else if (sample.event() == "eval") {
-    Take(sample, "eval_loss", progress_.eval_loss);
-  } else if (sample.event() == "checkpoint") {
-    Take(sample, "save_seconds", progress_.checkpoint_save_seconds);
-    Take(sample, "bytes", progress_.checkpoint_bytes);
-    Take(sample, "stall_seconds", progress_.checkpoint_stall_seconds);
+  if (sample.event() == metric_keys::kStepEvent) {
+    Take(sample, metric_keys::kTrainLoss, progress_.train_loss);
+    Take(sample, metric_keys::kTokensPerSecond, progress_.tokens_per_second);
+    Take(sample, metric_keys::kLearningRate, progress_.learning_rate);
+    Take(sample, metric_keys::kGradNorm, progress_.grad_norm);
+  } else if (sample.event() == metric_keys::kEvalEvent) {
+    Take(sample, metric_keys::kEvalLoss, progress_.eval_loss);
+  } else if (sample.event() == metric_keys::kCheckpointEvent) {
+    Take(sample, metric_keys::kSaveSeconds, progress_.checkpoint_save_seconds);
+    Take(sample, metric_keys::kBytes, progress_.checkpoint_bytes);
+    Take(sample, metric_keys::kStallSeconds, progress_.checkpoint_stall_seconds);
   }
 }
 
@@ -52,13 +53,13 @@ std::vector<v1::MetricSample> MetricsTail::Poll() {
     if (!json.is_object()) continue;
     v1::MetricSample sample;
     for (const auto& [key, value] : json.items()) {
-      if (key == "event" && value.is_string()) {
+      if (key == metric_keys::kEvent && value.is_string()) {
         sample.set_event(value.get<std::string>());
-      } else if (key == "step" && value.is_number_integer()) {
+      } else if (key == metric_keys::kStep && value.is_number_integer()) {
         sample.set_step(value.get<int64_t>());
-      } else if (key == "time" && value.is_number()) {
+      } else if (key == metric_keys::kTime && value.is_number()) {
         *sample.mutable_time() = ToProtoTime(absl::FromUnixMicros(static_cast<int64_t>(value.get<double>() * 1e6)));
-      } else if (key == "rank") {
+      } else if (key == metric_keys::kRank) {
         continue;
       } else if (value.is_number()) {
         const double v = value.get<double>();

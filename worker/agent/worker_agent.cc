@@ -9,6 +9,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/exit_codes.h"
 #include "common/job_spec_file.h"
 #include "common/log.h"
 #include "common/proto_time.h"
@@ -28,7 +29,7 @@ bool IsLive(v1::RankPhase phase) {
 void Say(const std::string& message) { Log("worker", message); }
 
 // The trainer's "stopped after a committed checkpoint, resumable" exit code.
-constexpr int kExitCheckpointedStop = 75;
+constexpr int kExitCheckpointedStop = exit_codes::kStoppedAfterCheckpoint;
 
 // Samples kept for a coordinator that cannot be reached, per generation.
 constexpr int kMaxPendingSamples = 10000;

@@ -1,0 +1,42 @@
+#pragma once
+// The trainer's metrics stream (trainer/metrics/metrics_stream.h), as the
+// worker, coordinator and CLI read it: event names and field keys, named once.
+// Header-only, no dependencies: the trainer includes it too.
+//
+// The committed flag of a "checkpoint" event is the number 1 (0: the files
+// were written but not committed). The worker passes numbers through as
+// values and JSON booleans as the text "true"/"false"; readers use
+// CheckpointCommitted (common/metric_samples.h), which accepts both and
+// counts an absent flag as not committed.
+
+namespace tunefleet::metric_keys {
+
+// Events.
+inline constexpr char kStepEvent[] = "step";
+inline constexpr char kEvalEvent[] = "eval";
+inline constexpr char kCheckpointEvent[] = "checkpoint";
+
+// Fields of every line.
+inline constexpr char kEvent[] = "event";
+inline constexpr char kStep[] = "step";
+inline constexpr char kTime[] = "time";
+inline constexpr char kRank[] = "rank";
+
+// "step".
+inline constexpr char kTotalSteps[] = "total_steps";
+inline constexpr char kTrainLoss[] = "train_loss";
+inline constexpr char kLearningRate[] = "learning_rate";
+inline constexpr char kGradNorm[] = "grad_norm";
+inline constexpr char kTokensPerSecond[] = "tokens_per_second";
+
+// "eval".
+inline constexpr char kEvalLoss[] = "eval_loss";
+
+// "checkpoint".
+inline constexpr char kPath[] = "path";
+inline constexpr char kSaveSeconds[] = "save_seconds";
+inline constexpr char kStallSeconds[] = "stall_seconds";
+inline constexpr char kBytes[] = "bytes";
+inline constexpr char kCommitted[] = "committed";
+
+}  // namespace tunefleet::metric_keys

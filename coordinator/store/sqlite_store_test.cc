@@ -1,0 +1,230 @@
+#include "coordinator/store/sqlite_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/testing/child_process.h"
+
+namespace tunefleet::store {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Runs `sql` on the database file behind the store's back (no lock taken).
+void Sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+v1::Job MakeJob(const std::string& name, v1::JobState state) {
+  v1::Job job;
+  job.set_name(name);
+  job.set_state(state);
+  job.mutable_spec()->set_display_name(name + "-display");
+  job.set_attempt(1);
+  return job;
+}
+
+v1::JobEvent Event(const std::string& job, int64_t sequence, const std::string& message) {
+  v1::JobEvent event;
+  event.set_job(job);
+  event.set_sequence(sequence);
+  event.set_message(message);
+  return event;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  std::string path_ = tunefleet::testing::FreshTestDirectory() + "/state.db";
+};
+
+TEST_F(StoreTest, JobsEventsAttemptsAndWorkersSurviveReopen) {
+  {
+    auto store = OpenSqliteStore(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto a = (*store)->InsertJob(MakeJob("jobs/a", v1::JOB_STATE_QUEUED), "req-1", {Event("jobs/a", 1, "queued")});
+    auto b = (*store)->InsertJob(MakeJob("jobs/b", v1::JOB_STATE_QUEUED), "", {Event("jobs/b", 1, "queued")});
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_LT(*a, *b);
+
+    v1::Job running = MakeJob("jobs/a", v1::JOB_STATE_RUNNING);
+    running.set_generation(7);
+    AttemptRecord attempt;
+    attempt.job = "jobs/a";
+    attempt.attempt = 1;
+    attempt.generation = 7;
+    attempt.placements.emplace_back();
+    attempt.placements.back().set_worker("workers/w1");
+    ASSERT_TRUE((*store)->UpdateJob(running, {Event("jobs/a", 2, "placed")}, attempt).ok());
+
+    v1::Worker worker;
+    worker.set_name("workers/w1");
+    worker.set_state(v1::WORKER_STATE_CORDONED);
+    ASSERT_TRUE((*store)->PutWorker(worker).ok());
+  }  // closed, as after a restart
+
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto jobs = (*store)->LoadJobs();
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 2u);
+  EXPECT_EQ((*jobs)[0].job.name(), "jobs/a");
+  EXPECT_EQ((*jobs)[0].job.state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ((*jobs)[0].job.generation(), 7);
+  EXPECT_EQ((*jobs)[0].request_id, "req-1");
+  EXPECT_EQ((*jobs)[1].job.spec().display_name(), "jobs/b-display");
+
+  auto events = (*store)->LoadEvents("jobs/a", 0);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1].message(), "placed");
+  auto after = (*store)->LoadEvents("jobs/a", 1);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), 1u);
+
+  auto attempts = (*store)->LoadAttempts("jobs/a");
+  ASSERT_TRUE(attempts.ok());
+  ASSERT_EQ(attempts->size(), 1u);
+  EXPECT_EQ((*attempts)[0].generation, 7);
+  ASSERT_EQ((*attempts)[0].placements.size(), 1u);
+  EXPECT_EQ((*attempts)[0].placements[0].worker(), "workers/w1");
+
+  auto workers = (*store)->LoadWorkers();
+  ASSERT_TRUE(workers.ok());
+  ASSERT_EQ(workers->size(), 1u);
+  EXPECT_EQ((*workers)[0].state(), v1::WORKER_STATE_CORDONED);
+}
+
+TEST_F(StoreTest, DuplicateJobNameIsAlreadyExistsAndWritesNothing) {
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->InsertJob(MakeJob("jobs/a", v1::JOB_STATE_QUEUED), "", {Event("jobs/a", 1, "x")}).ok());
+  auto again = (*store)->InsertJob(MakeJob("jobs/a", v1::JOB_STATE_QUEUED), "", {Event("jobs/a", 2, "y")});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ((*store)->LoadEvents("jobs/a", 0)->size(), 1u);  // the failed insert rolled back
+}
+
+TEST_F(StoreTest, UpdatingAnUnknownJobIsNotFound) {
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->UpdateJob(MakeJob("jobs/nope", v1::JOB_STATE_QUEUED), {}).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, UnopenablePathIsAnError) {
+  auto store = OpenSqliteStore("/nonexistent-dir/x/state.db");
+  EXPECT_FALSE(store.ok());
+}
+
+TEST_F(StoreTest, OneWriterASecondOpenIsRefusedNamingTheHolderUntilTheFirstCloses) {
+  auto first = OpenSqliteStore(path_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = OpenSqliteStore(path_);
+  ASSERT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_THAT(second.status().message(), HasSubstr("in use by another coordinator"));
+  EXPECT_THAT(second.status().message(), HasSubstr("pid " + std::to_string(getpid())));
+  first->reset();
+  EXPECT_TRUE(OpenSqliteStore(path_).ok());
+}
+
+TEST_F(StoreTest, AZeroLengthFileIsRefusedUnlessInitAndAMissingOneIsCreated) {
+  std::ofstream(path_).close();
+  auto refused = OpenSqliteStore(path_);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(refused.status().message(), HasSubstr("--init"));
+  SqliteOptions init;
+  init.init = true;
+  auto created = OpenSqliteStore(path_, init);
+  ASSERT_TRUE(created.ok()) << created.status();
+  created->reset();
+  EXPECT_TRUE(OpenSqliteStore(path_).ok()) << "initialized: ours from now on";
+
+  const std::string missing = tunefleet::testing::FreshTestDirectory() + "/new.db";
+  EXPECT_TRUE(OpenSqliteStore(missing).ok());
+}
+
+TEST_F(StoreTest, AForeignFileIsRefusedEvenWithInit) {
+  SqliteOptions init;
+  init.init = true;
+  std::ofstream(path_) << "not a database at all, just some text that is long enough to be read\n";
+  auto text = OpenSqliteStore(path_, init);
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kDataLoss) << text.status();
+  EXPECT_THAT(text.status().message(), HasSubstr("not a tunefleet database"));
+
+  const std::string other = tunefleet::testing::FreshTestDirectory() + "/other.db";
+  Sql(other, "CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)");
+  auto foreign = OpenSqliteStore(other, init);
+  EXPECT_EQ(foreign.status().code(), absl::StatusCode::kDataLoss) << foreign.status();
+  EXPECT_THAT(foreign.status().message(), HasSubstr("another application's tables"));
+}
+
+TEST_F(StoreTest, ABadJobRowIsNamedAndRefusedOrQuarantined) {
+  {
+    auto store = OpenSqliteStore(path_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->InsertJob(MakeJob("jobs/good", v1::JOB_STATE_QUEUED), "", {}).ok());
+    ASSERT_TRUE((*store)->InsertJob(MakeJob("jobs/bad", v1::JOB_STATE_QUEUED), "", {}).ok());
+  }
+  Sql(path_, "UPDATE jobs SET job = x'ffffffff0102' WHERE name = 'jobs/bad'");
+  {
+    auto store = OpenSqliteStore(path_);
+    ASSERT_TRUE(store.ok());
+    auto jobs = (*store)->LoadJobs();
+    ASSERT_EQ(jobs.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(jobs.status().message(), HasSubstr("table jobs, row name=jobs/bad, column job"));
+    EXPECT_THAT(jobs.status().message(), HasSubstr("not a serialized tunefleet.v1.Job"));
+  }
+  std::vector<std::string> logged;
+  SqliteOptions quarantine;
+  quarantine.bad_rows = BadRowPolicy::kQuarantine;
+  quarantine.log = [&](const std::string& message) { logged.push_back(message); };
+  {
+    auto store = OpenSqliteStore(path_, quarantine);
+    ASSERT_TRUE(store.ok());
+    auto jobs = (*store)->LoadJobs();
+    ASSERT_TRUE(jobs.ok()) << jobs.status();
+    ASSERT_EQ(jobs->size(), 1u);
+    EXPECT_EQ((*jobs)[0].job.name(), "jobs/good");
+    ASSERT_EQ(logged.size(), 1u);
+    EXPECT_THAT(logged[0], HasSubstr("QUARANTINED"));
+    EXPECT_THAT(logged[0], HasSubstr("jobs/bad"));
+  }
+  // Kept, not dropped: the row waits in the quarantine table.
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->LoadJobs()->size(), 1u);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT row_key, column_name FROM quarantine", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "jobs/bad");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST_F(StoreTest, EventsArePagedAndTheNewestSequenceComesWithTheJob) {
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok());
+  std::vector<v1::JobEvent> events;
+  for (int i = 1; i <= 5; ++i) events.push_back(Event("jobs/a", i, "e" + std::to_string(i)));
+  ASSERT_TRUE((*store)->InsertJob(MakeJob("jobs/a", v1::JOB_STATE_QUEUED), "", events).ok());
+  auto page = (*store)->LoadEvents("jobs/a", 1, 2);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].sequence(), 2);
+  EXPECT_EQ((*page)[1].sequence(), 3);
+  EXPECT_EQ((*store)->LoadJobs()->at(0).last_event, 5);
+}
+
+}  // namespace
+}  // namespace tunefleet::store
