@@ -81,6 +81,7 @@ struct ControlPlaneStats {
 struct LogSource {
   std::string log_address;
   int64_t attempt = 0;
+  std::string worker_id;  // the name its log service's certificate must carry
 };
 
 class ControlPlane {
@@ -92,7 +93,8 @@ class ControlPlane {
                                                               ControlPlaneOptions options);
 
   // JobService.
-  absl::StatusOr<v1::Job> CreateJob(const v1::CreateJobRequest& request);
+  // `owner`: the submitting user, recorded in the job (see Job.owner).
+  absl::StatusOr<v1::Job> CreateJob(const v1::CreateJobRequest& request, const std::string& owner = "");
   absl::StatusOr<v1::Job> GetJob(const std::string& name);
   absl::StatusOr<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request);
   absl::StatusOr<v1::Job> CancelJob(const std::string& name);
@@ -117,6 +119,9 @@ class ControlPlane {
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& request);
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
   // Samples of a generation that is not the job's current one are dropped (fencing).
+  // UNAUTHENTICATED for a session that is not the worker's current one;
+  // PERMISSION_DENIED, storing nothing, when a sample of a current attempt is
+  // for a rank not placed on this worker.
   absl::Status ReportMetrics(const v1::ReportMetricsRequest& request);
 
   ControlPlaneStats Stats() const;

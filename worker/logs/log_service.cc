@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/security/tls.h"
 #include "worker/supervisor/trainer_launch.h"
 
 namespace tunefleet::worker {
@@ -25,6 +26,12 @@ int64_t TailOffset(const std::string& path, int lines) {
 
 grpc::Status LogServiceImpl::ReadRankLog(grpc::ServerContext* context, const v1::ReadRankLogRequest* request,
                                          grpc::ServerWriter<v1::LogEntry>* writer) {
+  if (require_coordinator_) {
+    auto peer = security::PeerCertificate(*context);
+    if (!peer.ok() || peer->unit != security::kCoordinatorUnit) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "rank logs are read by the coordinator only");
+    }
+  }
   if (request->job().find("..") != std::string::npos || request->rank() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "job, rank: malformed");
   }
