@@ -79,7 +79,7 @@ class CoordinatorProcess {
     std::vector<std::string> args = {flags.coordinator,  "--listen", "127.0.0.1:0", "--database", dir + "/state.db",
                                      "--port-file", port_file, "--heartbeat-interval",
                                      std::to_string(flags.heartbeat_interval), "--metrics-listen", "127.0.0.1:0",
-                                     "--metrics-port-file", metrics_file};
+                                     "--metrics-port-file", metrics_file, "--insecure"};
     const std::string log = dir + "/coordinator.log";
     pid_ = fork();
     if (pid_ == 0) {

@@ -117,8 +117,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions
   }
   if (!connected) {
     return absl::UnavailableError(absl::StrCat("cannot reach the coordinator at ", connection->address_,
-                                               " (set --coordinator or TUNEFLEET_COORDINATOR; is it running? "
-                                               "does its certificate chain to this cluster's CA?)"));
+                                               " (set --coordinator or TUNEFLEET_COORDINATOR; is it running?",
+                                               options.insecure ? "" : " does its certificate chain to this cluster's CA?",
+                                               ")"));
   }
   connection->jobs_ = v1::JobService::NewStub(connection->channel_);
   connection->admin_ = v1::AdminService::NewStub(connection->channel_);

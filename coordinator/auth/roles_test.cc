@@ -11,6 +11,8 @@
 #include "coordinator/auth/roles.h"
 #include "coordinator/auth/token_table.h"
 #include "common/security/secrets.h"
+#include <google/protobuf/descriptor.h>
+
 #include "tunefleet/v1/admin_service.grpc.pb.h"
 #include "tunefleet/v1/job_service.grpc.pb.h"
 #include "tunefleet/v1/worker_service.grpc.pb.h"
@@ -58,16 +60,19 @@ std::vector<std::tuple<std::string, int>> Cells() {
   return cells;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllCells, RpcTable, ::testing::ValuesIn(Cells()), [](const auto& info) {
-  std::string name = std::get<0>(info.param);
-  name.erase(0, name.find('/') + 1);
+std::string CellName(const ::testing::TestParamInfo<std::tuple<std::string, int>>& cell) {
   static const char* kColumns[] = {"viewer", "submitter", "operator", "admin", "worker"};
-  return name + "_" + kColumns[std::get<1>(info.param)];
-});
+  std::string name = std::get<0>(cell.param);
+  name.erase(0, name.find('/') + 1);
+  return name + "_" + kColumns[std::get<1>(cell.param)];
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCells, RpcTable, ::testing::ValuesIn(Cells()), CellName);
 
 TEST(RpcTable, EveryServedMethodHasARule) {
-  for (const auto* service : {v1::JobService::descriptor(), v1::AdminService::descriptor(),
-                              v1::WorkerService::descriptor()}) {
+  for (const char* full_name : {"tunefleet.v1.JobService", "tunefleet.v1.AdminService", "tunefleet.v1.WorkerService"}) {
+    const auto* service = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(full_name);
+    ASSERT_NE(service, nullptr) << full_name;
     for (int i = 0; i < service->method_count(); ++i) {
       const std::string method = service->name() + "/" + service->method(i)->name();
       EXPECT_TRUE(RuleFor(method).ok()) << method << " has no rule";

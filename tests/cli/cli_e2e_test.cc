@@ -164,12 +164,22 @@ TEST_F(CliTest, ServerErrorsAreOneLineAndNonZero) {
 
 TEST(CliErrors, UnreachableCoordinatorFailsFastNamingTheAddress) {
   const auto start = std::chrono::steady_clock::now();
-  const RunResult r = RunCommand({kCli, "--coordinator", "127.0.0.1:1", "list"}, 20s);
+  const RunResult r = RunCommand({kCli, "--insecure", "--coordinator", "127.0.0.1:1", "list"}, 20s);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 6s);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.output,
             "tunefleet: UNAVAILABLE: cannot reach the coordinator at 127.0.0.1:1 (set --coordinator or "
             "TUNEFLEET_COORDINATOR; is it running?)\n");
+}
+
+TEST(CliErrors, NoCredentialsSaysWhereToGetThem) {
+  const std::string dir = FreshTestDirectory();
+  const RunResult r = RunCommand({kCli, "--config", dir + "/absent", "--coordinator", "127.0.0.1:1", "list"}, 20s);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("UNAUTHENTICATED: no credentials: run `tunefleet up`"));
+  const RunResult remote = RunCommand({kCli, "--insecure", "--coordinator", "10.1.2.3:50051", "list"}, 20s);
+  EXPECT_EQ(remote.exit_code, 1);
+  EXPECT_THAT(remote.output, HasSubstr("--insecure is only for a coordinator on loopback"));
 }
 
 TEST(CliErrors, BadSpecFileNamesFileAndLine) {
