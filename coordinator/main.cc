@@ -52,6 +52,9 @@ struct MetricsFlags {
 
 struct SecurityFlags {
   tunefleet::security::TlsFiles tls;
+  // Plaintext gRPC health only (grpc.health.v1), for probes that cannot speak
+  // TLS (the kubelet's grpc probe); no other service is served there.
+  std::string health_listen;
   std::string tokens_file;
   bool insecure = false;
 };
@@ -140,6 +143,17 @@ int Run(const std::string& listen, const std::string& database, const std::strin
   }
   Log("coordinator", absl::StrCat("listening on ", host, ":", port, security.insecure ? " WITHOUT TLS (--insecure)" : " (TLS)",
                                   " (database ", database, ")"));
+  std::unique_ptr<grpc::Server> health_server;
+  if (!security.health_listen.empty()) {
+    grpc::ServerBuilder health_builder;
+    int health_port = 0;
+    health_builder.AddListeningPort(security.health_listen, grpc::InsecureServerCredentials(), &health_port);
+    health_server = health_builder.BuildAndStart();
+    if (!health_server || health_port == 0) {
+      Log("coordinator", absl::StrCat("ERROR: cannot listen on --health-listen ", security.health_listen));
+      return 1;
+    }
+  }
   metrics->Attach(plane->get());
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!metrics_flags.listen.empty()) {
@@ -162,6 +176,7 @@ int Run(const std::string& listen, const std::string& database, const std::strin
     }
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (health_server) health_server->Shutdown(std::chrono::system_clock::now());
   return 0;
 }
 
@@ -218,6 +233,8 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", security.tls.private_key, "The coordinator's private key (PEM)");
   app.add_option("--tokens-file", security.tokens_file,
                  "Users: \"<sha256 of token> <user> <viewer|submitter|operator|admin>\" per line (empty: no users)");
+  app.add_option("--health-listen", security.health_listen,
+                 "Serve plaintext gRPC health checks only, here (for kubelet grpc probes; empty: off)");
   app.add_flag("--insecure", security.insecure,
                "No TLS and no authentication (anyone who connects is admin): only with a loopback --listen");
   CLI11_PARSE(app, argc, argv);

@@ -14,6 +14,7 @@ void AddLogsCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddWorkerCommands(CLI::App& app, const GlobalOptions& global, int& exit_code);  // workers cordon uncordon drain
 void AddPlotCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);     // plot
 void AddAuditCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);    // audit
+void AddPkiCommand(CLI::App& app, int& exit_code);                                   // pki init|worker|user
 void AddUpCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);       // up
 
 }  // namespace tunefleet::cli
