@@ -163,6 +163,7 @@ class ControlPlane {
     std::set<std::string> drain_asked;  // workers sent the request
     absl::Time drain_deadline;
     int32_t rendezvous_port = 0;  // reported by rank 0's worker
+    std::string rendezvous_secret;  // per attempt (see Assignment.rendezvous_secret); memory only
     // A rank of a gang spanning several workers failed. When a peer's worker
     // dies (kill -9, power), the other ranks' collectives fail at once, long
     // before its silence is noticed; so the failure is charged to the job only
