@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "common/security/cluster_pki.h"
 #include "tests/cli/cli_test_support.h"
 #include "tests/control_plane/cluster.h"
 
@@ -145,6 +146,31 @@ TEST_F(CliTest, CordonUncordonDrain) {
   const RunResult yaml = Cli({"workers", "-o", "yaml"});
   ASSERT_EQ(yaml.exit_code, 0) << yaml.output;
   EXPECT_EQ(YAML::Load(yaml.output)["workers"][0]["name"].as<std::string>(), "workers/w1");
+}
+
+TEST_F(CliTest, AuditShowsWhoChangedWhatAndRolesAreEnforced) {
+  ASSERT_EQ(Cli({"cordon", "w1"}).exit_code, 0);
+  const RunResult audit = Cli({"audit"});
+  ASSERT_EQ(audit.exit_code, 0) << audit.output;
+  EXPECT_THAT(audit.output, HasSubstr("user:admin"));
+  EXPECT_THAT(audit.output, HasSubstr("AdminService/CordonWorker"));
+  EXPECT_THAT(audit.output, HasSubstr("worker:w1"));  // its registration
+  // A viewer's token: reads pass, changes are refused and audited.
+  const auto token = security::AddUserToken(cluster_.pki(), "val", "viewer");  // read at start: restart
+  ASSERT_TRUE(token.ok());
+  cluster_.KillCoordinator();
+  cluster_.StartCoordinator(cluster_.port());
+  WriteFile(cluster_.dir() + "/val.token", *token);
+  const std::vector<std::string> as_val = {"--token-file", cluster_.dir() + "/val.token"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), as_val.begin(), as_val.end());
+    return Cli(args);
+  };
+  EXPECT_EQ(with({"list"}).exit_code, 0);
+  const RunResult cordon = with({"cordon", "w2"});
+  EXPECT_EQ(cordon.exit_code, 1);
+  EXPECT_THAT(cordon.output, HasSubstr("PERMISSION_DENIED: AdminService/CordonWorker needs role operator"));
+  EXPECT_THAT(Cli({"audit"}).output, HasSubstr("user:val"));
 }
 
 TEST_F(CliTest, ServerErrorsAreOneLineAndNonZero) {
