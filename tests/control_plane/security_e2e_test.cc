@@ -407,7 +407,7 @@ TEST_F(Security, EveryRpcByEveryCaller) {
       {"WorkerService/ReportMetrics", {0, 0, 0, 0, 1}},
   };
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels;
-  for (const std::string& role : {"viewer", "submitter", "operator", "admin"}) {
+  for (const char* role : {"viewer", "submitter", "operator", "admin"}) {
     channels[role] = cluster_.Channel(tokens_[role]);
   }
   channels["worker"] = CertChannel(WorkerFiles("sweeper"));
