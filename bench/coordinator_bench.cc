@@ -43,6 +43,9 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "common/security/cluster_pki.h"
+#include "common/security/secrets.h"
+#include "common/security/tls.h"
 #include "tests/testing/http_get.h"
 #include "tunefleet/v1/job_service.grpc.pb.h"
 #include "tunefleet/v1/worker_service.grpc.pb.h"
@@ -52,6 +55,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 namespace v1 = tunefleet::v1;
+namespace security = tunefleet::security;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -68,6 +72,9 @@ struct Flags {
   int burst_timeout = 600;  // seconds
   int submit_threads = 4;
   std::string dir;  // default: a fresh folder under /tmp
+  // TLS as in production: each simulated worker its own certificate and
+  // connection, users a token. Off: the coordinator runs --insecure.
+  bool tls = false;
 };
 
 // ---------------------------------------------------------------- the coordinator process
@@ -80,6 +87,16 @@ class CoordinatorProcess {
                                      "--port-file", port_file, "--heartbeat-interval",
                                      std::to_string(flags.heartbeat_interval), "--metrics-listen", "127.0.0.1:0",
                                      "--metrics-port-file", metrics_file};
+    if (flags.tls) {
+      const security::TlsFiles tls = security::CoordinatorFiles(dir + "/pki");
+      for (const std::string& a : {std::string("--tls-ca"), tls.ca, std::string("--tls-cert"), tls.certificate,
+                                   std::string("--tls-key"), tls.private_key, std::string("--tokens-file"),
+                                   security::TokensPath(dir + "/pki")}) {
+        args.push_back(a);
+      }
+    } else {
+      args.push_back("--insecure");
+    }
     const std::string log = dir + "/coordinator.log";
     pid_ = fork();
     if (pid_ == 0) {
@@ -211,6 +228,7 @@ struct SimWorker {
   Clock::time_point next_at;
   std::vector<SimRank> ranks;
   bool registered = false;
+  std::shared_ptr<v1::WorkerService::Stub> stub;  // its own connection (TLS: its own certificate); null: the thread's
 };
 
 // A slice of the fleet, driven by one thread with its own channel.
@@ -219,9 +237,10 @@ class FleetThread {
   FleetThread(std::shared_ptr<grpc::Channel> channel, const Flags& flags, Recorder& recorder)
       : stub_(v1::WorkerService::NewStub(std::move(channel))), flags_(flags), recorder_(recorder) {}
 
-  void Add(const std::string& id) {
+  void Add(const std::string& id, std::shared_ptr<v1::WorkerService::Stub> stub = nullptr) {
     SimWorker w;
     w.id = id;
+    w.stub = std::move(stub);
     w.next_at = Clock::now();
     workers_.push_back(std::move(w));
   }
@@ -240,6 +259,8 @@ class FleetThread {
   }
 
  private:
+  v1::WorkerService::Stub& StubOf(const SimWorker& w) { return w.stub ? *w.stub : *stub_; }
+
   void Run() {
     while (!stop_) {
       SimWorker* next = nullptr;
@@ -274,7 +295,7 @@ class FleetThread {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + 30s);
     v1::RegisterWorkerResponse response;
-    if (!stub_->RegisterWorker(&context, request, &response).ok()) {
+    if (!StubOf(w).RegisterWorker(&context, request, &response).ok()) {
       ++failures_;
       w.next_at = Clock::now() + 1s;
       return;
@@ -308,7 +329,7 @@ class FleetThread {
     context.set_deadline(std::chrono::system_clock::now() + 30s);
     v1::HeartbeatResponse response;
     const auto sent = Clock::now();
-    const grpc::Status status = stub_->Heartbeat(&context, request, &response);
+    const grpc::Status status = StubOf(w).Heartbeat(&context, request, &response);
     const auto received = Clock::now();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -467,6 +488,7 @@ int main(int argc, char** argv) {
   app.add_option("--submit-threads", flags.submit_threads, "Threads calling CreateJob")->capture_default_str();
   app.add_option("--burst-timeout", flags.burst_timeout, "Seconds to wait for the burst to be placed")
       ->capture_default_str();
+  app.add_flag("--tls", flags.tls, "TLS on, as tunefleet up runs it (a certificate and connection per worker)");
   app.add_option("--dir", flags.dir, "Folder for the database and the coordinator's log (default: fresh in /tmp)");
   CLI11_PARSE(app, argc, argv);
 
@@ -478,6 +500,13 @@ int main(int argc, char** argv) {
               flags.gpus_per_worker, flags.jobs, flags.heartbeat_interval, flags.dir.c_str());
   std::fflush(stdout);
 
+  const std::string pki = flags.dir + "/pki";
+  if (flags.tls) {
+    if (auto s = security::EnsureClusterPki(pki); !s.ok()) {
+      std::fprintf(stderr, "coordinator_bench: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
   CoordinatorProcess coordinator(flags, flags.dir);
   const std::string target = "127.0.0.1:" + std::to_string(coordinator.port());
   Recorder recorder;
@@ -491,9 +520,27 @@ int main(int argc, char** argv) {
   for (int w = 0; w < flags.workers; ++w) {
     char id[32];
     std::snprintf(id, sizeof(id), "sim-%05d", w);
-    fleet[static_cast<size_t>(w % flags.client_threads)]->Add(id);
+    std::shared_ptr<v1::WorkerService::Stub> stub;
+    if (flags.tls) {
+      auto made = security::EnsureWorkerCertificate(pki, id);
+      auto credentials = security::ChannelCredentials(security::WorkerFiles(pki, id));
+      if (!made.ok() || !credentials.ok()) {
+        std::fprintf(stderr, "coordinator_bench: worker %s: TLS files\n", id);
+        return 1;
+      }
+      stub = v1::WorkerService::NewStub(grpc::CreateCustomChannel(
+          target, *credentials, security::ServerNameArguments(security::kCoordinatorServerName)));
+    }
+    fleet[static_cast<size_t>(w % flags.client_threads)]->Add(id, std::move(stub));
   }
-  auto jobs = v1::JobService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::Channel> jobs_channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  if (flags.tls) {
+    auto tls = security::ChannelCredentials(security::ClientFiles(pki));
+    const std::string token = security::ReadSmallFile(security::AdminTokenPath(pki)).value_or("");
+    jobs_channel = grpc::CreateCustomChannel(target, security::WithBearerToken(*tls, token.substr(0, token.find('\n'))),
+                                             security::ServerNameArguments(security::kCoordinatorServerName));
+  }
+  auto jobs = v1::JobService::NewStub(jobs_channel);
   std::atomic<int> submit_failures{0};
   std::vector<Row> rows;
   auto heartbeat_latencies = [&] {

@@ -28,6 +28,10 @@
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
 #include "common/port_file.h"
+#include "common/security/tls.h"
+#include "coordinator/auth/audit_log.h"
+#include "coordinator/auth/authorizer.h"
+#include "coordinator/auth/token_table.h"
 #include "common/version.h"
 #include "coordinator/core/control_plane.h"
 #include "coordinator/metrics/coordinator_metrics.h"
@@ -61,8 +65,18 @@ int ExitCodeFor(const absl::Status& status) {
   }
 }
 
+struct SecurityFlags {
+  tunefleet::security::TlsFiles tls;
+  // Plaintext gRPC health only (grpc.health.v1), for probes that cannot speak
+  // TLS (the kubelet's grpc probe); no other service is served there.
+  std::string health_listen;
+  std::string tokens_file;
+  bool insecure = false;
+};
+
 int Run(const std::string& listen, const std::string& database, tunefleet::store::SqliteOptions store_options,
-        const std::string& port_file, const MetricsFlags& metrics_flags, tunefleet::coordinator::ControlPlaneOptions options, absl::Duration tick) {
+        const std::string& port_file, const MetricsFlags& metrics_flags, const SecurityFlags& security,
+        tunefleet::coordinator::ControlPlaneOptions options, absl::Duration tick) {
   // Block the stop signals in every thread (gRPC's inherit the mask); the
   // main loop takes them with sigtimedwait.
   sigset_t stop_signals;
@@ -84,15 +98,43 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
     Log("coordinator", absl::StrCat("ERROR loading state from ", database, ": ", plane.status().ToString()));
     return ExitCodeFor(plane.status());
   }
-  tunefleet::coordinator::JobServiceImpl jobs(**plane);
-  tunefleet::coordinator::WorkerServiceImpl workers(**plane);
-  tunefleet::coordinator::AdminServiceImpl admin(**plane);
+  namespace auth = tunefleet::coordinator::auth;
+  std::shared_ptr<grpc::ServerCredentials> server_credentials = grpc::InsecureServerCredentials();
+  std::shared_ptr<grpc::ChannelCredentials> log_credentials;  // null: plaintext to workers' log services
+  auth::TokenTable tokens;
+  if (!security.insecure) {
+    auto server = tunefleet::security::ServerCredentials(security.tls, tunefleet::security::ClientCertificates::kOptional);
+    auto client = tunefleet::security::ChannelCredentials(security.tls);
+    if (!server.ok() || !client.ok()) {
+      Log("coordinator", absl::StrCat("ERROR: TLS: ", (server.ok() ? client.status() : server.status()).ToString()));
+      return 1;
+    }
+    server_credentials = *server;
+    log_credentials = *client;
+    if (!security.tokens_file.empty()) {
+      auto loaded = auth::TokenTable::Load(security.tokens_file);
+      if (!loaded.ok()) {
+        Log("coordinator", absl::StrCat("ERROR: --tokens-file: ", loaded.status().ToString()));
+        return 1;
+      }
+      tokens = *std::move(loaded);
+    }
+  }
+  auto audit = auth::AuditLog::Open(database);
+  if (!audit.ok()) {
+    Log("coordinator", absl::StrCat("ERROR: ", audit.status().ToString()));
+    return 1;
+  }
+  const auth::Authorizer authorizer(std::move(tokens), security.insecure, audit->get());
+  tunefleet::coordinator::JobServiceImpl jobs(**plane, authorizer, log_credentials);
+  tunefleet::coordinator::WorkerServiceImpl workers(**plane, authorizer);
+  tunefleet::coordinator::AdminServiceImpl admin(**plane, authorizer);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, server_credentials, &port);
   builder.RegisterService(&jobs);
   builder.RegisterService(&workers);
   builder.RegisterService(&admin);
@@ -115,7 +157,19 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
     Log("coordinator", absl::StrCat("ERROR: cannot write --port-file ", port_file));
     return 1;
   }
-  Log("coordinator", absl::StrCat("listening on ", host, ":", port, " (database ", database, ")"));
+  Log("coordinator", absl::StrCat("listening on ", host, ":", port, security.insecure ? " WITHOUT TLS (--insecure)" : " (TLS)",
+                                  " (database ", database, ")"));
+  std::unique_ptr<grpc::Server> health_server;
+  if (!security.health_listen.empty()) {
+    grpc::ServerBuilder health_builder;
+    int health_port = 0;
+    health_builder.AddListeningPort(security.health_listen, grpc::InsecureServerCredentials(), &health_port);
+    health_server = health_builder.BuildAndStart();
+    if (!health_server || health_port == 0) {
+      Log("coordinator", absl::StrCat("ERROR: cannot listen on --health-listen ", security.health_listen));
+      return 1;
+    }
+  }
   metrics->Attach(plane->get());
   std::unique_ptr<prometheus::Exposer> exposer;
   if (!metrics_flags.listen.empty()) {
@@ -138,6 +192,7 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
     }
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (health_server) health_server->Shutdown(std::chrono::system_clock::now());
   return 0;
 }
 
@@ -157,6 +212,7 @@ int main(int argc, char** argv) {
   MetricsFlags metrics_flags;
   bool init = false;
   std::string bad_rows = "refuse";
+  SecurityFlags security;
   app.add_option("--listen", listen, "gRPC listen address (port 0 picks a free port)")->capture_default_str();
   app.add_option("--database", database, "SQLite database file for durable state")->capture_default_str();
   app.add_flag("--init", init,
@@ -195,7 +251,28 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_flags.listen,
                  "Serve Prometheus /metrics here (e.g. 0.0.0.0:9464; port 0 picks one; empty: off)");
   app.add_option("--metrics-port-file", metrics_flags.port_file, "Write the bound /metrics port here");
+  app.add_option("--tls-ca", security.tls.ca, "The cluster CA (PEM): worker certificates must chain to it");
+  app.add_option("--tls-cert", security.tls.certificate,
+                 "The coordinator's certificate (PEM; names tunefleet-coordinator; also its client certificate "
+                 "to workers' log services)");
+  app.add_option("--tls-key", security.tls.private_key, "The coordinator's private key (PEM)");
+  app.add_option("--tokens-file", security.tokens_file,
+                 "Users: \"<sha256 of token> <user> <viewer|submitter|operator|admin>\" per line (empty: no users)");
+  app.add_option("--health-listen", security.health_listen,
+                 "Serve plaintext gRPC health checks only, here (for kubelet grpc probes; empty: off)");
+  app.add_flag("--insecure", security.insecure,
+               "No TLS and no authentication (anyone who connects is admin): only with a loopback --listen");
   CLI11_PARSE(app, argc, argv);
+  if (security.insecure && !tunefleet::security::IsLoopback(listen)) {
+    std::cerr << "tunefleet-coordinator: --insecure is only for a loopback --listen, not " << listen << "\n";
+    return 2;
+  }
+  if (!security.insecure &&
+      (security.tls.ca.empty() || security.tls.certificate.empty() || security.tls.private_key.empty())) {
+    std::cerr << "tunefleet-coordinator: TLS is on: pass --tls-ca, --tls-cert and --tls-key (tunefleet up makes them), "
+                 "or --insecure with a loopback --listen\n";
+    return 2;
+  }
 
   tunefleet::coordinator::ControlPlaneOptions options;
   options.heartbeat_interval = absl::Seconds(heartbeat_s);
@@ -214,7 +291,8 @@ int main(int argc, char** argv) {
     store_options.init = init;
     store_options.bad_rows =
         bad_rows == "quarantine" ? tunefleet::store::BadRowPolicy::kQuarantine : tunefleet::store::BadRowPolicy::kRefuse;
-    return Run(listen, database, std::move(store_options), port_file, metrics_flags, std::move(options), absl::Seconds(tick_s));
+    return Run(listen, database, std::move(store_options), port_file, metrics_flags, security, std::move(options),
+               absl::Seconds(tick_s));
   } catch (const std::exception& e) {  // a last guard: nothing escapes main
     Log("coordinator", absl::StrCat("internal error: ", e.what()));
     return tunefleet::exit_codes::kInternalError;

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
+#include "common/security/tls.h"
 #include "common/version.h"
 #include "worker/agent/worker_agent.h"
 #include "worker/gpus/nvml_gpu_inventory.h"
@@ -31,7 +32,10 @@ int main(int argc, char** argv) {
   gethostname(host, sizeof(host) - 1);
   options.worker_id = host;
   double heartbeat_s = 3, stop_grace_s = 10, drain_grace_s = 300;
-  std::string log_listen = "0.0.0.0:0", metrics_listen, metrics_port_file;
+  std::string log_listen, metrics_listen, metrics_port_file;
+  tunefleet::security::TlsFiles tls;
+  bool insecure = false;
+  std::string coordinator_server_name = tunefleet::security::kCoordinatorServerName;
   std::string trainer =
       (std::filesystem::path(argv[0]).parent_path().parent_path() / "trainer" / "tunefleet-trainer").string();
   std::string work_dir = "tunefleet-worker";
@@ -57,11 +61,30 @@ int main(int argc, char** argv) {
                  "On SIGTERM: seconds ranks get to checkpoint and exit 75 before SIGKILL")
       ->capture_default_str();
   app.add_option("--log-listen", log_listen,
-                 "Where the WorkerLogService listens (the coordinator reads rank logs there); port 0 picks one")
+                 "Where the WorkerLogService listens (the coordinator reads rank logs there); port 0 picks one. "
+                 "Default: --address, port 0 (never every interface unless asked)");
+  app.add_option("--tls-ca", tls.ca, "The cluster CA's certificate (PEM): the coordinator's must chain to it");
+  app.add_option("--tls-cert", tls.certificate,
+                 "This worker's certificate (PEM, CN = --worker-id, signed by the cluster CA)");
+  app.add_option("--tls-key", tls.private_key, "This worker's private key (PEM)");
+  app.add_option("--coordinator-server-name", coordinator_server_name,
+                 "The name the coordinator's certificate must carry")
       ->capture_default_str();
+  app.add_flag("--insecure", insecure, "No TLS: only with a coordinator on loopback (tests, one-machine use)");
   app.add_option("--metrics-listen", metrics_listen, "Serve Prometheus /metrics here (e.g. 0.0.0.0:9465; empty: off)");
   app.add_option("--metrics-port-file", metrics_port_file, "Write the bound /metrics port here");
   CLI11_PARSE(app, argc, argv);
+  if (log_listen.empty()) log_listen = options.address + ":0";
+  if (insecure && !tunefleet::security::IsLoopback(options.coordinator)) {
+    std::cerr << "tunefleet-worker: --insecure is only for a coordinator on loopback, not " << options.coordinator
+              << "\n";
+    return 2;
+  }
+  if (!insecure && (tls.ca.empty() || tls.certificate.empty() || tls.private_key.empty())) {
+    std::cerr << "tunefleet-worker: TLS is on: pass --tls-ca, --tls-cert and --tls-key (tunefleet up makes them), "
+                 "or --insecure for a coordinator on loopback\n";
+    return 2;
+  }
 
   options.heartbeat_interval = absl::Seconds(heartbeat_s);
   options.stop_grace = absl::Seconds(stop_grace_s);
@@ -102,10 +125,22 @@ int main(int argc, char** argv) {
                                           ", work dir ", options.work_dir));
     tunefleet::worker::WorkerStatusBoard board;
     options.board = &board;
-    tunefleet::worker::LogServiceImpl logs(options.work_dir, board);
+    std::shared_ptr<grpc::ServerCredentials> log_credentials = grpc::InsecureServerCredentials();
+    if (!insecure) {
+      auto server = tunefleet::security::ServerCredentials(tls, tunefleet::security::ClientCertificates::kRequired);
+      auto client = tunefleet::security::ChannelCredentials(tls);
+      if (!server.ok() || !client.ok()) {
+        tunefleet::Log("worker", absl::StrCat("ERROR: TLS: ", (server.ok() ? client.status() : server.status()).ToString()));
+        return 1;
+      }
+      log_credentials = *server;
+      options.credentials = *client;
+      options.coordinator_server_name = coordinator_server_name;
+    }
+    tunefleet::worker::LogServiceImpl logs(options.work_dir, board, /*require_coordinator=*/!insecure);
     grpc::ServerBuilder builder;
     int log_port = 0;
-    builder.AddListeningPort(log_listen, grpc::InsecureServerCredentials(), &log_port);
+    builder.AddListeningPort(log_listen, log_credentials, &log_port);
     builder.RegisterService(&logs);
     std::unique_ptr<grpc::Server> log_server = builder.BuildAndStart();
     if (!log_server || log_port == 0) {

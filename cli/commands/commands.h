@@ -13,6 +13,8 @@ void AddWatchCommand(CLI::App& app, const GlobalOptions& global, int& exit_code)
 void AddLogsCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);     // logs
 void AddWorkerCommands(CLI::App& app, const GlobalOptions& global, int& exit_code);  // workers cordon uncordon drain
 void AddPlotCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);     // plot
-void AddUpCommand(CLI::App& app, int& exit_code);                                    // up
+void AddAuditCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);    // audit
+void AddPkiCommand(CLI::App& app, int& exit_code);                                   // pki init|worker|user
+void AddUpCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);       // up
 
 }  // namespace tunefleet::cli

@@ -24,7 +24,13 @@ inline constexpr int kExitJobFailed = 3;     // watch: the job ended FAILED
 inline constexpr int kExitJobCancelled = 4;  // watch: the job ended CANCELLED
 
 struct GlobalOptions {
-  std::string coordinator = "127.0.0.1:50051";
+  std::string coordinator;  // empty: the config's, else 127.0.0.1:50051
+  // Credentials (see cluster_config.h): a state folder of `tunefleet up`, or
+  // a kubeconfig-like file; a token file overrides the context's.
+  std::string state_dir;
+  std::string config;
+  std::string token_file;
+  bool insecure = false;  // plaintext, no token: a loopback coordinator run --insecure
   double connect_timeout_s = 5;  // an unreachable coordinator fails within this
   double rpc_timeout_s = 30;     // deadline of each unary call
 };
@@ -38,6 +44,14 @@ int ReportError(const absl::Status& status);
 std::string JobName(const std::string& id_or_name);
 std::string WorkerName(const std::string& id_or_name);
 
+// A channel to the coordinator with the credentials `options` lead to, and
+// the address it dials.
+struct CoordinatorChannel {
+  std::string address;
+  std::shared_ptr<grpc::Channel> channel;
+};
+absl::StatusOr<CoordinatorChannel> OpenCoordinatorChannel(const GlobalOptions& options);
+
 class Connection {
  public:
   // Connects within options.connect_timeout_s, or UNAVAILABLE naming the address.
@@ -47,11 +61,12 @@ class Connection {
   v1::AdminService::Stub& admin() { return *admin_; }
   // A context with the unary deadline set.
   std::unique_ptr<grpc::ClientContext> UnaryContext() const;
-  const std::string& address() const { return options_.coordinator; }
+  const std::string& address() const { return address_; }
 
  private:
   explicit Connection(const GlobalOptions& options) : options_(options) {}
   GlobalOptions options_;
+  std::string address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_;
   std::unique_ptr<v1::AdminService::Stub> admin_;

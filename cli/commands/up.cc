@@ -1,11 +1,12 @@
 // up: the one-command local cluster.
 
+#include "cli/commands/cluster_config.h"
 #include "cli/commands/commands.h"
 #include "cli/local_cluster/local_cluster.h"
 
 namespace tunefleet::cli {
 
-void AddUpCommand(CLI::App& app, int& exit_code) {
+void AddUpCommand(CLI::App& app, const GlobalOptions& global, int& exit_code) {
   auto o = std::make_shared<LocalClusterOptions>();
   CLI::App* up = app.add_subcommand("up", "Run a coordinator and N workers on this machine until Ctrl-C");
   up->add_option("--workers", o->workers, "Number of workers")->capture_default_str()->check(CLI::Range(1, 64));
@@ -19,7 +20,12 @@ void AddUpCommand(CLI::App& app, int& exit_code) {
   up->add_option("--worker-binary", o->worker_binary, "tunefleet-worker to run (default: beside tunefleet)");
   up->add_option("--trainer", o->trainer_binary, "Trainer the workers run (default: tunefleet-trainer beside tunefleet)");
   up->add_option("--startup-timeout", o->startup_timeout_s, "Seconds for the daemons to come up")->capture_default_str();
-  up->callback([&, o] { exit_code = RunLocalCluster(*o); });
+  up->add_flag("--insecure", o->insecure, "No TLS, no tokens (loopback --listen only): anyone on this machine may call");
+  up->add_flag("!--no-write-config", o->write_config, "Do not write the cluster's context to the config file");
+  up->callback([&, o] {
+    if (o->write_config) o->config_path = global.config.empty() ? DefaultConfigPath() : global.config;
+    exit_code = RunLocalCluster(*o);
+  });
 }
 
 }  // namespace tunefleet::cli

@@ -14,7 +14,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cli/commands/cluster_config.h"
 #include "cli/local_cluster/daemon.h"
+#include "common/security/cluster_pki.h"
+#include "common/security/secrets.h"
+#include "common/security/tls.h"
 #include "tunefleet/v1/admin_service.grpc.pb.h"
 
 namespace tunefleet::cli {
@@ -99,6 +103,27 @@ int RunLocalCluster(LocalClusterOptions o) {
   const fs::path logs = state / "logs", checkpoints = state / "checkpoints", workers_dir = state / "workers";
   for (const auto& dir : {logs, checkpoints, workers_dir}) fs::create_directories(dir);
   const fs::path port_file = state / "coordinator.port", address_file = state / "coordinator.address";
+  const std::string pki = (state / "pki").string();
+  if (o.insecure && !security::IsLoopback(o.listen)) {
+    std::cerr << "tunefleet: INVALID_ARGUMENT: --insecure is only for a loopback --listen, not " << o.listen << "\n";
+    return 1;
+  }
+  std::vector<std::string> worker_ids;
+  for (int i = 1; i <= o.workers; ++i) worker_ids.push_back(absl::StrCat("local-", i));
+  if (!o.insecure) {
+    absl::Status made = security::EnsureClusterPki(pki);
+    for (const std::string& id : worker_ids) {
+      if (made.ok()) made = security::EnsureWorkerCertificate(pki, id);
+    }
+    if (!made.ok()) {
+      std::cerr << "tunefleet: making the cluster's certificates in " << pki << ": " << made << "\n";
+      return 1;
+    }
+  }
+  auto tls_flags = [&](const security::TlsFiles& files) -> std::vector<std::string> {
+    if (o.insecure) return {"--insecure"};
+    return {"--tls-ca", files.ca, "--tls-cert", files.certificate, "--tls-key", files.private_key};
+  };
   fs::remove(port_file);
   fs::remove(address_file);
 
@@ -123,9 +148,14 @@ int RunLocalCluster(LocalClusterOptions o) {
     return 1;
   };
 
-  auto coordinator = Daemon::Start("coordinator",
-                                   {o.coordinator_binary, "--listen", o.listen, "--database",
-                                    (state / "coordinator.db").string(), "--port-file", port_file.string()},
+  std::vector<std::string> coordinator_argv = {o.coordinator_binary, "--listen", o.listen, "--database",
+                                               (state / "coordinator.db").string(), "--port-file", port_file.string()};
+  for (const std::string& flag : tls_flags(security::CoordinatorFiles(pki))) coordinator_argv.push_back(flag);
+  if (!o.insecure) {
+    coordinator_argv.push_back("--tokens-file");
+    coordinator_argv.push_back(security::TokensPath(pki));
+  }
+  auto coordinator = Daemon::Start("coordinator", coordinator_argv,
                                    (logs / "coordinator.log").string(), SIGTERM);
   if (!coordinator.ok()) return fail(coordinator.status().ToString(), nullptr);
   daemons.push_back(*std::move(coordinator));
@@ -140,16 +170,14 @@ int RunLocalCluster(LocalClusterOptions o) {
   std::ifstream(port_file) >> port;
   const std::string address = o.listen.substr(0, o.listen.rfind(':')) + ":" + port;
 
-  std::vector<std::string> worker_ids;
-  for (int i = 1; i <= o.workers; ++i) {
-    const std::string id = absl::StrCat("local-", i);
-    worker_ids.push_back(id);
-    auto worker = Daemon::Start("worker " + id,
-                                // --cpu-only: CPU slots as asked, even on a GPU machine.
-                                {o.worker_binary, "--coordinator", address, "--worker-id", id, "--cpu-only",
-                                 "--cpu-slots", absl::StrCat(o.cpu_slots), "--address", "127.0.0.1", "--trainer",
-                                 o.trainer_binary, "--work-dir", (workers_dir / id).string(), "--heartbeat-interval",
-                                 "1", "--stop-grace", "5"},
+  for (const std::string& id : worker_ids) {
+    // --cpu-only: CPU slots as asked, even on a GPU machine.
+    std::vector<std::string> argv = {o.worker_binary, "--coordinator", address, "--worker-id", id, "--cpu-only",
+                                     "--cpu-slots", absl::StrCat(o.cpu_slots), "--address", "127.0.0.1", "--trainer",
+                                     o.trainer_binary, "--work-dir", (workers_dir / id).string(),
+                                     "--heartbeat-interval", "1", "--stop-grace", "5"};
+    for (const std::string& flag : tls_flags(security::WorkerFiles(pki, id))) argv.push_back(flag);
+    auto worker = Daemon::Start("worker " + id, argv,
                                 // If `up` dies outright, a worker must not wait minutes to
                                 // self-drain to a coordinator that is gone too: SIGKILL (its
                                 // trainers die with it, by their own PDEATHSIG).
@@ -157,7 +185,15 @@ int RunLocalCluster(LocalClusterOptions o) {
     if (!worker.ok()) return fail(worker.status().ToString(), nullptr);
     daemons.push_back(*std::move(worker));
   }
-  auto admin = v1::AdminService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  if (!o.insecure) {
+    auto tls = security::ChannelCredentials(security::ClientFiles(pki));
+    auto token = security::ReadSmallFile(security::AdminTokenPath(pki));
+    if (!tls.ok() || !token.ok()) return fail("reading the CA or the admin token in " + pki, nullptr);
+    channel = grpc::CreateCustomChannel(address, security::WithBearerToken(*tls, token->substr(0, token->find('\n'))),
+                                        security::ServerNameArguments(security::kCoordinatorServerName));
+  }
+  auto admin = v1::AdminService::NewStub(channel);
   while (ReadyWorkers(*admin, worker_ids) < o.workers) {
     for (auto& d : daemons) {
       if (d.Poll()) return fail(d.label() + " exited during startup", &d);
@@ -178,7 +214,17 @@ int RunLocalCluster(LocalClusterOptions o) {
             << "  worker dirs  " << workers_dir.string() << "/<id>   (rank logs, metrics)\n"
             << "  logs         " << logs.string() << "/\n"
             << "  trainer      " << o.trainer_binary << "\n"
-            << "Use it:  export TUNEFLEET_COORDINATOR=" << address << "\n"
+            << (o.insecure ? "  security     NONE (--insecure): anyone on this machine may call\n"
+                           : "  credentials  " + pki + "/ (CA, certificates, admin.token: 0600)\n");
+  if (!o.insecure && !o.config_path.empty()) {
+    if (auto s = WriteContext(o.config_path, state.string(), StateDirContext(state.string(), address)); s.ok()) {
+      std::cout << "  config       " << o.config_path << " (current context: this cluster)\n";
+    } else {
+      std::cerr << "tunefleet up: warning: " << s << "\n";
+    }
+  }
+  std::cout << "Use it:  export TUNEFLEET_COORDINATOR=" << address << (o.insecure ? "  (and tunefleet --insecure)" : "")
+            << "\n"
             << "Ctrl-C stops everything." << std::endl;
   {
     // Written last and atomically: its existence means "ready" to scripts.

@@ -13,6 +13,12 @@ struct LocalClusterOptions {
   std::string listen = "127.0.0.1:50051";  // port 0: any free port (see <state>/coordinator.address)
   std::string coordinator_binary, worker_binary, trainer_binary;  // empty: beside this executable
   double startup_timeout_s = 30;
+  // Plaintext and no authentication (loopback --listen only); otherwise
+  // <state>/pki holds the CA, the daemons' certificates and the admin token.
+  bool insecure = false;
+  // Where the cluster's context is written (and made current); empty: not written.
+  std::string config_path;
+  bool write_config = true;
 };
 
 // Runs until a stop signal (or a daemon dies); the process's exit status.

@@ -64,6 +64,7 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
       {"Name", job.name()},
       {"Display name", job.spec().display_name().empty() ? "-" : job.spec().display_name()},
       {"State", StateName(job.state())},
+      {"Owner", job.owner().empty() ? "-" : job.owner()},
       {"Attempt", absl::StrCat(job.attempt(), " (generation ", job.generation(), ", restarts used ",
                                job.restarts_used(), "/", job.spec().restart().max_restarts(), ")")},
       {"Step", StepText(job.progress())},

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/proto_time.h"
+#include "common/security/secrets.h"
 
 namespace tunefleet::coordinator {
 
@@ -218,6 +219,9 @@ v1::Assignment ControlPlane::MakeAssignment(const JobEntry& entry, const std::st
   // other workers are sent the assignment only once it is known.
   const int port = entry.ranks.size() > 1 ? entry.rendezvous_port : 0;
   assignment.set_rendezvous_address(absl::StrCat(host, ":", port));
+  // Empty for an attempt that was running before a coordinator restart (the
+  // secret lives in memory only); its ranks met before.
+  assignment.set_rendezvous_secret(entry.rendezvous_secret);
   for (size_t r = 0; r < entry.ranks.size(); ++r) {
     if (entry.ranks[r].worker != worker) continue;
     assignment.add_ranks(static_cast<int32_t>(r));
@@ -273,6 +277,7 @@ absl::Status ControlPlane::StartAttempt(JobEntry& entry, const scheduler::Placem
   entry.last_rank_workers = std::move(rank_workers);
   entry.last_attempt = entry.job.attempt();
   entry.rendezvous_port = 0;
+  entry.rendezvous_secret = security::RandomHex(16);
   entry.draining = false;
   entry.drain_asked.clear();
   entry.failure_pending = false;

@@ -81,6 +81,7 @@ struct ControlPlaneStats {
 struct LogSource {
   std::string log_address;
   int64_t attempt = 0;
+  std::string worker_id;  // the name its log service's certificate must carry
 };
 
 class ControlPlane {
@@ -92,7 +93,8 @@ class ControlPlane {
                                                               ControlPlaneOptions options);
 
   // JobService.
-  absl::StatusOr<v1::Job> CreateJob(const v1::CreateJobRequest& request);
+  // `owner`: the submitting user, recorded in the job (see Job.owner).
+  absl::StatusOr<v1::Job> CreateJob(const v1::CreateJobRequest& request, const std::string& owner = "");
   absl::StatusOr<v1::Job> GetJob(const std::string& name);
   absl::StatusOr<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request);
   absl::StatusOr<v1::Job> CancelJob(const std::string& name);
@@ -117,6 +119,9 @@ class ControlPlane {
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& request);
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
   // Samples of a generation that is not the job's current one are dropped (fencing).
+  // UNAUTHENTICATED for a session that is not the worker's current one;
+  // PERMISSION_DENIED, storing nothing, when a sample of a current attempt is
+  // for a rank not placed on this worker.
   absl::Status ReportMetrics(const v1::ReportMetricsRequest& request);
 
   ControlPlaneStats Stats() const;
@@ -158,6 +163,7 @@ class ControlPlane {
     std::set<std::string> drain_asked;  // workers sent the request
     absl::Time drain_deadline;
     int32_t rendezvous_port = 0;  // reported by rank 0's worker
+    std::string rendezvous_secret;  // per attempt (see Assignment.rendezvous_secret); memory only
     // A rank of a gang spanning several workers failed. When a peer's worker
     // dies (kill -9, power), the other ranks' collectives fail at once, long
     // before its silence is noticed; so the failure is charged to the job only
@@ -199,6 +205,7 @@ class ControlPlane {
   struct Submission {
     const v1::CreateJobRequest* request = nullptr;
     v1::JobSpec spec;  // with defaults, validated
+    std::string owner;  // the submitting user
     std::optional<absl::StatusOr<v1::Job>> result;  // set under submit_mu_
   };
   std::vector<absl::StatusOr<v1::Job>> SaveSubmissions(const std::vector<Submission*>& batch)

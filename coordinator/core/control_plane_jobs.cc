@@ -37,7 +37,7 @@ std::string RandomJobId() {
 
 }  // namespace
 
-absl::StatusOr<v1::Job> ControlPlane::CreateJob(const v1::CreateJobRequest& request) {
+absl::StatusOr<v1::Job> ControlPlane::CreateJob(const v1::CreateJobRequest& request, const std::string& owner) {
   v1::JobSpec spec = WithDefaults(request.spec());
   if (auto s = ValidateJobSpec(spec); !s.ok()) return s;
   if (auto s = CheckPathsUnderRoots(spec, options_.allowed_path_roots); !s.ok()) return s;
@@ -49,6 +49,7 @@ absl::StatusOr<v1::Job> ControlPlane::CreateJob(const v1::CreateJobRequest& requ
   Submission me;
   me.request = &request;
   me.spec = std::move(spec);
+  me.owner = owner;
   absl::MutexLock lock(&submit_mu_);
   submit_queue_.push_back(&me);
   while (!me.result.has_value()) {
@@ -111,6 +112,7 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
     *entry.job.mutable_spec() = batch[i]->spec;
     entry.job.set_state(v1::JOB_STATE_QUEUED);
     entry.job.set_attempt(1);
+    entry.job.set_owner(batch[i]->owner);
     *entry.job.mutable_create_time() = ToProtoTime(Now());
     entry.queued_since = Now();
     // Built by hand: the entry is not in jobs_ until it is durable.
@@ -292,7 +294,8 @@ absl::StatusOr<LogSource> ControlPlane::FindLogSource(const std::string& name, i
   if (worker == workers_.end() || worker->second.worker.resources().log_address().empty()) {
     return absl::UnavailableError(absl::StrCat(job.last_rank_workers[rank], " serves no logs"));
   }
-  return LogSource{worker->second.worker.resources().log_address(), job.last_attempt};
+  return LogSource{worker->second.worker.resources().log_address(), job.last_attempt,
+                   job.last_rank_workers[rank].substr(job.last_rank_workers[rank].find('/') + 1)};
 }
 
 absl::StatusOr<v1::ListCheckpointsResponse> ControlPlane::ListCheckpoints(const std::string& name) {

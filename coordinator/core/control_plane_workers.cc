@@ -7,14 +7,13 @@
 // (re)sent as assignments; ranks it reports but should not run are stopped.
 // A lost reply is therefore repaired by the next heartbeat.
 
-#include <random>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "common/metric_samples.h"
 #include "common/proto_time.h"
+#include "common/security/secrets.h"
 #include "coordinator/core/control_plane.h"
 
 namespace tunefleet::coordinator {
@@ -25,10 +24,8 @@ bool IsLive(v1::RankPhase phase) {
          phase == v1::RANK_PHASE_CHECKPOINTING;
 }
 
-std::string NewSession() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return absl::StrCat(absl::Hex(rng(), absl::kZeroPad16));
-}
+// 128 bits from the kernel's CSPRNG: a session cannot be guessed from earlier ones.
+std::string NewSession() { return security::RandomHex(16); }
 
 }  // namespace
 
@@ -350,7 +347,27 @@ void ControlPlane::EnsureHistoryLoaded(const std::string& job) {
 }
 
 absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request) {
+  const std::string name = absl::StrCat("workers/", request.worker_id());
   absl::MutexLock lock(&mu_);
+  auto worker = workers_.find(name);
+  if (worker == workers_.end() || worker->second.session.empty() || worker->second.session != request.session()) {
+    return absl::UnauthenticatedError(absl::StrCat(name, ": not its current session; register again"));
+  }
+  // Only ranks this worker holds in a current attempt may speak, checked
+  // before anything is stored: one forged sample refuses the whole report.
+  for (const v1::MetricSample& sample : request.samples()) {
+    auto it = jobs_.find(sample.job());
+    if (it == jobs_.end() || it->second.job.state() != v1::JOB_STATE_RUNNING ||
+        it->second.job.generation() != request.generation()) {
+      continue;  // stale: dropped below, as fencing always did
+    }
+    const auto& ranks = it->second.ranks;
+    if (sample.rank() < 0 || sample.rank() >= static_cast<int32_t>(ranks.size()) ||
+        ranks[sample.rank()].worker != name) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(sample.job(), " rank ", sample.rank(), " is not placed on ", name));
+    }
+  }
   // Fencing: a stale attempt's trainer never reports for the new one.
   std::map<std::string, std::vector<v1::MetricSample>> accepted;
   for (const v1::MetricSample& sample : request.samples()) {

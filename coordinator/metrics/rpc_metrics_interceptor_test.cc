@@ -48,7 +48,7 @@ class RpcMetricsInterceptorTest : public ::testing::Test {
     auto plane = ControlPlane::Create(std::move(*store), ControlPlaneOptions{});
     ASSERT_TRUE(plane.ok()) << plane.status();
     plane_ = std::move(*plane);
-    admin_ = std::make_unique<AdminServiceImpl>(*plane_);
+    admin_ = std::make_unique<AdminServiceImpl>(*plane_, authorizer_);
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
     int port = 0;
@@ -99,6 +99,8 @@ class RpcMetricsInterceptorTest : public ::testing::Test {
   }
 
   std::unique_ptr<ControlPlane> plane_;
+  // Plaintext on loopback: anonymous callers may do anything (what this test needs).
+  const auth::Authorizer authorizer_{auth::TokenTable(), /*insecure=*/true, nullptr};
   std::unique_ptr<AdminServiceImpl> admin_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;

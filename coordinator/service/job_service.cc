@@ -2,29 +2,66 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "common/security/tls.h"
 #include "coordinator/service/grpc_status.h"
 #include "coordinator/service/services.h"
 
 namespace tunefleet::coordinator {
-grpc::Status JobServiceImpl::CreateJob(grpc::ServerContext*, const v1::CreateJobRequest* request, v1::Job* job) {
-  return Reply(plane_.CreateJob(*request), job);
+
+absl::StatusOr<auth::Principal> JobServiceImpl::AuthorizeForJob(grpc::ServerContext* context,
+                                                                const std::string& method, const std::string& job) {
+  auto principal = auth_.Authorize(*context, method, job);
+  if (!principal.ok()) return principal.status();
+  auto found = plane_.GetJob(job);
+  if (!found.ok()) return found.status();
+  if (auto s = auth_.AuthorizeOwner(*principal, method, job, found->owner()); !s.ok()) return s;
+  return principal;
 }
 
-grpc::Status JobServiceImpl::GetJob(grpc::ServerContext*, const v1::GetJobRequest* request, v1::Job* job) {
+grpc::Status JobServiceImpl::CreateJob(grpc::ServerContext* context, const v1::CreateJobRequest* request,
+                                       v1::Job* job) {
+  const std::string method = "JobService/CreateJob";
+  auto principal = auth_.Authorize(*context, method, request->job_id());
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  auto created = plane_.CreateJob(*request, principal->name);
+  auth_.Audit(*principal, method, created.ok() ? created->name() : request->job_id(), created.status());
+  return Reply(std::move(created), job);
+}
+
+grpc::Status JobServiceImpl::GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request, v1::Job* job) {
+  if (auto p = auth_.Authorize(*context, "JobService/GetJob", request->name()); !p.ok()) return ToGrpcStatus(p.status());
   return Reply(plane_.GetJob(request->name()), job);
 }
 
-grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* request,
+grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
                                       v1::ListJobsResponse* response) {
+  if (auto p = auth_.Authorize(*context, "JobService/ListJobs", ""); !p.ok()) return ToGrpcStatus(p.status());
   return Reply(plane_.ListJobs(*request), response);
 }
 
-grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* request, v1::Job* job) {
-  return Reply(plane_.CancelJob(request->name()), job);
+grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
+                                       v1::Job* job) {
+  const std::string method = "JobService/CancelJob";
+  auto principal = auth_.Authorize(*context, method, request->name());
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  auto found = plane_.GetJob(request->name());
+  if (!found.ok()) {
+    auth_.Audit(*principal, method, request->name(), found.status());
+    return ToGrpcStatus(found.status());
+  }
+  if (auto s = auth_.AuthorizeOwner(*principal, method, request->name(), found->owner()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  auto cancelled = plane_.CancelJob(request->name());
+  auth_.Audit(*principal, method, request->name(), cancelled.status());
+  return Reply(std::move(cancelled), job);
 }
 
 grpc::Status JobServiceImpl::WatchJobEvents(grpc::ServerContext* context, const v1::WatchJobEventsRequest* request,
                                             grpc::ServerWriter<v1::JobEvent>* writer) {
+  if (auto p = auth_.Authorize(*context, "JobService/WatchJobEvents", request->name()); !p.ok()) {
+    return ToGrpcStatus(p.status());
+  }
   int64_t after = request->after();
   while (!context->IsCancelled()) {
     bool finished = false;
@@ -43,6 +80,9 @@ grpc::Status JobServiceImpl::WatchJobEvents(grpc::ServerContext* context, const 
 
 grpc::Status JobServiceImpl::WatchJobMetrics(grpc::ServerContext* context, const v1::WatchJobMetricsRequest* request,
                                              grpc::ServerWriter<v1::MetricSample>* writer) {
+  if (auto p = AuthorizeForJob(context, "JobService/WatchJobMetrics", request->name()); !p.ok()) {
+    return ToGrpcStatus(p.status());
+  }
   int64_t cursor = 0;
   while (!context->IsCancelled()) {
     bool finished = false;
@@ -59,6 +99,9 @@ grpc::Status JobServiceImpl::WatchJobMetrics(grpc::ServerContext* context, const
 
 grpc::Status JobServiceImpl::ReadJobLogs(grpc::ServerContext* context, const v1::ReadJobLogsRequest* request,
                                          grpc::ServerWriter<v1::LogEntry>* writer) {
+  if (auto p = AuthorizeForJob(context, "JobService/ReadJobLogs", request->name()); !p.ok()) {
+    return ToGrpcStatus(p.status());
+  }
   if (request->offset() < 0 || request->tail_lines() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "offset, tail_lines: must not be negative");
   }
@@ -66,8 +109,12 @@ grpc::Status JobServiceImpl::ReadJobLogs(grpc::ServerContext* context, const v1:
   if (!source.ok()) return ToGrpcStatus(source.status());
   // Logs stay on the worker's disk; this is a relay. The client's
   // cancellation and deadline propagate to the worker's stream.
+  // The worker's log service proves it is the worker that ran the rank: its
+  // certificate must name the worker, whatever address it registered.
   auto stub = v1::WorkerLogService::NewStub(
-      grpc::CreateChannel(source->log_address, grpc::InsecureChannelCredentials()));
+      log_credentials_ ? grpc::CreateCustomChannel(source->log_address, log_credentials_,
+                                                   security::ServerNameArguments(source->worker_id))
+                       : grpc::CreateChannel(source->log_address, grpc::InsecureChannelCredentials()));
   std::unique_ptr<grpc::ClientContext> upstream = grpc::ClientContext::FromServerContext(*context);
   v1::ReadRankLogRequest forward;
   forward.set_job(request->name());
@@ -94,8 +141,11 @@ grpc::Status JobServiceImpl::ReadJobLogs(grpc::ServerContext* context, const v1:
   return status;
 }
 
-grpc::Status JobServiceImpl::ListCheckpoints(grpc::ServerContext*, const v1::ListCheckpointsRequest* request,
+grpc::Status JobServiceImpl::ListCheckpoints(grpc::ServerContext* context, const v1::ListCheckpointsRequest* request,
                                              v1::ListCheckpointsResponse* response) {
+  if (auto p = auth_.Authorize(*context, "JobService/ListCheckpoints", request->name()); !p.ok()) {
+    return ToGrpcStatus(p.status());
+  }
   return Reply(plane_.ListCheckpoints(request->name()), response);
 }
 

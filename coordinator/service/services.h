@@ -1,6 +1,16 @@
 #pragma once
 // The coordinator's gRPC services: thin adapters from RPCs to ControlPlane.
+// Each handler's first step is the Authorizer (coordinator/auth/): who calls
+// and whether the RPC table lets them; mutating calls end with an audit row.
 
+#include <grpcpp/security/credentials.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "coordinator/auth/authorizer.h"
 #include "coordinator/core/control_plane.h"
 #include "tunefleet/v1/admin_service.grpc.pb.h"
 #include "tunefleet/v1/job_service.grpc.pb.h"
@@ -10,7 +20,11 @@ namespace tunefleet::coordinator {
 
 class JobServiceImpl final : public v1::JobService::Service {
  public:
-  explicit JobServiceImpl(ControlPlane& plane) : plane_(plane) {}
+  // `log_credentials`: how ReadJobLogs dials a worker's log service (the
+  // coordinator's certificate; null: plaintext, --insecure).
+  JobServiceImpl(ControlPlane& plane, const auth::Authorizer& auth,
+                 std::shared_ptr<grpc::ChannelCredentials> log_credentials)
+      : plane_(plane), auth_(auth), log_credentials_(std::move(log_credentials)) {}
   grpc::Status CreateJob(grpc::ServerContext*, const v1::CreateJobRequest*, v1::Job*) override;
   grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest*, v1::Job*) override;
   grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*, v1::ListJobsResponse*) override;
@@ -26,12 +40,17 @@ class JobServiceImpl final : public v1::JobService::Service {
                                v1::ListCheckpointsResponse*) override;
 
  private:
+  // Authorize, then (owner_or_operator rules) the job owner's check.
+  absl::StatusOr<auth::Principal> AuthorizeForJob(grpc::ServerContext* context, const std::string& method,
+                                                  const std::string& job);
   ControlPlane& plane_;
+  const auth::Authorizer& auth_;
+  const std::shared_ptr<grpc::ChannelCredentials> log_credentials_;
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  explicit WorkerServiceImpl(ControlPlane& plane) : plane_(plane) {}
+  WorkerServiceImpl(ControlPlane& plane, const auth::Authorizer& auth) : plane_(plane), auth_(auth) {}
   grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest*,
                               v1::RegisterWorkerResponse*) override;
   grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*, v1::HeartbeatResponse*) override;
@@ -39,20 +58,32 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
                              v1::ReportMetricsResponse*) override;
 
  private:
+  // The caller's certificate must name `worker_id` (PERMISSION_DENIED otherwise).
+  absl::StatusOr<auth::Principal> AuthorizeWorker(grpc::ServerContext* context, const std::string& method,
+                                                  const std::string& worker_id);
   ControlPlane& plane_;
+  const auth::Authorizer& auth_;
+  // The certificate each worker last registered with: a live worker's name
+  // cannot be taken over by another certificate (one from the same CA for the
+  // same name, e.g. a reissued one, waits until the old holder is LOST).
+  absl::Mutex mu_;
+  std::map<std::string, std::string> fingerprints_ ABSL_GUARDED_BY(mu_);
 };
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  explicit AdminServiceImpl(ControlPlane& plane) : plane_(plane) {}
+  AdminServiceImpl(ControlPlane& plane, const auth::Authorizer& auth) : plane_(plane), auth_(auth) {}
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*, v1::ListWorkersResponse*) override;
   grpc::Status GetWorker(grpc::ServerContext*, const v1::GetWorkerRequest*, v1::Worker*) override;
   grpc::Status CordonWorker(grpc::ServerContext*, const v1::CordonWorkerRequest*, v1::Worker*) override;
   grpc::Status UncordonWorker(grpc::ServerContext*, const v1::UncordonWorkerRequest*, v1::Worker*) override;
   grpc::Status DrainWorker(grpc::ServerContext*, const v1::DrainWorkerRequest*, v1::Worker*) override;
+  grpc::Status ListAuditEvents(grpc::ServerContext*, const v1::ListAuditEventsRequest*,
+                               v1::ListAuditEventsResponse*) override;
 
  private:
   ControlPlane& plane_;
+  const auth::Authorizer& auth_;
 };
 
 }  // namespace tunefleet::coordinator

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "common/security/cluster_pki.h"
 #include "tests/cli/cli_test_support.h"
 #include "tests/control_plane/cluster.h"
 
@@ -147,6 +148,31 @@ TEST_F(CliTest, CordonUncordonDrain) {
   EXPECT_EQ(YAML::Load(yaml.output)["workers"][0]["name"].as<std::string>(), "workers/w1");
 }
 
+TEST_F(CliTest, AuditShowsWhoChangedWhatAndRolesAreEnforced) {
+  ASSERT_EQ(Cli({"cordon", "w1"}).exit_code, 0);
+  const RunResult audit = Cli({"audit"});
+  ASSERT_EQ(audit.exit_code, 0) << audit.output;
+  EXPECT_THAT(audit.output, HasSubstr("user:admin"));
+  EXPECT_THAT(audit.output, HasSubstr("AdminService/CordonWorker"));
+  EXPECT_THAT(audit.output, HasSubstr("worker:w1"));  // its registration
+  // A viewer's token: reads pass, changes are refused and audited.
+  const auto token = security::AddUserToken(cluster_.pki(), "val", "viewer");  // read at start: restart
+  ASSERT_TRUE(token.ok());
+  cluster_.KillCoordinator();
+  cluster_.StartCoordinator(cluster_.port());
+  WriteFile(cluster_.dir() + "/val.token", *token);
+  const std::vector<std::string> as_val = {"--token-file", cluster_.dir() + "/val.token"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), as_val.begin(), as_val.end());
+    return Cli(args);
+  };
+  EXPECT_EQ(with({"list"}).exit_code, 0);
+  const RunResult cordon = with({"cordon", "w2"});
+  EXPECT_EQ(cordon.exit_code, 1);
+  EXPECT_THAT(cordon.output, HasSubstr("PERMISSION_DENIED: AdminService/CordonWorker needs role operator"));
+  EXPECT_THAT(Cli({"audit"}).output, HasSubstr("user:val"));
+}
+
 TEST_F(CliTest, ServerErrorsAreOneLineAndNonZero) {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"get", "nope"}, {"watch", "nope"}, {"cancel", "nope"}, {"logs", "nope"}}) {
@@ -164,12 +190,22 @@ TEST_F(CliTest, ServerErrorsAreOneLineAndNonZero) {
 
 TEST(CliErrors, UnreachableCoordinatorFailsFastNamingTheAddress) {
   const auto start = std::chrono::steady_clock::now();
-  const RunResult r = RunCommand({kCli, "--coordinator", "127.0.0.1:1", "list"}, 20s);
+  const RunResult r = RunCommand({kCli, "--insecure", "--coordinator", "127.0.0.1:1", "list"}, 20s);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 6s);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.output,
             "tunefleet: UNAVAILABLE: cannot reach the coordinator at 127.0.0.1:1 (set --coordinator or "
             "TUNEFLEET_COORDINATOR; is it running?)\n");
+}
+
+TEST(CliErrors, NoCredentialsSaysWhereToGetThem) {
+  const std::string dir = FreshTestDirectory();
+  const RunResult r = RunCommand({kCli, "--config", dir + "/absent", "--coordinator", "127.0.0.1:1", "list"}, 20s);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("UNAUTHENTICATED: no credentials: run `tunefleet up`"));
+  const RunResult remote = RunCommand({kCli, "--insecure", "--coordinator", "10.1.2.3:50051", "list"}, 20s);
+  EXPECT_EQ(remote.exit_code, 1);
+  EXPECT_THAT(remote.output, HasSubstr("--insecure is only for a coordinator on loopback"));
 }
 
 TEST(CliErrors, BadSpecFileNamesFileAndLine) {

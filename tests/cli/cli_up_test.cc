@@ -29,6 +29,8 @@ std::vector<pid_t> Pids(const std::string& text, const std::string& pattern) {
 
 TEST(CliUp, RunsAJobAndStopsEverythingOnSigint) {
   const std::string dir = FreshTestDirectory();
+  // `up` writes its context here (not the user's ~/.config), and the CLI runs below read it.
+  setenv("TUNEFLEET_CONFIG", (dir + "/config").c_str(), 1);
   ChildProcess up = ChildProcess::Start({kCli, "up", "--workers", "2", "--listen", "127.0.0.1:0", "--state-dir",
                                          dir + "/state", "--trainer", kFakeTrainerPath});
   const std::string address_file = dir + "/state/coordinator.address";

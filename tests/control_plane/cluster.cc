@@ -11,6 +11,10 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include "common/security/cluster_pki.h"
+#include "common/security/secrets.h"
+#include "common/security/tls.h"
+
 namespace tunefleet::testing {
 namespace {
 
@@ -38,6 +42,35 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
 
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), dir_(FreshTestDirectory()) {
   if (options_.trainer.empty()) options_.trainer = kFakeTrainer;
+  // TLS is on, as in production: the cluster's CA, certificates and admin
+  // token, as `tunefleet up` makes them. A CLI the test runs finds them
+  // through TUNEFLEET_CONFIG (the test process's environment, inherited).
+  const absl::Status made = security::EnsureClusterPki(pki());
+  EXPECT_TRUE(made.ok()) << made;
+  const std::string config = dir_ + "/config";
+  std::ofstream(config) << "current-context: test\ncontexts:\n  test:\n    certificate-authority: "
+                        << security::ClientFiles(pki()).ca << "\n    token-file: "
+                        << security::AdminTokenPath(pki()) << "\n";
+  setenv("TUNEFLEET_CONFIG", config.c_str(), 1);
+}
+
+std::shared_ptr<grpc::Channel> Cluster::Channel(const std::string& token) const {
+  auto tls = security::ChannelCredentials(security::ClientFiles(pki()));
+  EXPECT_TRUE(tls.ok()) << tls.status();
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), security::WithBearerToken(*tls, token),
+                                   security::ServerNameArguments(security::kCoordinatorServerName));
+}
+
+std::string Cluster::AdminToken() const {
+  const std::string token = security::ReadSmallFile(security::AdminTokenPath(pki())).value_or("");
+  return token.substr(0, token.find('\n'));
+}
+
+std::vector<std::string> Cluster::WorkerTlsFlags(const std::string& id) const {
+  const absl::Status made = security::EnsureWorkerCertificate(pki(), id);
+  EXPECT_TRUE(made.ok()) << made;
+  const security::TlsFiles files = security::WorkerFiles(pki(), id);
+  return {"--tls-ca", files.ca, "--tls-cert", files.certificate, "--tls-key", files.private_key};
 }
 
 void Cluster::StartCoordinator(int port) {
@@ -46,13 +79,19 @@ void Cluster::StartCoordinator(int port) {
   std::vector<std::string> argv = {kCoordinator, "--listen", "127.0.0.1:" + std::to_string(port), "--database",
                                    dir_ + "/state.db", "--port-file", port_file, "--metrics-listen", "127.0.0.1:0",
                                    "--metrics-port-file", dir_ + "/coordinator.metrics-port"};
+  const security::TlsFiles tls = security::CoordinatorFiles(pki());
+  for (const std::string& flag : {std::string("--tls-ca"), tls.ca, std::string("--tls-cert"), tls.certificate,
+                                  std::string("--tls-key"), tls.private_key, std::string("--tokens-file"),
+                                  security::TokensPath(pki())}) {
+    argv.push_back(flag);
+  }
   argv.insert(argv.end(), options_.coordinator_flags.begin(), options_.coordinator_flags.end());
   coordinator_.reset();
   coordinator_.emplace(ChildProcess::Start(argv));
   ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(port_file); }, 10s)) << coordinator_->output();
   port_ = std::stoi(ReadFile(port_file));
   ASSERT_GT(port_, 0);
-  channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials());
+  channel_ = Channel(AdminToken());
   jobs_ = v1::JobService::NewStub(channel_);
   admin_ = v1::AdminService::NewStub(channel_);
 }
@@ -70,6 +109,7 @@ void Cluster::StartWorker(const std::string& id, int slots, const std::vector<st
       "--metrics-port-file", WorkerDir(id) + ".metrics-port", "--drain-grace", "5"};
   // CPU slots even where the host has GPUs, so the tests behave the same there.
   if (slots > 0) argv.push_back("--cpu-only");
+  for (const std::string& flag : WorkerTlsFlags(id)) argv.push_back(flag);
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   auto worker = std::make_unique<ChildProcess>(ChildProcess::Start(argv));
   ChildProcess& process = *worker;

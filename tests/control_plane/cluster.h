@@ -49,6 +49,13 @@ class Cluster {
   std::string WorkerDir(const std::string& id) const { return dir_ + "/" + id; }
 
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  // The cluster's credentials (common/security/cluster_pki.h layout).
+  std::string pki() const { return dir_ + "/pki"; }
+  std::string AdminToken() const;
+  // A TLS channel to the coordinator presenting `token`.
+  std::shared_ptr<grpc::Channel> Channel(const std::string& token) const;
+  // --tls-ca/--tls-cert/--tls-key for worker `id` (its certificate issued if new).
+  std::vector<std::string> WorkerTlsFlags(const std::string& id) const;
   v1::JobService::Stub& jobs() { return *jobs_; }
   v1::AdminService::Stub& admin() { return *admin_; }
 

@@ -163,8 +163,16 @@ hooks)
       sleep 0.1
     done
   }
+  # TLS as in production: the cluster's credentials, and a config the hooks' CLI finds them through.
+  "$build/cli/tunefleet" pki --dir "$tmp/pki" init >/dev/null || fail "pki init"
+  "$build/cli/tunefleet" pki --dir "$tmp/pki" worker node-a >/dev/null || fail "pki worker"
+  printf 'current-context: t\ncontexts:\n  t:\n    certificate-authority: %s\n    token-file: %s\n' \
+    "$tmp/pki/ca.pem" "$tmp/pki/admin.token" >"$tmp/config"
+  export TUNEFLEET_CONFIG=$tmp/config
   "$build/coordinator/tunefleet-coordinator" --listen 127.0.0.1:0 --port-file "$tmp/port" --database "$tmp/db" \
-    --heartbeat-interval 0.2 --worker-timeout 3 --tick-interval 0.05 --restart-backoff 0.2 >"$tmp/coordinator.log" 2>&1 &
+    --heartbeat-interval 0.2 --worker-timeout 3 --tick-interval 0.05 --restart-backoff 0.2 \
+    --tls-ca "$tmp/pki/ca.pem" --tls-cert "$tmp/pki/coordinator.pem" --tls-key "$tmp/pki/coordinator.key" \
+    --tokens-file "$tmp/pki/tokens" >"$tmp/coordinator.log" 2>&1 &
   pids+=($!)
   wait_for 10 test -s "$tmp/port" || fail "coordinator did not start"
   port=$(cat "$tmp/port")
@@ -173,7 +181,8 @@ hooks)
   start_worker() {
     "$root"/deploy/docker/worker-entrypoint.sh --coordinator "$TUNEFLEET_COORDINATOR" --worker-id node-a \
       --trainer "$build/tests/control_plane/fake-trainer" --work-dir "$tmp/work" --heartbeat-interval 0.2 \
-      --stop-grace 2 --drain-grace 10 --log-listen 127.0.0.1:0 >>"$tmp/worker.log" 2>&1 &
+      --stop-grace 2 --drain-grace 10 --log-listen 127.0.0.1:0 --tls-ca "$tmp/pki/ca.pem" \
+      --tls-cert "$tmp/pki/workers/node-a.pem" --tls-key "$tmp/pki/workers/node-a.key" >>"$tmp/worker.log" 2>&1 &
     worker=$!
     pids+=("$worker")
   }

@@ -1,6 +1,12 @@
 #include "trainer/dist/rendezvous.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -26,6 +32,31 @@ absl::StatusOr<int> EnvInt(const EnvLookup& env, const std::string& name, int fa
     return absl::InvalidArgumentError(absl::StrCat("environment variable ", name, "=", *value, " is not an integer"));
   }
   return parsed;
+}
+
+// A listening socket bound to host:port (rank 0's TCPStore takes it over).
+absl::StatusOr<int> ListenOn(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    return absl::UnavailableError(absl::StrCat("rendezvous host ", host, ": ", gai_strerror(rc)));
+  }
+  const int fd = socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  const bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+                  bind(fd, found->ai_addr, found->ai_addrlen) == 0 && listen(fd, 128) == 0;
+  const int error = errno;
+  freeaddrinfo(found);
+  if (!ok) {
+    if (fd >= 0) close(fd);
+    return absl::UnavailableError(
+        absl::StrCat("rendezvous: cannot listen on ", host, ":", port, ": ", std::strerror(error)));
+  }
+  return fd;
 }
 
 bool IsLoopback(const std::string& host) {
@@ -60,6 +91,7 @@ absl::StatusOr<RendezvousConfig> ResolveRendezvous(const LaunchFlags& flags, con
     if (*env_port < 0) return absl::InvalidArgumentError("MASTER_ADDR is set but MASTER_PORT is not");
     config.url = absl::StrCat("tcp://", *master, ":", *env_port);
   }
+  config.secret = env("TUNEFLEET_RENDEZVOUS_SECRET").value_or("");
   config.rank = flags.rank >= 0 ? flags.rank : *env_rank;
   config.world_size = flags.world_size >= 0 ? flags.world_size : *env_world;
   config.local_rank = flags.local_rank >= 0 ? flags.local_rank : *env_local;
@@ -106,17 +138,26 @@ absl::StatusOr<std::unique_ptr<Collectives>> ConnectCollectives(const Rendezvous
         return absl::InvalidArgumentError(absl::StrCat("rendezvous '", config.url, "' has no valid port"));
       }
       c10d::TCPStoreOptions options;
+      const std::string host = hostport.substr(0, colon);
+      if (config.rank == 0) {
+        // The store listens on the worker's cluster address only, not on
+        // every interface as TCPStore would by itself.
+        auto fd = ListenOn(host, port);
+        if (!fd.ok()) return fd.status();
+        options.masterListenFd = *fd;
+      }
       options.port = static_cast<std::uint16_t>(port);
       options.isServer = config.rank == 0;
       options.numWorkers = config.world_size;
       options.waitWorkers = true;
       options.timeout = timeout;
-      const std::string host = hostport.substr(0, colon);
       store = c10::make_intrusive<c10d::TCPStore>(host, options);
       gloo_host = IsLoopback(host) ? "127.0.0.1" : "";
     }
     // A namespace of our own in a store a launcher may share.
-    store = c10::make_intrusive<c10d::PrefixStore>("tunefleet", store);
+    // With a secret, under it: its keys cannot be guessed by whoever reaches the port.
+    store = c10::make_intrusive<c10d::PrefixStore>(
+        config.secret.empty() ? std::string("tunefleet") : "tunefleet/" + config.secret, store);
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("rank ", config.rank, ": rendezvous at ", config.url, " of ",
                                                config.world_size, " ranks failed within ", timeout.count() / 1000.0,

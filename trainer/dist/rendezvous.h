@@ -28,6 +28,9 @@ struct RendezvousConfig {
   int rank = 0;
   int world_size = 1;
   int local_rank = 0;
+  // TUNEFLEET_RENDEZVOUS_SECRET: the ranks' keys live under it in the store,
+  // so a stranger who connects cannot join or read them (empty: no secret).
+  std::string secret;
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

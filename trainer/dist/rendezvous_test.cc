@@ -32,6 +32,14 @@ TEST(RendezvousTest, ReadsTorchrunEnvironment) {
   EXPECT_EQ(config->local_rank, 0);
 }
 
+TEST(RendezvousTest, TakesThePerAttemptSecretFromTheEnvironment) {
+  auto config = ResolveRendezvous(
+      LaunchFlags{}, FakeEnv({{"MASTER_ADDR", "10.0.0.7"}, {"MASTER_PORT", "29511"}, {"RANK", "1"},
+                              {"WORLD_SIZE", "2"}, {"TUNEFLEET_RENDEZVOUS_SECRET", "c0ffee"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->secret, "c0ffee");
+}
+
 TEST(RendezvousTest, FlagsWinOverEnvironment) {
   LaunchFlags flags;
   flags.rendezvous = "file:///tmp/x";

@@ -13,6 +13,7 @@
 #include "common/job_spec_file.h"
 #include "common/log.h"
 #include "common/proto_time.h"
+#include "common/security/tls.h"
 #include "common/version.h"
 #include "worker/supervisor/free_port.h"
 #include "worker/supervisor/process_supervisor.h"
@@ -39,7 +40,10 @@ constexpr int kMaxPendingSamples = 10000;
 WorkerAgent::WorkerAgent(AgentOptions options)
     : options_(std::move(options)),
       stub_(v1::WorkerService::NewStub(
-          grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials()))),
+          options_.credentials
+              ? grpc::CreateCustomChannel(options_.coordinator, options_.credentials,
+                                          security::ServerNameArguments(options_.coordinator_server_name))
+              : grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials()))),
       interval_(options_.heartbeat_interval) {}
 
 bool WorkerAgent::Register() {
@@ -325,7 +329,15 @@ void WorkerAgent::ReportMetrics() {
     v1::ReportMetricsResponse response;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_timeout));
-    if (!stub_->ReportMetrics(&context, it->second, &response).ok()) {
+    it->second.set_session(session_);
+    const grpc::Status status = stub_->ReportMetrics(&context, it->second, &response);
+    if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      // Ranks the coordinator no longer places here: their samples are not wanted.
+      Say(absl::StrCat("metrics refused: ", status.error_message()));
+      it = pending_metrics_.erase(it);
+      continue;
+    }
+    if (!status.ok()) {
       // Kept for the next pass, bounded: the oldest go first.
       auto* samples = it->second.mutable_samples();
       if (samples->size() > kMaxPendingSamples) samples->DeleteSubrange(0, samples->size() - kMaxPendingSamples);

@@ -14,6 +14,8 @@
 #include <tuple>
 #include <vector>
 
+#include <grpcpp/security/credentials.h>
+
 #include "absl/time/time.h"
 #include "tunefleet/v1/worker_service.grpc.pb.h"
 #include "worker/agent/generation_fence.h"
@@ -37,6 +39,10 @@ struct AgentOptions {
   absl::Duration drain_grace = absl::Minutes(5);
   std::string log_address;  // host:port of this worker's WorkerLogService, told to the coordinator
   WorkerStatusBoard* board = nullptr;  // published after every pass, for /metrics and logs
+  // TLS to the coordinator (this worker's certificate, the cluster CA), whose
+  // certificate must name `coordinator_server_name`; null: plaintext (--insecure).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string coordinator_server_name;
 };
 
 class WorkerAgent {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/security/tls.h"
 #include "worker/supervisor/trainer_launch.h"
 
 namespace tunefleet::worker {
@@ -25,6 +26,12 @@ int64_t TailOffset(const std::string& path, int lines) {
 
 grpc::Status LogServiceImpl::ReadRankLog(grpc::ServerContext* context, const v1::ReadRankLogRequest* request,
                                          grpc::ServerWriter<v1::LogEntry>* writer) {
+  if (require_coordinator_) {
+    auto peer = security::PeerCertificate(*context);
+    if (!peer.ok() || peer->unit != security::kCoordinatorUnit) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "rank logs are read by the coordinator only");
+    }
+  }
   if (request->job().find("..") != std::string::npos || request->rank() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "job, rank: malformed");
   }
@@ -38,7 +45,11 @@ grpc::Status LogServiceImpl::ReadRankLog(grpc::ServerContext* context, const v1:
     // Decide before reading: a rank that has exited has written everything.
     const bool live = request->follow() && board_.IsLive(request->job(), request->attempt(), request->rank());
     std::ifstream in(path, std::ios::binary);
-    if (!in && !live && request->follow() && absl::Now() < start_grace) {
+    // The log file is created at spawn, a moment before the board lists the
+    // rank as live: an empty one is "not started yet" too.
+    std::error_code size_error;
+    const bool empty = !in || std::filesystem::file_size(path, size_error) == 0 || size_error;
+    if (empty && !live && request->follow() && absl::Now() < start_grace) {
       absl::SleepFor(absl::Milliseconds(200));  // assigned, not yet started: its log is coming
       continue;
     }

@@ -12,13 +12,17 @@ namespace tunefleet::worker {
 
 class LogServiceImpl final : public v1::WorkerLogService::Service {
  public:
-  LogServiceImpl(std::string work_dir, const WorkerStatusBoard& board) : work_dir_(std::move(work_dir)), board_(board) {}
+  // `require_coordinator`: with TLS, only a client certificate of unit
+  // "coordinator" may read (the TLS handshake already demands one from the CA).
+  LogServiceImpl(std::string work_dir, const WorkerStatusBoard& board, bool require_coordinator = false)
+      : work_dir_(std::move(work_dir)), board_(board), require_coordinator_(require_coordinator) {}
   grpc::Status ReadRankLog(grpc::ServerContext* context, const v1::ReadRankLogRequest* request,
                            grpc::ServerWriter<v1::LogEntry>* writer) override;
 
  private:
   const std::string work_dir_;
   const WorkerStatusBoard& board_;
+  const bool require_coordinator_;
 };
 
 // The byte offset where the last `lines` lines of `path` begin (0 if fewer).

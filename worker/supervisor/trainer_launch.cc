@@ -33,6 +33,10 @@ ProcessSpec TrainerProcess(const std::string& trainer, const v1::Assignment& ass
     spec.env.emplace_back("LOCAL_RANK", absl::StrCat(index));
     spec.env.emplace_back("MASTER_ADDR", address.substr(0, colon));
     spec.env.emplace_back("MASTER_PORT", colon == std::string::npos ? "" : address.substr(colon + 1));
+    // In the environment, not argv: /proc/<pid>/cmdline is readable by every user.
+    if (!assignment.rendezvous_secret().empty()) {
+      spec.env.emplace_back("TUNEFLEET_RENDEZVOUS_SECRET", assignment.rendezvous_secret());
+    }
   }
   if (index < assignment.devices_size() && assignment.devices(index).gpu_indices_size() > 0) {
     spec.env.emplace_back("CUDA_VISIBLE_DEVICES", absl::StrJoin(assignment.devices(index).gpu_indices(), ","));

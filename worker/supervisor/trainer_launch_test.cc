@@ -21,6 +21,7 @@ v1::Assignment TwoOfFour() {
   a.add_ranks(2);
   a.add_ranks(3);
   a.set_rendezvous_address("10.0.0.5:29509");
+  a.set_rendezvous_secret("s3cret");
   a.add_devices();
   a.add_devices();
   return a;
@@ -42,6 +43,7 @@ TEST(TrainerLaunch, MultiRankGetsTorchrunEnvironment) {
   EXPECT_EQ(env["MASTER_ADDR"], "10.0.0.5");
   EXPECT_EQ(env["MASTER_PORT"], "29509");
   EXPECT_EQ(env["TUNEFLEET_GENERATION"], "9");
+  EXPECT_EQ(env["TUNEFLEET_RENDEZVOUS_SECRET"], "s3cret");
   EXPECT_EQ(env.count("CUDA_VISIBLE_DEVICES"), 0u);
   EXPECT_EQ(env.count("CUDA_DEVICE_ORDER"), 0u);
 }
