@@ -233,6 +233,11 @@ INSTANTIATE_TEST_SUITE_P(
                       {{"use_sliding_window", true}, {"sliding_window", 4096}},
                       "sliding_window",
                       kUnimplemented},
+        BadConfigCase{"mistral_default_window",  // absent: transformers' 4096
+                      "mistral_7b_v0_3_config.json",
+                      {{"sliding_window", nullptr}},
+                      "sliding_window",
+                      kUnimplemented},
         BadConfigCase{"qwen3_default_window",
                       "qwen3_0_6b_config.json",
                       {{"use_sliding_window", true}, {"sliding_window", nullptr}, {"max_window_layers", 0}},

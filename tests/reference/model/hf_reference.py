@@ -7,10 +7,12 @@ directory works, not only the tiny ones made here.
 
   make-models OUT             tiny random llama, qwen2, qwen3, mistral dirs
   logits MODEL OUT            inputs (padding both sides, packed rows) and logits
-  step MODEL OUT --mode M     one-to-two AdamW steps (full or lora): every
+  step MODEL OUT --mode M     two AdamW steps (full or lora): every
                               loss, gradient, norm and updated weight
   all OUT                     make-models into OUT/models, then logits and
                               both steps of each into OUT/reference/<name>/
+  generate MODEL PROMPTS OUT  greedy replies as `tunefleet-trainer evaluate`
+                              makes them (raw prompt, decoded text)
   exports JOBS.json           per job: greedy tokens of an exported full
                               model, logits of an exported PEFT adapter
 
@@ -20,7 +22,6 @@ reference.json (scalars and settings), for the C++ side to read.
 
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -314,6 +315,31 @@ def cmd_exports(args):
             check_export(job)
 
 
+def cmd_generate(args):
+    """As `tunefleet-trainer evaluate --chat-template none` does it: the raw
+    prompt without special tokens, greedy until an end-of-text token,
+    decoded without special tokens, cut at the first --stop."""
+    from tokenizers import Tokenizer
+    model = load_model(args.model)
+    tokenizer = Tokenizer.from_file(os.path.join(args.model, "tokenizer.json"))
+    stops = [i for i in (tokenizer.token_to_id(t) for t in ("<|endoftext|>", "<|end_of_text|>", "</s>"))
+             if i is not None]
+    with open(args.prompts) as f:
+        prompts = json.load(f)
+    replies = []
+    for prompt in prompts:
+        ids = torch.tensor([tokenizer.encode(prompt, add_special_tokens=False).ids])
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                             max_new_tokens=args.max_new_tokens, eos_token_id=stops or None, pad_token_id=PAD)
+        new = [t for t in out[0, ids.shape[1]:].tolist() if t not in stops]
+        reply = tokenizer.decode(new, skip_special_tokens=True)
+        if args.stop and args.stop in reply:
+            reply = reply[:reply.index(args.stop)]
+        replies.append(reply)
+    with open(args.out, "w") as f:
+        json.dump(replies, f)
+
+
 def cmd_all(args):
     """make-models, then logits and both steps for each: one process, one import."""
     import shutil
@@ -349,12 +375,20 @@ def main():
     st.add_argument("--max-grad-norm", type=float, default=0.5)
     ex = sub.add_parser("exports")
     ex.add_argument("jobs", help="JSON list of {base, full, peft, inputs, out, prompt, new_tokens}")
+    gn = sub.add_parser("generate")
+    gn.add_argument("model")
+    gn.add_argument("prompts", help="JSON list of prompt strings")
+    gn.add_argument("out", help="JSON list of replies")
+    gn.add_argument("--max-new-tokens", type=int, default=16)
+    gn.add_argument("--stop", default=None)
     al = sub.add_parser("all")
     al.add_argument("out")
     al.add_argument("--max-grad-norm", type=float, default=0.5)
     args = p.parse_args()
     if args.cmd == "all":
         cmd_all(args)
+    elif args.cmd == "generate":
+        cmd_generate(args)
     elif args.cmd == "make-models":
         make_models(args.out)
     elif args.cmd == "logits":

@@ -24,10 +24,12 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "tests/reference/model/hf_reference.h"
+#include "tests/testing/child_process.h"
 #include "trainer/eval/generation.h"
 #include "trainer/hf_io/hf_model_export.h"
 #include "trainer/hf_io/hf_model_loader.h"
@@ -291,7 +293,8 @@ TEST(ModelExportTest, ExportsLoadInTransformersAndPeft) {
                     {"new_tokens", new_tokens}});
   }
   std::ofstream(out + "/jobs.json") << jobs.dump(1);
-  ASSERT_TRUE(RunHfReference({"exports", out + "/jobs.json"}).ok());
+  const absl::Status exports = RunHfReference({"exports", out + "/jobs.json"});
+  ASSERT_TRUE(exports.ok()) << exports;
 
   for (const std::string& name : kModels) {
     SCOPED_TRACE(name);
@@ -307,6 +310,44 @@ TEST(ModelExportTest, ExportsLoadInTransformersAndPeft) {
     std::printf("%s: PEFT adapter logits vs ours: relative %.3g unmerged, %.3g merged\n", name.c_str(),
                 unmerged.relative(), merged.relative());
   }
+}
+
+// The CLI end to end: the bundled demo model (real tokenizer), exported by
+// ExportHfModel, evaluated by `tunefleet-trainer evaluate`; transformers'
+// generate() on the same export, with `tokenizers` to encode and decode,
+// gives the same replies.
+TEST(ModelExportTest, EvaluateRepliesEqualTransformersGenerate) {
+  const std::string out = kWork + "/evaluate";
+  std::filesystem::remove_all(out);
+  const std::string demo = TUNEFLEET_SOURCE_DIR "/demo/base_model";
+  auto model = MustLoad(demo);
+  ASSERT_NE(model, nullptr);
+  ASSERT_TRUE(ExportHfModel(*model, demo, out + "/model").ok());
+  const std::vector<std::string> prompts = {"12 + 34 =", "7 + 8 =", "100 + 23 ="};  // evaluate shows 3
+  {
+    std::ofstream data(out + "/data.jsonl");
+    for (const std::string& p : prompts)
+      data << nlohmann::json{{"prompt", p}, {"completion", "0"}}.dump() << "\n";
+    std::ofstream(out + "/prompts.json") << nlohmann::json(prompts).dump();
+  }
+  const testing::RunResult eval = testing::RunCommand(
+      {TUNEFLEET_BINARY_DIR "/trainer/tunefleet-trainer", "evaluate", "--model", out + "/model", "--data",
+       out + "/data.jsonl", "--chat-template", "none", "--max-new-tokens", "12", "--stop", "\n"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  std::vector<std::string> ours;
+  std::istringstream lines(eval.output);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t at = line.find("  got: ");
+    if (line.rfind("  Q: ", 0) == 0 && at != std::string::npos) ours.push_back(line.substr(at + 7));
+  }
+  const absl::Status generated =
+      RunHfReference({"generate", out + "/model", out + "/prompts.json", out + "/replies.json",
+                      "--max-new-tokens", "12", "--stop", "\n"});
+  ASSERT_TRUE(generated.ok()) << generated;
+  std::ifstream in(out + "/replies.json");
+  const std::vector<std::string> theirs = nlohmann::json::parse(in).get<std::vector<std::string>>();
+  EXPECT_EQ(ours, theirs) << eval.output;
+  EXPECT_EQ(ours.size(), prompts.size());
 }
 
 }  // namespace
