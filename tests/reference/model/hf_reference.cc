@@ -1,6 +1,7 @@
 #include "tests/reference/model/hf_reference.h"
 
 #include <chrono>
+#include <exception>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -69,6 +70,24 @@ LogitsComparison CompareLogits(CausalLM& model, const HfReference& reference) {
   c.max_abs_diff = MaxAbsDiff(logits.index({valid}), expected.index({valid}));
   c.max_abs_logit = expected.index({valid}).abs().max().item<double>();
   return c;
+}
+
+absl::StatusOr<LogitsComparison> CompareWithTransformers(CausalLM& model, const std::string& hf_dir,
+                                                         const std::string& work_dir,
+                                                         const std::string& gguf_file) {
+  std::vector<std::string> args = {"logits", hf_dir, work_dir};
+  if (!gguf_file.empty()) {
+    args.push_back("--gguf-file");
+    args.push_back(gguf_file);
+  }
+  if (absl::Status s = RunHfReference(args); !s.ok()) return s;
+  absl::StatusOr<HfReference> ref = ReadHfReference(work_dir);
+  if (!ref.ok()) return ref.status();
+  try {
+    return CompareLogits(model, *ref);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("comparing logits: ", e.what()));
+  }
 }
 
 }  // namespace tunefleet::testing

@@ -42,6 +42,14 @@ struct LogitsComparison {
 // compares the logits at every non-padding position.
 LogitsComparison CompareLogits(CausalLM& model, const HfReference& reference);
 
+// The whole round for any model: transformers' logits for the weights in
+// `hf_dir` (a Hugging Face directory; with `gguf_file`, that GGUF file in it,
+// read by transformers), written under `work_dir`, against `model`'s.
+// Usage: EXPECT_LE(CompareWithTransformers(*model, dir, tmp)->relative(), 1e-4).
+absl::StatusOr<LogitsComparison> CompareWithTransformers(CausalLM& model, const std::string& hf_dir,
+                                                         const std::string& work_dir,
+                                                         const std::string& gguf_file = "");
+
 // max |a - b| in fp64.
 double MaxAbsDiff(const torch::Tensor& a, const torch::Tensor& b);
 

@@ -95,6 +95,16 @@ TEST_P(ModelEqualityTest, LogitsEqualTransformers) {
   EXPECT_LE(MaxAbsDiff(row0, ref.at("logits").slice(0, 0, 1)), 1e-4 * c.max_abs_logit);
 }
 
+// The entry point for other models (a real checkpoint, a GGUF import), on
+// one of ours.
+TEST(CompareWithTransformersTest, RunsTheReferenceOnAnyDirectory) {
+  auto model = MustLoad(ModelDir("qwen3"));
+  ASSERT_NE(model, nullptr);
+  auto c = testing::CompareWithTransformers(*model, ModelDir("qwen3"), kWork + "/any_directory");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_LE(c->relative(), 1e-4);
+}
+
 // Two optimizer steps as reference.json's settings say, compared with torch
 // after each. Leaves the trained model in `out` (for the export test).
 struct StepWorst {
