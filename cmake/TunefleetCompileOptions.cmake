@@ -18,10 +18,11 @@ elseif(NOT TUNEFLEET_SANITIZE STREQUAL "")
   message(FATAL_ERROR "TUNEFLEET_SANITIZE must be empty, 'address' or 'thread', not '${TUNEFLEET_SANITIZE}'")
 endif()
 
-# tunefleet_test(NAME <name> SOURCES ... DEPS ... LABELS unit|integration|e2e [TIMEOUT s] [TORCH])
+# tunefleet_test(NAME <name> SOURCES ... DEPS ... LABELS unit|integration|e2e [TIMEOUT s] [TORCH]
+#                [FIXTURES <ctest fixture each test requires>])
 # One GoogleTest binary, registered with CTest test by test, labelled.
 function(tunefleet_test)
-  cmake_parse_arguments(T "TORCH" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "TORCH" "NAME;TIMEOUT;FIXTURES" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT TUNEFLEET_BUILD_TESTS)
     return()
   endif()
@@ -52,7 +53,11 @@ function(tunefleet_test)
   if(T_TORCH)
     tunefleet_use_torch_pch(${T_NAME})
   endif()
+  set(_fixtures)
+  if(T_FIXTURES)
+    set(_fixtures FIXTURES_REQUIRED ${T_FIXTURES})
+  endif()
   gtest_discover_tests(${T_NAME}
-    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} ${_fixtures}
     DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -59,7 +61,7 @@ class HfIoTest : public ::testing::Test {
 };
 
 TEST_F(HfIoTest, ExportedModelReloadsWithIdenticalLogits) {
-  for (const char* type : {"llama", "qwen2"}) {
+  for (const char* type : {"llama", "qwen2", "qwen3", "mistral"}) {
     auto model = TinyModel(TinyConfig(type));
     const auto out = (dir_ / type).string();
     ASSERT_TRUE(ExportHfModel(*model, (dir_ / "base").string(), out).ok());
@@ -102,6 +104,35 @@ TEST_F(HfIoTest, PeftAdapterUsesPeftNamesAndReloadsExactly) {
   auto base = TinyModel(TinyConfig());
   ASSERT_TRUE(LoadPeftAdapter(*base, out).ok());
   EXPECT_EQ(MaxAbsDiff(Logits(*model), Logits(*base)), 0.0);
+}
+
+TEST_F(HfIoTest, PeftOptionsWeDoNotImplementAreRejectedByName) {
+  auto model = TinyModel(TinyConfig());
+  LoraConfig lora;
+  lora.rank = 4;
+  lora.target_modules = {"q_proj"};
+  ASSERT_TRUE(ApplyLora(*model, lora).ok());
+  const auto out = (dir_ / "adapter").string();
+  ASSERT_TRUE(ExportPeftAdapter(*model, lora, (dir_ / "base").string(), out).ok());
+  std::ifstream in(out + "/adapter_config.json");
+  const nlohmann::json written = nlohmann::json::parse(in);
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"use_rslora", true},
+           {"use_dora", true},
+           {"bias", "all"},
+           {"rank_pattern", {{"q_proj", 8}}},
+           {"layers_to_transform", {0}},
+           {"modules_to_save", {"lm_head"}},
+           {"target_modules", "q_proj"}}) {
+    SCOPED_TRACE(key);
+    nlohmann::json config = written;
+    config[key] = value;
+    std::ofstream(out + "/adapter_config.json") << config.dump();
+    auto base = TinyModel(TinyConfig());
+    const absl::Status s = LoadPeftAdapter(*base, out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented) << s;
+    EXPECT_NE(s.message().find(key), std::string::npos) << s;
+  }
 }
 
 TEST_F(HfIoTest, MergedExportMatchesTheAdaptedModel) {

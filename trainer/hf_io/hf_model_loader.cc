@@ -1,9 +1,8 @@
 #include "trainer/hf_io/hf_model_loader.h"
 
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "trainer/model/lora.h"
@@ -28,7 +27,8 @@ WeightSource SourceOf(const ShardedWeights& weights) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<CausalLM>> LoadHfModel(const std::string& dir, const torch::TensorOptions& options) {
+absl::StatusOr<std::shared_ptr<CausalLM>> LoadHfModel(const std::string& dir,
+                                                      const torch::TensorOptions& options) {
   auto config = LoadModelConfig(dir + "/config.json");
   if (!config.ok()) return config.status();
   auto model = CreateModel(*config, options);
@@ -55,7 +55,30 @@ absl::Status LoadPeftAdapter(CausalLM& model, const std::string& adapter_dir) {
     lora.rank = config.at("r").get<int64_t>();
     lora.alpha = config.at("lora_alpha").get<double>();
     lora.dropout = config.value("lora_dropout", 0.0);
+    if (config.at("target_modules").is_string()) {
+      return absl::UnimplementedError(absl::StrCat(
+          config_path, ": target_modules as a regular expression is not supported (give a list)"));
+    }
     lora.target_modules = config.at("target_modules").get<std::vector<std::string>>();
+    // PEFT options that change the computation and that LoraLinear does not
+    // implement: rejected by name rather than loaded silently wrong.
+    auto set = [&](const char* key) {
+      const auto it = config.find(key);
+      if (it == config.end() || it->is_null()) return false;
+      if (it->is_boolean()) return it->get<bool>();
+      if (it->is_object() || it->is_array()) return !it->empty();
+      if (it->is_string()) return *it != "" && *it != "none";
+      return true;
+    };
+    for (const char* key :
+         {"use_rslora", "use_dora", "use_qalora", "lora_bias", "bias", "rank_pattern", "alpha_pattern",
+          "exclude_modules", "modules_to_save", "layers_to_transform", "fan_in_fan_out", "target_parameters",
+          "trainable_token_indices", "layer_replication"}) {
+      if (set(key)) {
+        return absl::UnimplementedError(
+            absl::StrCat(config_path, ": unsupported PEFT option \"", key, "\": ", config.at(key).dump()));
+      }
+    }
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(config_path, ": ", e.what()));
   }

@@ -19,6 +19,11 @@ Attention::Attention(const ModelConfig& config, const torch::TensorOptions& opti
       "v_proj", std::make_shared<LoraLinear>(hidden, num_kv_heads_ * head_dim_, config.qkv_bias(), options));
   o_proj = register_module(
       "o_proj", std::make_shared<LoraLinear>(num_heads_ * head_dim_, hidden, config.o_bias(), options));
+  // After the projections: HF's registration (and state dict) order.
+  if (config.qk_norm()) {
+    q_norm = register_module("q_norm", std::make_shared<RMSNorm>(head_dim_, config.rms_norm_eps, options));
+    k_norm = register_module("k_norm", std::make_shared<RMSNorm>(head_dim_, config.rms_norm_eps, options));
+  }
 }
 
 torch::Tensor RepeatKv(const torch::Tensor& x, int64_t groups) {
@@ -30,8 +35,14 @@ torch::Tensor RepeatKv(const torch::Tensor& x, int64_t groups) {
 torch::Tensor Attention::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                                  const torch::Tensor& allowed, LayerKvCache* cache) {
   const int64_t b = x.size(0), t = x.size(1);
-  torch::Tensor q = q_proj->forward(x).view({b, t, num_heads_, head_dim_}).transpose(1, 2);
-  torch::Tensor k = k_proj->forward(x).view({b, t, num_kv_heads_, head_dim_}).transpose(1, 2);
+  torch::Tensor q = q_proj->forward(x).view({b, t, num_heads_, head_dim_});
+  torch::Tensor k = k_proj->forward(x).view({b, t, num_kv_heads_, head_dim_});
+  if (q_norm) {
+    q = q_norm->forward(q);
+    k = k_norm->forward(k);
+  }
+  q = q.transpose(1, 2);
+  k = k.transpose(1, 2);
   torch::Tensor v = v_proj->forward(x).view({b, t, num_kv_heads_, head_dim_}).transpose(1, 2);
   q = ApplyRotary(q, cos, sin);
   k = ApplyRotary(k, cos, sin);
@@ -62,7 +73,8 @@ torch::Tensor Attention::forward(const torch::Tensor& x, const torch::Tensor& co
   // key s, every row keeping its diagonal; undefined means plain causal.
   torch::Tensor out =
       allowed.defined()
-          ? at::scaled_dot_product_attention(q, RepeatKv(k, groups), RepeatKv(v, groups), allowed, /*dropout_p=*/0.0,
+          ? at::scaled_dot_product_attention(q, RepeatKv(k, groups), RepeatKv(v, groups), allowed,
+                                             /*dropout_p=*/0.0,
                                              /*is_causal=*/false)
           : at::scaled_dot_product_attention(q, RepeatKv(k, groups), RepeatKv(v, groups), /*attn_mask=*/{},
                                              /*dropout_p=*/0.0, /*is_causal=*/true);  // [B, H, T, D]

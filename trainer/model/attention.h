@@ -1,7 +1,8 @@
 #pragma once
 // Grouped-query self-attention with RoPE: num_key_value_heads k/v heads, each
 // shared by num_attention_heads / num_key_value_heads query heads (query head
-// h reads kv head h / group, as HF's repeat_kv).
+// h reads kv head h / group, as HF's repeat_kv). Qwen3 RMS-normalises each
+// query and key head before RoPE (q_norm, k_norm over head_dim).
 
 #include <torch/torch.h>
 
@@ -9,6 +10,7 @@
 
 #include "trainer/model/lora_linear.h"
 #include "trainer/model/model_config.h"
+#include "trainer/model/rms_norm.h"
 
 namespace tunefleet {
 
@@ -33,6 +35,7 @@ class Attention : public torch::nn::Module {
                         const torch::Tensor& allowed, LayerKvCache* cache = nullptr);
 
   std::shared_ptr<LoraLinear> q_proj, k_proj, v_proj, o_proj;
+  std::shared_ptr<RMSNorm> q_norm, k_norm;  // null unless config.qk_norm()
 
  private:
   int64_t num_heads_;

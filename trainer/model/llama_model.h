@@ -1,5 +1,5 @@
 #pragma once
-// The Llama-family causal LM (llama, qwen2, mistral), as torch modules whose
+// The Llama-family causal LM (llama, qwen2, qwen3, mistral), as torch modules whose
 // parameter names are Hugging Face's: `model.embed_tokens.weight`,
 // `model.layers.N.self_attn.q_proj.weight`, `model.norm.weight`,
 // `lm_head.weight` (absent when tied). It knows nothing of distribution,

@@ -148,6 +148,7 @@ void ParseRope(const json& object, const char* field, const std::string& source,
 
 const char* Architecture(const std::string& model_type) {
   if (model_type == "qwen2") return "Qwen2ForCausalLM";
+  if (model_type == "qwen3") return "Qwen3ForCausalLM";
   if (model_type == "mistral") return "MistralForCausalLM";
   return "LlamaForCausalLM";
 }
@@ -158,13 +159,15 @@ absl::StatusOr<ModelConfig> Parse(const json& j, const std::string& source) {
   ModelConfig c;
   c.model_type = r.String("model_type", "");
   if (!r.status().ok()) return r.status();
-  if (c.model_type != "llama" && c.model_type != "qwen2" && c.model_type != "mistral") {
+  if (c.model_type != "llama" && c.model_type != "qwen2" && c.model_type != "qwen3" &&
+      c.model_type != "mistral") {
     return absl::UnimplementedError(absl::StrCat(source, ": unsupported model_type \"", c.model_type,
-                                                 "\" (supported: llama, qwen2, mistral)"));
+                                                 "\" (supported: llama, qwen2, qwen3, mistral)"));
   }
   const bool llama = c.model_type == "llama";
+  const bool qwen = c.model_type == "qwen2" || c.model_type == "qwen3";
   // transformers' defaults for fields a config.json may leave out.
-  const int64_t default_max_positions = llama ? 2048 : c.model_type == "qwen2" ? 32768 : 4096 * 32;
+  const int64_t default_max_positions = llama ? 2048 : qwen ? 32768 : 4096 * 32;
 
   c.hidden_size = r.Int("hidden_size", std::nullopt);
   c.intermediate_size = r.Int("intermediate_size", std::nullopt);
@@ -174,14 +177,17 @@ absl::StatusOr<ModelConfig> Parse(const json& j, const std::string& source) {
   c.vocab_size = r.Int("vocab_size", std::nullopt);
   c.max_position_embeddings = r.Int("max_position_embeddings", default_max_positions);
   if (!r.status().ok()) return r.status();
-  c.head_dim = r.Int("head_dim", c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0);
+  // Qwen3's head_dim defaults to 128 whatever hidden_size is; the others derive it.
+  c.head_dim = r.Int("head_dim", c.model_type == "qwen3"     ? 128
+                                 : c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads
+                                                             : 0);
   c.rms_norm_eps = r.Double("rms_norm_eps", 1e-6);
   c.rope_theta = r.Double("rope_theta", 10000.0);
   if (r.Has("rope_scaling")) ParseRope(j.at("rope_scaling"), "rope_scaling", source, r, c);
   if (r.Has("rope_parameters")) ParseRope(j.at("rope_parameters"), "rope_parameters", source, r, c);
   c.tie_word_embeddings = r.Bool("tie_word_embeddings", false);
-  // Only Llama reads attention_bias; qwen2's q/k/v bias is fixed, mistral has none.
-  if (llama) c.attention_bias = r.Bool("attention_bias", false);
+  // Llama and Qwen3 read attention_bias; qwen2's q/k/v bias is fixed, mistral has none.
+  if (llama || c.model_type == "qwen3") c.attention_bias = r.Bool("attention_bias", false);
   c.hidden_act = r.String("hidden_act", "silu");
   c.initializer_range = r.Double("initializer_range", 0.02);
   c.torch_dtype = r.Has("torch_dtype") ? r.String("torch_dtype", "") : r.String("dtype", "");
@@ -200,13 +206,30 @@ absl::StatusOr<ModelConfig> Parse(const json& j, const std::string& source) {
   }
   if (!llama) {
     c.sliding_window = r.OptionalInt("sliding_window");
-    // Qwen2 applies its window only when use_sliding_window is set; Mistral always.
+    // Absent (not null) means transformers' default window, 4096.
+    if (!j.contains("sliding_window")) c.sliding_window = 4096;
+    // Qwen2/3 apply their window only when use_sliding_window is set; Mistral always.
     c.use_sliding_window =
         c.model_type == "mistral" ? c.sliding_window.has_value() : r.Bool("use_sliding_window", false);
     if (c.use_sliding_window && c.sliding_window && *c.sliding_window < c.max_position_embeddings) {
       r.Unsupported(absl::StrCat("sliding_window ", *c.sliding_window,
                                  " (smaller than max_position_embeddings ", c.max_position_embeddings,
                                  "; only full attention is implemented)"));
+    }
+  }
+  // transformers 5 lists each layer's attention kind; only the two kinds the
+  // checks above cover exist for these architectures.
+  if (r.Has("layer_types")) {
+    const json& types = j.at("layer_types");
+    if (!types.is_array()) {
+      r.Fail(absl::InvalidArgumentError(absl::StrCat(source, ": field \"layer_types\" must be a list")));
+    } else {
+      for (const json& t : types) {
+        if (!t.is_string() || (t != "full_attention" && t != "sliding_attention")) {
+          r.Unsupported(absl::StrCat("layer_types entry ", t.dump(), " (implemented: full_attention)"));
+          break;
+        }
+      }
     }
   }
   if (!r.status().ok()) return r.status();
@@ -218,9 +241,11 @@ absl::StatusOr<ModelConfig> Parse(const json& j, const std::string& source) {
 }  // namespace
 
 bool ModelConfig::qkv_bias() const {
-  return model_type == "qwen2" || (model_type == "llama" && attention_bias);
+  return model_type == "qwen2" || ((model_type == "llama" || model_type == "qwen3") && attention_bias);
 }
-bool ModelConfig::o_bias() const { return model_type == "llama" && attention_bias; }
+bool ModelConfig::o_bias() const {
+  return (model_type == "llama" || model_type == "qwen3") && attention_bias;
+}
 
 absl::Status ValidateModelConfig(const ModelConfig& c, const std::string& source) {
   auto invalid = [&](const std::string& what) {
@@ -314,9 +339,10 @@ std::string ModelConfig::ToJson() const {
     j["attention_bias"] = attention_bias;
     j["mlp_bias"] = false;
   } else {
+    if (model_type == "qwen3") j["attention_bias"] = attention_bias;
     j["sliding_window"] = sliding_window ? json(*sliding_window) : json(nullptr);
   }
-  if (model_type == "qwen2") {
+  if (model_type == "qwen2" || model_type == "qwen3") {
     j["use_sliding_window"] = use_sliding_window;
     j["max_window_layers"] = num_hidden_layers;
   }

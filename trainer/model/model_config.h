@@ -1,6 +1,6 @@
 #pragma once
-// The architecture of a Llama-family causal LM (llama, qwen2, mistral; SmolLM
-// is llama), read from and written back to a Hugging Face config.json. Options
+// The architecture of a Llama-family causal LM (llama, qwen2, qwen3, mistral;
+// SmolLM is llama), read from and written back to a Hugging Face config.json. Options
 // that would change the computation and that the model does not implement are
 // rejected here, by name, so an unsupported checkpoint fails at load and never
 // trains silently wrong.
@@ -25,7 +25,7 @@ struct RopeScaling {
 };
 
 struct ModelConfig {
-  std::string model_type = "llama";  // llama | qwen2 | mistral
+  std::string model_type = "llama";  // llama | qwen2 | qwen3 | mistral
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
   int64_t num_hidden_layers = 0;
@@ -38,12 +38,12 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   std::optional<RopeScaling> rope_scaling;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;  // llama only: bias on q, k, v and o
+  bool attention_bias = false;  // llama and qwen3: bias on q, k, v and o
   std::string hidden_act = "silu";
   // Recorded to write back; the model never applies a window (checked to be
   // absent, disabled or not smaller than max_position_embeddings).
   std::optional<int64_t> sliding_window;
-  bool use_sliding_window = false;  // qwen2's switch
+  bool use_sliding_window = false;  // qwen2's and qwen3's switch
   std::string torch_dtype;          // as written in the file, e.g. "bfloat16"
   double initializer_range = 0.02;
   std::optional<int64_t> bos_token_id;
@@ -51,9 +51,11 @@ struct ModelConfig {
   std::vector<int64_t> eos_token_ids;  // config.json holds one id or a list
 
   // Which projections carry a bias: qwen2 has q/k/v bias always and no o bias;
-  // llama has all four or none (attention_bias); mistral none.
+  // llama and qwen3 have all four or none (attention_bias); mistral none.
   bool qkv_bias() const;
   bool o_bias() const;
+  // Qwen3 RMS-normalises each query and key head (over head_dim) before RoPE.
+  bool qk_norm() const { return model_type == "qwen3"; }
 
   // A config.json that transformers loads (with "architectures" set).
   std::string ToJson() const;

@@ -84,6 +84,40 @@ TEST(ModelConfigTest, ParsesMistralV03) {
   EXPECT_EQ(c->vocab_size, 32768);
 }
 
+TEST(ModelConfigTest, ParsesQwen3WithQkNormAndOwnHeadDim) {
+  absl::StatusOr<ModelConfig> c = LoadModelConfig(Fixture("qwen3_0_6b_config.json"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model_type, "qwen3");
+  EXPECT_EQ(c->head_dim, 128);  // not 1024 / 16
+  EXPECT_TRUE(c->qk_norm());
+  EXPECT_FALSE(c->qkv_bias());
+  EXPECT_FALSE(c->o_bias());
+  EXPECT_FALSE(c->use_sliding_window);
+  EXPECT_DOUBLE_EQ(c->rope_theta, 1e6);
+  EXPECT_TRUE(c->tie_word_embeddings);
+}
+
+TEST(ModelConfigTest, Qwen3DefaultsAndAttentionBias) {
+  json j = ReadFixture("qwen3_0_6b_config.json");
+  j.erase("head_dim");
+  j["attention_bias"] = true;
+  absl::StatusOr<ModelConfig> c = ParseModelConfig(j.dump(), "x/config.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->head_dim, 128);  // Qwen3Config's default, whatever hidden_size is
+  EXPECT_TRUE(c->qkv_bias());
+  EXPECT_TRUE(c->o_bias());
+}
+
+TEST(ModelConfigTest, RejectsUnknownLayerTypes) {
+  json j = ReadFixture("qwen3_0_6b_config.json");
+  j["layer_types"] = json::array({"full_attention", "chunked_attention"});
+  absl::StatusOr<ModelConfig> c = ParseModelConfig(j.dump(), "x/config.json");
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(c.status().message(), HasSubstr("layer_types"));
+  j["layer_types"] = json::array({"full_attention", "sliding_attention"});
+  EXPECT_TRUE(ParseModelConfig(j.dump(), "x/config.json").ok());  // use_sliding_window is false
+}
+
 TEST(ModelConfigTest, ParsesSmolLM2AsLlama) {
   absl::StatusOr<ModelConfig> c = LoadModelConfig(Fixture("smollm2_135m_config.json"));
   ASSERT_TRUE(c.ok()) << c.status();
@@ -118,7 +152,7 @@ TEST(ModelConfigTest, AcceptsOldRopeScalingTypeKey) {
 }
 
 TEST(ModelConfigTest, ToJsonRoundTrips) {
-  for (const char* name : {"llama3_2_1b_config.json", "qwen2_5_0_5b_config.json",
+  for (const char* name : {"llama3_2_1b_config.json", "qwen2_5_0_5b_config.json", "qwen3_0_6b_config.json",
                            "mistral_7b_v0_3_config.json", "smollm2_135m_config.json"}) {
     SCOPED_TRACE(name);
     absl::StatusOr<ModelConfig> c = LoadModelConfig(Fixture(name));
@@ -197,6 +231,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfigCase{"qwen2_window",
                       "qwen2_5_0_5b_config.json",
                       {{"use_sliding_window", true}, {"sliding_window", 4096}},
+                      "sliding_window",
+                      kUnimplemented},
+        BadConfigCase{"mistral_default_window",  // absent: transformers' 4096
+                      "mistral_7b_v0_3_config.json",
+                      {{"sliding_window", nullptr}},
+                      "sliding_window",
+                      kUnimplemented},
+        BadConfigCase{"qwen3_default_window",
+                      "qwen3_0_6b_config.json",
+                      {{"use_sliding_window", true}, {"sliding_window", nullptr}, {"max_window_layers", 0}},
                       "sliding_window",
                       kUnimplemented},
         BadConfigCase{"attention_dropout",
