@@ -6,7 +6,8 @@
 //   definition (tests/reference/gguf/compare_import.py);
 // - our tokenizer, built from the GGUF metadata, against Hugging Face
 //   `tokenizers` running the tokenizer.json we make from the same metadata
-//   (tests/reference/tokenizer/tokenize.py), on the reference texts.
+//   (tests/reference/tokenizer/tokenize.py), on the reference texts;
+// - our logits against transformers' on the same file.
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "trainer/hf_io/base_model.h"
 #include "trainer/hf_io/hf_model_export.h"
 #include "trainer/tokenizer/tokenizer.h"
+#include "tests/reference/model/hf_reference.h"
 
 namespace tunefleet {
 namespace {
@@ -134,6 +136,21 @@ TEST_F(GgufReferenceTest, OurTokenizerGivesHuggingFaceIds) {
   EXPECT_EQ((*ours)->Encode("<|endoftext|><|im_start|><|im_end|>"), (std::vector<int32_t>{0, 1, 2}));
   EXPECT_EQ((*ours)->Encode("2024").size(), 4u);
   std::printf("SmolLM2 tokenizer from GGUF metadata: %zu of %zu texts give Hugging Face's ids\n", equal, texts.size());
+}
+
+// The real weights: our logits for SmolLM2-135M-Instruct read from the GGUF
+// equal transformers' for the same file (its own GGUF loader), with padded
+// batches and packed documents (tests/reference/model/hf_reference.py).
+TEST_F(GgufReferenceTest, SmolLM2LogitsEqualTransformers) {
+  auto model = LoadBaseModel(kGguf);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::filesystem::path gguf(kGguf);
+  auto comparison =
+      testing::CompareWithTransformers(**model, gguf.parent_path().string(), dir_, gguf.filename().string());
+  ASSERT_TRUE(comparison.ok()) << comparison.status();
+  std::printf("SmolLM2-135M-Instruct logits: max |diff| %.3g, %.3g of max |logit| %.3g\n", comparison->max_abs_diff,
+              comparison->relative(), comparison->max_abs_logit);
+  EXPECT_LE(comparison->relative(), 1e-4);
 }
 
 }  // namespace
