@@ -309,6 +309,7 @@ TEST_F(ControlPlaneTest, AFinishedJobsLogSourceAndMetricHistorySurviveARestart) 
   job = Get(job.name());
   v1::ReportMetricsRequest report;
   report.set_worker_id("w");
+  report.set_session(sessions_["w"]);
   report.set_generation(job.generation());
   for (int step = 1; step <= 3; ++step) {
     v1::MetricSample* sample = report.add_samples();

@@ -22,7 +22,8 @@ using namespace std::chrono_literals;
 const std::string kCoordinator = std::string(TUNEFLEET_BINARY_DIR) + "/coordinator/tunefleet-coordinator";
 
 std::vector<std::string> CoordinatorArgs(const std::string& dir, const std::string& name) {
-  return {kCoordinator, "--listen", "127.0.0.1:0", "--database", dir + "/state.db", "--port-file",
+  // Plaintext on loopback: these tests are about the database, not TLS.
+  return {kCoordinator, "--listen", "127.0.0.1:0", "--insecure", "--database", dir + "/state.db", "--port-file",
           dir + "/" + name + ".port"};
 }
 
