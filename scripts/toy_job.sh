@@ -50,28 +50,28 @@ TUNEFLEET_COORDINATOR=$(cat "$state/cluster/coordinator.address")
 export TUNEFLEET_COORDINATOR
 
 # A run interrupted mid-training left its job queued in the database: cancel it.
-for left in $("$tunefleet" list --state queued --state running | awk 'NR > 1 {print $1}'); do
-  "$tunefleet" cancel "$left"
+for left in $("$tunefleet" --state-dir "$state/cluster" list --state queued --state running | awk 'NR > 1 {print $1}'); do
+  "$tunefleet" --state-dir "$state/cluster" cancel "$left"
 done
 
 echo "== fine-tuning: tunefleet submit demo/finetune.yaml (2 ranks), tunefleet watch"
 start=$(date +%s)
-job=$("$tunefleet" submit "$root/demo/finetune.yaml" \
+job=$("$tunefleet" --state-dir "$state/cluster" submit "$root/demo/finetune.yaml" \
   --set resources.world_size=2 \
   --set "dataset.path=$state/data/train.jsonl" \
   --set "dataset.validation_path=$state/data/validation.jsonl" \
   --set "checkpoint.directory=$state/cluster/checkpoints" \
   --set "export.directory=$state/export")
 echo "submitted $job"
-if ! "$tunefleet" watch "$job"; then
+if ! "$tunefleet" --state-dir "$state/cluster" watch "$job"; then
   echo "== the job did not succeed; rank logs:"
-  "$tunefleet" logs "$job" --rank 0 --tail 40 || true
-  "$tunefleet" logs "$job" --rank 1 --tail 40 || true
+  "$tunefleet" --state-dir "$state/cluster" logs "$job" --rank 0 --tail 40 || true
+  "$tunefleet" --state-dir "$state/cluster" logs "$job" --rank 1 --tail 40 || true
   exit 1
 fi
 end=$(date +%s)
-"$tunefleet" plot "$job" --out "$state/loss.png" >/dev/null
-"$tunefleet" plot "$job" --out "$state/loss.svg" >/dev/null
+"$tunefleet" --state-dir "$state/cluster" plot "$job" --out "$state/loss.png" >/dev/null
+"$tunefleet" --state-dir "$state/cluster" plot "$job" --out "$state/loss.svg" >/dev/null
 
 echo "== fine-tuned model"
 after=$(evaluate "$state/export")
