@@ -66,10 +66,7 @@ std::string HfDTypeOf(const SafetensorsFile& weights) {
 absl::Status WriteConfig(const std::string& base_model_dir, const std::string& out_dir, const std::string& dtype) {
   absl::StatusOr<std::string> out_text = ExportConfigJson(base_model_dir, dtype);
   if (!out_text.ok()) return out_text.status();
-  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> out = AtomicFileWriter::Create(out_dir + "/config.json");
-  if (!out.ok()) return out.status();
-  if (absl::Status s = (*out)->Append(out_text->data(), out_text->size()); !s.ok()) return s;
-  return (*out)->Commit();
+  return WriteFileAtomically(out_dir + "/config.json", *out_text);
 }
 
 }  // namespace

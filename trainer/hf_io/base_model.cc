@@ -26,13 +26,6 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
   return text.str();
 }
 
-absl::Status WriteText(const std::string& path, const std::string& text) {
-  auto writer = AtomicFileWriter::Create(path);
-  if (!writer.ok()) return writer.status();
-  if (auto s = (*writer)->Append(text.data(), text.size()); !s.ok()) return s;
-  return (*writer)->Commit();
-}
-
 absl::Status CopyHfSideFiles(const std::string& dir, const std::string& out_dir) {
   for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                            "generation_config.json", "chat_template.jinja"}) {
@@ -48,19 +41,19 @@ absl::Status CopyHfSideFiles(const std::string& dir, const std::string& out_dir)
 absl::Status WriteGgufSideFiles(const GgufFile& file, const std::string& out_dir) {
   auto tokenizer = GgufTokenizer(file);
   if (!tokenizer.ok()) return tokenizer.status();
-  if (auto s = WriteText(out_dir + "/tokenizer.json", tokenizer->tokenizer_json); !s.ok()) return s;
-  if (auto s = WriteText(out_dir + "/tokenizer_config.json", tokenizer->tokenizer_config_json); !s.ok()) return s;
+  if (auto s = WriteFileAtomically(out_dir + "/tokenizer.json", tokenizer->tokenizer_json); !s.ok()) return s;
+  if (auto s = WriteFileAtomically(out_dir + "/tokenizer_config.json", tokenizer->tokenizer_config_json); !s.ok()) return s;
   const nlohmann::json config = nlohmann::json::parse(tokenizer->tokenizer_config_json);
   nlohmann::ordered_json special = nlohmann::ordered_json::object();
   for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
     if (config.contains(key)) special[key] = config[key];
   }
-  if (auto s = WriteText(out_dir + "/special_tokens_map.json", special.dump(2)); !s.ok()) return s;
+  if (auto s = WriteFileAtomically(out_dir + "/special_tokens_map.json", special.dump(2)); !s.ok()) return s;
   nlohmann::ordered_json generation = {{"_from_model_config", false}};
   if (tokenizer->bos_token_id) generation["bos_token_id"] = *tokenizer->bos_token_id;
   if (tokenizer->eos_token_id) generation["eos_token_id"] = *tokenizer->eos_token_id;
   if (tokenizer->pad_token_id) generation["pad_token_id"] = *tokenizer->pad_token_id;
-  return WriteText(out_dir + "/generation_config.json", generation.dump(2));
+  return WriteFileAtomically(out_dir + "/generation_config.json", generation.dump(2));
 }
 
 }  // namespace

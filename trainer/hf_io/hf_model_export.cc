@@ -22,14 +22,6 @@ absl::Status MakeDirectory(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// Atomically (temporary file, fsync, rename): a reader never sees half a config.
-absl::Status WriteText(const std::string& path, const std::string& text) {
-  auto writer = AtomicFileWriter::Create(path);
-  if (!writer.ok()) return writer.status();
-  if (auto s = (*writer)->Append(text.data(), text.size()); !s.ok()) return s;
-  return (*writer)->Commit();
-}
-
 std::string DTypeName(torch::ScalarType dtype) {
   switch (dtype) {
     case torch::kBFloat16:
@@ -52,7 +44,7 @@ absl::Status ExportHfModel(const CausalLM& model, const std::string& base_model_
   if (auto s = WriteTorchSafetensors(out_dir + "/model.safetensors", state.weights, {{"format", "pt"}}); !s.ok()) {
     return s;
   }
-  if (auto s = WriteText(out_dir + "/config.json", config.ToJson()); !s.ok()) return s;
+  if (auto s = WriteFileAtomically(out_dir + "/config.json", config.ToJson()); !s.ok()) return s;
   return WriteBaseSideFiles(base_model_dir, out_dir);
 }
 
@@ -82,7 +74,7 @@ absl::Status ExportPeftAdapter(const CausalLM& model, const LoraConfig& lora, co
       {"use_rslora", false},
       {"use_dora", false},
   };
-  if (auto s = WriteText(out_dir + "/adapter_config.json", config.dump(2) + "\n"); !s.ok()) return s;
+  if (auto s = WriteFileAtomically(out_dir + "/adapter_config.json", config.dump(2) + "\n"); !s.ok()) return s;
   return WriteBaseSideFiles(base_model_dir, out_dir);
 }
 

@@ -84,4 +84,11 @@ absl::Status AtomicFileWriter::Commit() {
   return absl::OkStatus();
 }
 
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
+  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> writer = AtomicFileWriter::Create(path);
+  if (!writer.ok()) return writer.status();
+  if (absl::Status s = (*writer)->Append(contents.data(), contents.size()); !s.ok()) return s;
+  return (*writer)->Commit();
+}
+
 }  // namespace tunefleet

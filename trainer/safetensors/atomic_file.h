@@ -38,4 +38,8 @@ class AtomicFileWriter {
   bool committed_ = false;
 };
 
+// All of `contents` to `path` through an AtomicFileWriter: a reader never
+// sees half a file.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
+
 }  // namespace tunefleet
