@@ -96,6 +96,15 @@ echo "== fine-tuned (base + the exported LoRA adapter)"
 after=$(evaluate --model "$model" --adapter "$state/export")
 echo "$after"
 echo
+echo "== side by side: the first test requests, the base model's and the fine-tuned model's answers"
+mapfile -t base_samples < <(grep '^  Q: ' <<<"$before")
+mapfile -t tuned_samples < <(grep '^  Q: ' <<<"$after")
+for i in "${!base_samples[@]}"; do
+  sample=${base_samples[$i]#  Q: }
+  expected=${sample#*  expected: }
+  printf '  request:    %s\n  expected:   %s\n  base:       %s\n  fine-tuned: %s\n\n' "${sample%%  expected: *}" \
+    "${expected%%  got: *}" "${sample##*  got: }" "${tuned_samples[$i]##*  got: }"
+done
 echo "before: $(scores "$before")"
 echo "after:  $(scores "$after")"
 echo "fine-tuning ($job, 2 ranks on 2 workers, LoRA r=16) took $((end - start)) s; one evaluation of 100 requests $eval_seconds s; all $(($(date +%s) - start_all)) s"

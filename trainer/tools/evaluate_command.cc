@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "trainer/data/jsonl_reader.h"
 #include "trainer/eval/exact_match.h"
 #include "trainer/hf_io/base_model.h"
@@ -56,8 +57,11 @@ absl::Status RunEvaluate(const EvaluateOptions& options) {
   }
   auto result = EvaluateExactMatch(**model, **tokenizer, format, examples);
   if (!result.ok()) return result.status();
+  // One line per sample (a reply's newlines shown as \n), so scripts can pair them.
+  const auto one_line = [](const std::string& text) { return absl::StrReplaceAll(text, {{"\n", "\\n"}}); };
   for (const auto& sample : result->samples) {
-    std::printf("  Q: %s  expected: %s  got: %s\n", sample[0].c_str(), sample[1].c_str(), sample[2].c_str());
+    std::printf("  Q: %s  expected: %s  got: %s\n", one_line(sample[0]).c_str(), one_line(sample[1]).c_str(),
+                one_line(sample[2]).c_str());
   }
   if (result->json_expected > 0) {
     std::printf("valid JSON: %d/%d = %.1f%%\n", result->json_valid, result->json_expected,
