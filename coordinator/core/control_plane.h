@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/grpc_limits.h"
 #include "coordinator/jobs/job_lifecycle.h"
 #include "coordinator/metrics/metric_history.h"
 #include "coordinator/scheduler/scheduler.h"
@@ -51,6 +52,9 @@ struct ControlPlaneOptions {
   absl::Duration hang_floor = absl::Minutes(2);
   absl::Duration hang_startup = absl::Minutes(10);
   size_t metrics_history = 10000;  // samples kept per job
+  // A List page ends before its items pass this many bytes (and at its
+  // page_size): every page fits in a gRPC message.
+  size_t list_page_bytes = kMaxListPageBytes;
   // Every path of a job spec must lie under one of these; empty: any path.
   std::vector<std::string> allowed_path_roots;
   // Called (under the lock; keep it cheap) with each placed job's queue wait.

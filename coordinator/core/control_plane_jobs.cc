@@ -178,14 +178,19 @@ absl::StatusOr<v1::ListJobsResponse> ControlPlane::ListJobs(const v1::ListJobsRe
   absl::MutexLock lock(&mu_);
   v1::ListJobsResponse response;
   int64_t last_listed = after;
+  size_t page_bytes = 0;
   for (auto it = job_order_.upper_bound(after); it != job_order_.end(); ++it) {
     const v1::Job& job = jobs_.at(it->second).job;
     if (!states.empty() && !states.count(job.state())) continue;
-    if (response.jobs_size() == page_size) {  // more follow: the token resumes after the last listed
+    const size_t job_bytes = job.ByteSizeLong();
+    // Full by count or by bytes (one job always fits): the token resumes after the last listed.
+    if (response.jobs_size() == page_size ||
+        (response.jobs_size() > 0 && page_bytes + job_bytes > options_.list_page_bytes)) {
       response.set_next_page_token(absl::StrCat(last_listed));
       break;
     }
     *response.add_jobs() = job;
+    page_bytes += job_bytes;
     last_listed = it->first;
   }
   return response;

@@ -30,6 +30,7 @@ class ControlPlaneTest : public ::testing::Test {
     options.backoff = {absl::Seconds(2), absl::Seconds(60)};
     options.clock = [this] { return now_; };
     options.allowed_path_roots = allowed_path_roots_;
+    options.list_page_bytes = list_page_bytes_;
     auto plane = ControlPlane::Create(std::move(*store), options);
     ASSERT_TRUE(plane.ok()) << plane.status();
     plane_ = std::move(*plane);
@@ -75,6 +76,7 @@ class ControlPlaneTest : public ::testing::Test {
 
   std::string path_;
   std::vector<std::string> allowed_path_roots_;
+  size_t list_page_bytes_ = kMaxListPageBytes;
   absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
   std::unique_ptr<ControlPlane> plane_;
   std::map<std::string, std::string> sessions_;
@@ -103,6 +105,42 @@ TEST_F(ControlPlaneTest, JobIsPlacedAssignedAndSucceeds) {
   reply = Beat("w", {Rank(job, 0, v1::RANK_PHASE_SUCCEEDED), Rank(job, 1, v1::RANK_PHASE_SUCCEEDED)});
   ASSERT_EQ(reply.stop_size(), 1);
   EXPECT_EQ(reply.stop(0).generation(), job.generation());
+}
+
+TEST_F(ControlPlaneTest, ListPagesStopAtTheirByteBudgetAndTogetherListEveryJobOnce) {
+  // A budget of about three jobs: pages end by bytes long before page_size.
+  std::vector<std::string> submitted;
+  for (int i = 0; i < 10; ++i) submitted.push_back(Submit(1).name());
+  list_page_bytes_ = 3 * Get(submitted[0]).ByteSizeLong() + 10;
+  Open();
+  std::vector<std::string> listed;
+  v1::ListJobsRequest request;
+  request.set_page_size(1000);
+  int pages = 0;
+  do {
+    auto page = plane_->ListJobs(request);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_GE(page->jobs_size(), 1);
+    size_t bytes = 0;
+    for (const v1::Job& job : page->jobs()) {
+      listed.push_back(job.name());
+      bytes += job.ByteSizeLong();
+    }
+    EXPECT_LE(bytes, list_page_bytes_);
+    request.set_page_token(page->next_page_token());
+    ASSERT_LT(++pages, 20);
+  } while (!request.page_token().empty());
+  EXPECT_GE(pages, 4);
+  EXPECT_EQ(listed, submitted);
+
+  // One job larger than the whole budget is still listed, alone on its page.
+  list_page_bytes_ = 1;
+  Open();
+  request.set_page_token("");
+  auto page = plane_->ListJobs(request);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->jobs_size(), 1);
+  EXPECT_FALSE(page->next_page_token().empty());
 }
 
 TEST_F(ControlPlaneTest, PathsOutsideTheAllowedRootsAreRefusedNamingTheField) {

@@ -229,13 +229,18 @@ v1::ListWorkersResponse ControlPlane::ListWorkers(const v1::ListWorkersRequest& 
   const int32_t page_size = request.page_size() <= 0 ? 100 : std::min(request.page_size(), 1000);
   absl::MutexLock lock(&mu_);
   v1::ListWorkersResponse response;
-  // The token is the last name listed; names sort.
+  // The token is the last name listed; names sort. Full by count or by bytes.
+  size_t page_bytes = 0;
   for (auto it = workers_.upper_bound(request.page_token()); it != workers_.end(); ++it) {
-    if (response.workers_size() == page_size) {
-      response.set_next_page_token(response.workers(page_size - 1).name());
+    v1::Worker view = WorkerView(it->second);
+    const size_t view_bytes = view.ByteSizeLong();
+    if (response.workers_size() == page_size ||
+        (response.workers_size() > 0 && page_bytes + view_bytes > options_.list_page_bytes)) {
+      response.set_next_page_token(response.workers(response.workers_size() - 1).name());
       break;
     }
-    *response.add_workers() = WorkerView(it->second);
+    *response.add_workers() = std::move(view);
+    page_bytes += view_bytes;
   }
   return response;
 }
