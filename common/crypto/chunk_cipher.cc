@@ -9,7 +9,8 @@
 
 namespace tunefleet::crypto {
 
-absl::StatusOr<std::unique_ptr<ChunkCipher>> ChunkCipher::Create(absl::string_view file_key, std::string aad) {
+absl::StatusOr<std::unique_ptr<ChunkCipher>> ChunkCipher::Create(absl::string_view file_key,
+                                                                 std::string aad) {
   if (file_key.size() != kKeyBytes) return absl::InternalError("a file key is 32 bytes");
   std::unique_ptr<ChunkCipher> cipher(new ChunkCipher());
   cipher->key_ = std::string(file_key);

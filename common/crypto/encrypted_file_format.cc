@@ -55,8 +55,8 @@ absl::StatusOr<size_t> ParseFixedHeader(absl::string_view fixed, const std::stri
                                                  ", this build reads version ", kEncryptedFileVersion));
   }
   if (static_cast<uint8_t>(p[10]) != kAlgorithmAes256GcmHkdf) {
-    return absl::DataLossError(absl::StrCat(path, ": unknown encryption algorithm ", static_cast<uint8_t>(p[10]),
-                                            " in the header (damaged)"));
+    return absl::DataLossError(absl::StrCat(path, ": unknown encryption algorithm ",
+                                            static_cast<uint8_t>(p[10]), " in the header (damaged)"));
   }
   const uint8_t chunk_log2 = static_cast<uint8_t>(p[11]);
   if (chunk_log2 < kMinChunkLog2 || chunk_log2 > kMaxChunkLog2) {
@@ -64,7 +64,8 @@ absl::StatusOr<size_t> ParseFixedHeader(absl::string_view fixed, const std::stri
   }
   const size_t context_size = GetLe16(p + 52);
   if (context_size > kMaxContextBytes) {
-    return absl::DataLossError(absl::StrCat(path, ": context of ", context_size, " bytes in the header (damaged)"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": context of ", context_size, " bytes in the header (damaged)"));
   }
   header->chunk_log2 = chunk_log2;
   std::memcpy(header->key_id.data(), p + 12, kKeyIdBytes);
@@ -76,7 +77,8 @@ absl::StatusOr<std::string> DeriveFileKey(const EncryptionKey& key, absl::string
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
   std::string out(kKeyBytes, '\0');
   size_t out_size = out.size();
-  if (!ctx || EVP_PKEY_derive_init(ctx.get()) <= 0 || EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) <= 0 ||
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) <= 0 ||
+      EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) <= 0 ||
       EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), reinterpret_cast<const unsigned char*>(salt.data()),
                                   static_cast<int>(salt.size())) <= 0 ||
       EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), key.bytes().data(), static_cast<int>(key.bytes().size())) <= 0 ||

@@ -1,15 +1,14 @@
 // The encrypted file format as a specification: what round-trips, and what
 // each kind of damage reads as.
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/escaping.h"
 #include "common/crypto/encrypted_file_format.h"
@@ -40,7 +39,8 @@ std::string Pattern(size_t size) {
   return out;
 }
 
-absl::StatusOr<std::string> Encrypt(const KeyRing& ring, const std::string& plain, const std::string& context = "ctx",
+absl::StatusOr<std::string> Encrypt(const KeyRing& ring, const std::string& plain,
+                                    const std::string& context = "ctx",
                                     uint8_t chunk_log2 = kSmallChunkLog2) {
   std::string out;
   auto writer = EncryptingWriter::Create(
@@ -69,7 +69,8 @@ class EncryptedFileTest : public ::testing::Test {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
     return path;
   }
-  absl::StatusOr<std::string> Read(const std::string& bytes, const KeyRing& ring, DecryptOptions options = {}) {
+  absl::StatusOr<std::string> Read(const std::string& bytes, const KeyRing& ring,
+                                   DecryptOptions options = {}) {
     return DecryptFileToString(Write(bytes), ring, options);
   }
   std::string dir_ = tunefleet::testing::FreshTestDirectory();
@@ -157,8 +158,9 @@ TEST_F(EncryptedFileTest, TruncationAnywhereIsDetected) {
   const std::string sealed = *Encrypt(ring_, Pattern(2 * kSmallChunk + 100));
   const size_t header = kFixedHeaderBytes + 3;
   const size_t sealed_chunk = kSmallChunk + kTagBytes;
-  for (size_t keep : {size_t{0}, size_t{20}, header, header + 10, header + sealed_chunk,  // at a chunk boundary
-                      header + 2 * sealed_chunk, sealed.size() - 1}) {
+  for (size_t keep :
+       {size_t{0}, size_t{20}, header, header + 10, header + sealed_chunk,  // at a chunk boundary
+        header + 2 * sealed_chunk, sealed.size() - 1}) {
     const absl::StatusOr<std::string> back = Read(sealed.substr(0, keep), ring_);
     EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss) << keep << ": " << back.status();
   }
@@ -171,8 +173,9 @@ TEST_F(EncryptedFileTest, SwappedDuplicatedOrDroppedChunksAreDetected) {
   const std::string head = sealed.substr(0, header);
   const std::string c0 = sealed.substr(header, sc), c1 = sealed.substr(header + sc, sc),
                     c2 = sealed.substr(header + 2 * sc, sc), last = sealed.substr(header + 3 * sc);
-  for (const std::string& damaged : {head + c1 + c0 + c2 + last, head + c0 + c0 + c2 + last, head + c0 + c2 + last,
-                                     head + c0 + c1 + c2 + c2.substr(0, 100 + kTagBytes)}) {
+  for (const std::string& damaged :
+       {head + c1 + c0 + c2 + last, head + c0 + c0 + c2 + last, head + c0 + c2 + last,
+        head + c0 + c1 + c2 + c2.substr(0, 100 + kTagBytes)}) {
     const absl::StatusOr<std::string> back = Read(damaged, ring_);
     EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss) << back.status();
     EXPECT_THAT(back.status().message(), HasSubstr("does not authenticate"));
@@ -180,8 +183,8 @@ TEST_F(EncryptedFileTest, SwappedDuplicatedOrDroppedChunksAreDetected) {
 }
 
 TEST_F(EncryptedFileTest, AFileFromAnotherContextIsRefused) {
-  const absl::StatusOr<std::string> back =
-      Read(*Encrypt(ring_, "weights", "save-1/model.safetensors"), ring_, DecryptOptions::ExpectContext("save-2/model.safetensors"));
+  const absl::StatusOr<std::string> back = Read(*Encrypt(ring_, "weights", "save-1/model.safetensors"), ring_,
+                                                DecryptOptions::ExpectContext("save-2/model.safetensors"));
   EXPECT_EQ(back.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(back.status().message(), HasSubstr("moved or substituted"));
 }
@@ -223,7 +226,8 @@ TEST_F(EncryptedFileTest, KeyFileListsKeysNewestFirst) {
 }
 
 TEST_F(EncryptedFileTest, ReadableByOthersKeyFileIsRefused) {
-  const absl::StatusOr<KeyRing> ring = LoadKeyFile(WriteKeyFile(dir_, absl::BytesToHexString(Pattern(32)), 0644));
+  const absl::StatusOr<KeyRing> ring =
+      LoadKeyFile(WriteKeyFile(dir_, absl::BytesToHexString(Pattern(32)), 0644));
   EXPECT_EQ(ring.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(ring.status().message(), HasSubstr("0644"));
   EXPECT_TRUE(LoadKeyFile(WriteKeyFile(dir_, absl::BytesToHexString(Pattern(32)), 0440)).ok());

@@ -66,7 +66,8 @@ absl::StatusOr<ReadHeader> ReadAndParseHeader(int fd, const std::string& path) {
   fixed.resize(*got);
   if (*got < kFixedHeaderBytes) {
     if (HasEncryptedFileMagic(fixed)) {
-      return absl::DataLossError(absl::StrCat(path, ": encrypted file truncated inside its header (", *got, " bytes)"));
+      return absl::DataLossError(
+          absl::StrCat(path, ": encrypted file truncated inside its header (", *got, " bytes)"));
     }
     return absl::DataLossError(absl::StrCat(path, ": not an encrypted file (no TFCRYPT header)"));
   }
@@ -98,8 +99,8 @@ absl::StatusOr<std::string> DecryptFd(int fd, const std::string& path, const Key
   const EncryptionKey* key = keys.Find(h.key_id);
   if (key == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(path, ": encrypted with key ", KeyIdHex(h.key_id),
-                                                      ", which is not among the configured key(s) ", keys.IdsHex(),
-                                                      " (wrong key)"));
+                                                      ", which is not among the configured key(s) ",
+                                                      keys.IdsHex(), " (wrong key)"));
   }
   if (options.expected_context && *options.expected_context != h.context) {
     return absl::DataLossError(absl::StrCat(path, ": encrypted as \"", h.context, "\", expected \"",
@@ -113,17 +114,19 @@ absl::StatusOr<std::string> DecryptFd(int fd, const std::string& path, const Key
 
   // The chunk count follows from the size; which chunk is last is known
   // before it is read, and its flag in the nonce must agree.
-  const uint64_t body = static_cast<uint64_t>(st.st_size) - static_cast<uint64_t>(start) - header->bytes.size();
+  const uint64_t body =
+      static_cast<uint64_t>(st.st_size) - static_cast<uint64_t>(start) - header->bytes.size();
   const uint64_t sealed_chunk = h.chunk_size() + kTagBytes;
-  if (static_cast<uint64_t>(st.st_size) < static_cast<uint64_t>(start) + header->bytes.size() || body < kTagBytes) {
+  if (static_cast<uint64_t>(st.st_size) < static_cast<uint64_t>(start) + header->bytes.size() ||
+      body < kTagBytes) {
     return absl::DataLossError(absl::StrCat(path, ": encrypted file truncated (", st.st_size,
                                             " bytes, no complete chunk after the header)"));
   }
   const uint64_t chunks = (body + sealed_chunk - 1) / sealed_chunk;
   const uint64_t last_size = body - (chunks - 1) * sealed_chunk;
   if (last_size < kTagBytes || (last_size == kTagBytes && chunks > 1)) {
-    return absl::DataLossError(absl::StrCat(path, ": encrypted file truncated (", st.st_size,
-                                            " bytes end inside a chunk)"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": encrypted file truncated (", st.st_size, " bytes end inside a chunk)"));
   }
   std::vector<uint8_t> sealed(sealed_chunk);
   std::vector<uint8_t> plain(h.chunk_size());
@@ -133,21 +136,23 @@ absl::StatusOr<std::string> DecryptFd(int fd, const std::string& path, const Key
     absl::StatusOr<size_t> got = ReadFully(fd, path, sealed.data(), size);
     if (!got.ok()) return got.status();
     if (*got != size) {
-      return absl::DataLossError(absl::StrCat(path, ": encrypted file shrank while being read (chunk ", i, ")"));
+      return absl::DataLossError(
+          absl::StrCat(path, ": encrypted file shrank while being read (chunk ", i, ")"));
     }
     if (!(*cipher)->Open(i, last, sealed.data(), size, plain.data())) {
-      return absl::DataLossError(absl::StrCat(
-          path, ": chunk ", i, " of ", chunks,
-          " does not authenticate (AES-GCM tag mismatch: the file was modified, truncated at a chunk boundary, or "
-          "its chunks reordered; the key id matches, so not a wrong key)"));
+      return absl::DataLossError(
+          absl::StrCat(path, ": chunk ", i, " of ", chunks,
+                       " does not authenticate (AES-GCM tag mismatch: the file was modified, truncated at a "
+                       "chunk boundary, or "
+                       "its chunks reordered; the key id matches, so not a wrong key)"));
     }
     if (absl::Status s = consume(plain.data(), size - kTagBytes); !s.ok()) return s;
   }
   return h.context;
 }
 
-absl::StatusOr<std::string> DecryptFile(const std::string& path, const KeyRing& keys, const PlaintextSink& consume,
-                                        const DecryptOptions& options) {
+absl::StatusOr<std::string> DecryptFile(const std::string& path, const KeyRing& keys,
+                                        const PlaintextSink& consume, const DecryptOptions& options) {
   absl::StatusOr<int> fd = OpenForReading(path);
   if (!fd.ok()) return fd.status();
   FdCloser closer(*fd);

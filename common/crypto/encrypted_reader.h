@@ -46,8 +46,8 @@ absl::StatusOr<std::string> DecryptFd(int fd, const std::string& path, const Key
                                       const PlaintextSink& consume, const DecryptOptions& options = {});
 
 // Opens `path` and decrypts it.
-absl::StatusOr<std::string> DecryptFile(const std::string& path, const KeyRing& keys, const PlaintextSink& consume,
-                                        const DecryptOptions& options = {});
+absl::StatusOr<std::string> DecryptFile(const std::string& path, const KeyRing& keys,
+                                        const PlaintextSink& consume, const DecryptOptions& options = {});
 
 // The whole plaintext of a small file (JSON states).
 absl::StatusOr<std::string> DecryptFileToString(const std::string& path, const KeyRing& keys,

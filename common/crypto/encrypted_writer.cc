@@ -28,11 +28,12 @@ uint64_t EncryptedFileSize(uint64_t plain_bytes, size_t context_bytes, uint8_t c
 }
 
 absl::StatusOr<std::unique_ptr<EncryptingWriter>> EncryptingWriter::Create(const EncryptionKey& key,
-                                                                         absl::string_view context,
-                                                                         EncryptedSink sink, uint8_t chunk_log2) {
+                                                                           absl::string_view context,
+                                                                           EncryptedSink sink,
+                                                                           uint8_t chunk_log2) {
   if (context.size() > kMaxContextBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("encryption context of ", context.size(), " bytes (at most ",
-                                                   kMaxContextBytes, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("encryption context of ", context.size(), " bytes (at most ", kMaxContextBytes, ")"));
   }
   if (chunk_log2 < kMinChunkLog2 || chunk_log2 > kMaxChunkLog2) {
     return absl::InvalidArgumentError(absl::StrCat("chunk size 2^", chunk_log2, " is out of range"));
@@ -54,7 +55,8 @@ absl::StatusOr<std::unique_ptr<EncryptingWriter>> EncryptingWriter::Create(const
   writer->chunk_size_ = header.chunk_size();
   writer->plain_.reserve(writer->chunk_size_);
   writer->sealed_.resize(writer->chunk_size_ + kTagBytes);
-  if (absl::Status s = writer->Emit(reinterpret_cast<const uint8_t*>(serialized.data()), serialized.size()); !s.ok()) {
+  if (absl::Status s = writer->Emit(reinterpret_cast<const uint8_t*>(serialized.data()), serialized.size());
+      !s.ok()) {
     return s;
   }
   return writer;
@@ -67,7 +69,8 @@ absl::Status EncryptingWriter::Emit(const uint8_t* data, size_t size) {
 }
 
 absl::Status EncryptingWriter::SealBuffered(bool last) {
-  if (absl::Status s = cipher_->Seal(next_index_, last, plain_.data(), plain_.size(), sealed_.data()); !s.ok()) {
+  if (absl::Status s = cipher_->Seal(next_index_, last, plain_.data(), plain_.size(), sealed_.data());
+      !s.ok()) {
     return s;
   }
   ++next_index_;

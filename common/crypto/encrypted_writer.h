@@ -26,9 +26,10 @@ class EncryptingWriter {
  public:
   // Draws a random salt (getrandom) and writes the header to `sink`.
   // `context` says what the file is (see encrypted_file_format.h).
-  static absl::StatusOr<std::unique_ptr<EncryptingWriter>> Create(const EncryptionKey& key, absl::string_view context,
-                                                                   EncryptedSink sink,
-                                                                   uint8_t chunk_log2 = kDefaultChunkLog2);
+  static absl::StatusOr<std::unique_ptr<EncryptingWriter>> Create(const EncryptionKey& key,
+                                                                  absl::string_view context,
+                                                                  EncryptedSink sink,
+                                                                  uint8_t chunk_log2 = kDefaultChunkLog2);
 
   // Plaintext; a chunk is sealed once it is full and more bytes follow
   // (the last one is sealed by Finish, flagged last).
@@ -56,7 +57,8 @@ class EncryptingWriter {
 
 // Sealed size of `plain_bytes` of plaintext with the given context, for
 // sizing and tests.
-uint64_t EncryptedFileSize(uint64_t plain_bytes, size_t context_bytes, uint8_t chunk_log2 = kDefaultChunkLog2);
+uint64_t EncryptedFileSize(uint64_t plain_bytes, size_t context_bytes,
+                           uint8_t chunk_log2 = kDefaultChunkLog2);
 
 // Random bytes from the kernel's CSPRNG (getrandom).
 std::string OsRandomBytes(size_t size);

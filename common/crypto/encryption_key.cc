@@ -1,12 +1,11 @@
 #include "common/crypto/encryption_key.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -29,8 +28,9 @@ constexpr absl::string_view kKeyIdLabel = "tunefleet encryption key id v1";
 constexpr size_t kMaxKeyFileBytes = 64 * 1024;
 
 absl::StatusOr<std::string> DecodeKeyLine(absl::string_view line) {
-  if (line.size() == 2 * kKeyBytes &&
-      std::all_of(line.begin(), line.end(), [](char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); })) {
+  if (line.size() == 2 * kKeyBytes && std::all_of(line.begin(), line.end(), [](char c) {
+        return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+      })) {
     return absl::HexStringToBytes(line);
   }
   std::string bytes;
@@ -46,14 +46,16 @@ std::string KeyIdHex(const KeyId& id) {
 
 absl::StatusOr<EncryptionKey> EncryptionKey::FromBytes(absl::string_view bytes) {
   if (bytes.size() != kKeyBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("an encryption key is ", kKeyBytes, " bytes, not ", bytes.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("an encryption key is ", kKeyBytes, " bytes, not ", bytes.size()));
   }
   EncryptionKey key;
   std::memcpy(key.bytes_.data(), bytes.data(), kKeyBytes);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_size = 0;
   if (HMAC(EVP_sha256(), key.bytes_.data(), static_cast<int>(kKeyBytes),
-           reinterpret_cast<const unsigned char*>(kKeyIdLabel.data()), kKeyIdLabel.size(), mac, &mac_size) == nullptr ||
+           reinterpret_cast<const unsigned char*>(kKeyIdLabel.data()), kKeyIdLabel.size(), mac,
+           &mac_size) == nullptr ||
       mac_size < kKeyIdBytes) {
     return absl::InternalError("HMAC-SHA256 failed computing a key id");
   }
@@ -104,8 +106,9 @@ absl::StatusOr<KeyRing> ParseKeyFile(absl::string_view contents, const std::stri
     if (line.empty() || line.front() == '#') continue;
     absl::StatusOr<std::string> bytes = DecodeKeyLine(line);
     if (!bytes.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": line ", line_number, " is not a key (64 hex digits or base64 of 32 bytes; e.g. openssl rand -hex 32)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": line ", line_number,
+                       " is not a key (64 hex digits or base64 of 32 bytes; e.g. openssl rand -hex 32)"));
     }
     absl::StatusOr<EncryptionKey> key = EncryptionKey::FromBytes(*bytes);
     OPENSSL_cleanse(bytes->data(), bytes->size());
@@ -127,20 +130,22 @@ absl::StatusOr<KeyRing> LoadKeyFile(const std::string& path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat("the encryption key file ", path, " is not a regular file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the encryption key file ", path, " is not a regular file"));
   }
   // Others must not read it; nobody but the owner may replace it.
   if ((st.st_mode & 0027) != 0) {
     ::close(fd);
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "the encryption key file %s has mode %04o: others may read it or its group may write it (chmod 0400 or 0600; "
-        "a Kubernetes Secret: defaultMode 0400)",
-        path, st.st_mode & 07777));
+    return absl::PermissionDeniedError(
+        absl::StrFormat("the encryption key file %s has mode %04o: others may read it or its group may write "
+                        "it (chmod 0400 or 0600; "
+                        "a Kubernetes Secret: defaultMode 0400)",
+                        path, st.st_mode & 07777));
   }
   if (static_cast<uint64_t>(st.st_size) > kMaxKeyFileBytes) {
     ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat("the encryption key file ", path, " is ", st.st_size,
-                                                   " bytes: not a key file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the encryption key file ", path, " is ", st.st_size, " bytes: not a key file"));
   }
   std::string contents(static_cast<size_t>(st.st_size), '\0');
   size_t got = 0;

@@ -49,7 +49,7 @@ class KeyRing {
 
   const EncryptionKey& current() const { return keys_.front(); }  // encrypts
   const EncryptionKey* Find(const KeyId& id) const;               // nullptr: not held
-  std::string IdsHex() const;  // "a1b2..., c3d4..." for error messages
+  std::string IdsHex() const;                                     // "a1b2..., c3d4..." for error messages
   size_t size() const { return keys_.size(); }
 
  private:

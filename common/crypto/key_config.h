@@ -19,9 +19,8 @@ inline constexpr char kEncryptionKeyFileEnv[] = "TUNEFLEET_ENCRYPTION_KEY_FILE";
 // else empty (no encryption).
 std::string ConfiguredKeyFile(const std::string& flag);
 
-// Loads that key file's ring; null when none is configured.
-// FAILED_PRECONDITION when `required` (checkpoint.require_encryption) and
-// none is configured; the key file's errors (mode, format) otherwise.
-absl::StatusOr<std::shared_ptr<const KeyRing>> LoadConfiguredKeyRing(const std::string& flag, bool required);
+// Loads that key file's ring; null when none is configured; the key
+// file's errors (mode, format) otherwise.
+absl::StatusOr<std::shared_ptr<const KeyRing>> LoadConfiguredKeyRing(const std::string& flag);
 
 }  // namespace tunefleet::crypto
