@@ -241,6 +241,9 @@ TEST_F(EncryptedFileTest, BadKeyLineIsReportedWithoutItsText) {
   EXPECT_THAT(std::string(ring.status().message()), ::testing::Not(HasSubstr("deadbeef")));
   EXPECT_EQ(LoadKeyFile(WriteKeyFile(dir_, "\n# only comments\n", 0400)).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // 32 hex digits with no newline: a 16-byte key written as text, not 32 raw bytes.
+  EXPECT_EQ(LoadKeyFile(WriteKeyFile(dir_, std::string(32, 'a'), 0400)).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -92,8 +92,14 @@ std::string KeyRing::IdsHex() const {
 
 absl::StatusOr<KeyRing> ParseKeyFile(absl::string_view contents, const std::string& path) {
   std::vector<EncryptionKey> keys;
-  // Exactly 32 bytes that are not one text key: `openssl rand 32 > key`.
-  if (contents.size() == kKeyBytes && !DecodeKeyLine(absl::StripAsciiWhitespace(contents)).ok()) {
+  // Exactly 32 bytes of binary: `openssl rand 32 > key`. 32 printable
+  // characters are text (e.g. `openssl rand -hex 16` without its newline: a
+  // 16-byte key) and are refused below rather than taken as a weak key;
+  // random bytes are all printable with probability (95/256)^32 ~ 1e-14.
+  const bool binary = std::any_of(contents.begin(), contents.end(), [](char c) {
+    return !absl::ascii_isprint(static_cast<unsigned char>(c)) && !absl::ascii_isspace(static_cast<unsigned char>(c));
+  });
+  if (contents.size() == kKeyBytes && binary) {
     absl::StatusOr<EncryptionKey> key = EncryptionKey::FromBytes(contents);
     if (!key.ok()) return key.status();
     keys.push_back(*std::move(key));

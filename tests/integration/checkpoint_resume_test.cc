@@ -353,6 +353,17 @@ TEST_F(CheckpointResumeTest, EncryptedCheckpointsResumeBitwiseAndFallBackOnTampe
   EXPECT_NE(second.output.find("resumed from " + StepDir(enc_dir, 2)), std::string::npos) << second.output;
   EXPECT_TRUE(decrypt(dir + "/decrypted-2") == undisturbed) << "not bitwise equal";
 
+  // `export` of an encrypted checkpoint writes an encrypted export; decrypted,
+  // its weights are the run's.
+  auto exported = RunCommand({kTrainer, "export", "--checkpoint", StepDir(enc_dir, 4), "--base-model",
+                              kDemo + "/base_model", "--out", dir + "/exported", "--encryption-key-file", key});
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  EXPECT_EQ(ReadAll(dir + "/exported/model.safetensors").substr(0, 8), "TFCRYPT\n");
+  auto plain_export = RunCommand(
+      {kTrainer, "decrypt", "--key-file", key, "--in", dir + "/exported", "--out", dir + "/exported-plain"});
+  ASSERT_EQ(plain_export.exit_code, 0) << plain_export.output;
+  EXPECT_EQ(MaxWeightDiff(dir + "/exported-plain/model.safetensors", dir + "/decrypted-2/model.safetensors"), 0.0);
+
   const std::string wrong = dir + "/wrong-key";
   write_key(wrong, std::string(64, 'b'));
   auto third = RunCommand(encrypted_args(TrainArgs(enc_dir, 6, 2), wrong), kRunTimeout);
