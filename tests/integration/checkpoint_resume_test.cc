@@ -308,6 +308,9 @@ TEST_F(CheckpointResumeTest, FlippedByteFallsBackNamingTheFile) {
 TEST_F(CheckpointResumeTest, EncryptedCheckpointsResumeBitwiseAndFallBackOnTamper) {
   const std::string dir = FreshTestDirectory();
   const std::string plain_dir = dir + "/plain";
+  const std::string enc_dir = dir + "/encrypted";
+  fs::create_directories(plain_dir);
+  fs::create_directories(enc_dir);
   auto plain = RunCommand(TrainArgs(plain_dir, 4, 2), kRunTimeout);
   ASSERT_EQ(plain.exit_code, 0) << plain.output;
   auto write_key = [&](const std::string& path, const std::string& hex) {
@@ -320,7 +323,6 @@ TEST_F(CheckpointResumeTest, EncryptedCheckpointsResumeBitwiseAndFallBackOnTampe
     args.insert(args.end(), {"--encryption-key-file", key_file});
     return args;
   };
-  const std::string enc_dir = dir + "/encrypted";
   auto first = RunCommand(encrypted_args(TrainArgs(enc_dir, 4, 2), key), kRunTimeout);
   ASSERT_EQ(first.exit_code, 0) << first.output;
   const std::string shard = StepDir(enc_dir, 4) + "/optim-rank-00000-of-00001.safetensors";
