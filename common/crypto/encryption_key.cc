@@ -97,7 +97,8 @@ absl::StatusOr<KeyRing> ParseKeyFile(absl::string_view contents, const std::stri
   // 16-byte key) and are refused below rather than taken as a weak key;
   // random bytes are all printable with probability (95/256)^32 ~ 1e-14.
   const bool binary = std::any_of(contents.begin(), contents.end(), [](char c) {
-    return !absl::ascii_isprint(static_cast<unsigned char>(c)) && !absl::ascii_isspace(static_cast<unsigned char>(c));
+    return !absl::ascii_isprint(static_cast<unsigned char>(c)) &&
+           !absl::ascii_isspace(static_cast<unsigned char>(c));
   });
   if (contents.size() == kKeyBytes && binary) {
     absl::StatusOr<EncryptionKey> key = EncryptionKey::FromBytes(contents);
@@ -144,8 +145,8 @@ absl::StatusOr<KeyRing> LoadKeyFile(const std::string& path) {
     ::close(fd);
     return absl::PermissionDeniedError(
         absl::StrFormat("the encryption key file %s has mode %04o: others may read it or its group may write "
-                        "it (chmod 0400 or 0600; "
-                        "a Kubernetes Secret: defaultMode 0400)",
+                        "it (chmod 0400 or 0600; a Kubernetes Secret: defaultMode 0400, or 0440 with the pod's "
+                        "fsGroup)",
                         path, st.st_mode & 07777));
   }
   if (static_cast<uint64_t>(st.st_size) > kMaxKeyFileBytes) {
