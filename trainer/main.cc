@@ -3,9 +3,10 @@
 //   tunefleet-trainer train --spec job.yaml [--set key=value]... [--metrics-out m.jsonl]
 //                           [--rank R --world-size N --rendezvous tcp://HOST:PORT|file:///PATH]
 //     (or torchrun's MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK)
-//                           [--job-id ID] [--log-every N]
+//                           [--job-id ID] [--log-every N] [--encryption-key-file K]
 //   tunefleet-trainer export --checkpoint STEP_DIR|JOB_DIR --base-model DIR --out DIR
 //                            [--format hf_model|peft_adapter|merged_model]
+//   tunefleet-trainer decrypt --in ENCRYPTED_DIR --out DIR [--key-file K]
 //   tunefleet-trainer evaluate --model DIR [--adapter DIR] --data test.jsonl
 //   tunefleet-trainer train-tokenizer --corpus a.jsonl --vocab-size N --out tokenizer.json
 //
@@ -28,6 +29,7 @@
 #include "common/exit_codes.h"
 #include "common/job_spec_file.h"
 #include "trainer/tools/build_info.h"
+#include "trainer/tools/decrypt_command.h"
 #include "trainer/tools/evaluate_command.h"
 #include "trainer/tools/export_command.h"
 #include "trainer/tools/import_command.h"
@@ -106,10 +108,18 @@ int main(int argc, char** argv) {
   train->add_option("--rendezvous", launch.rendezvous,
                     "Where ranks meet: tcp://HOST:PORT (rank 0 serves) or file:///PATH "
                     "(default: tcp://$MASTER_ADDR:$MASTER_PORT)");
+  train->add_option("--encryption-key-file", run_options.encryption_key_file,
+                    "Encrypt checkpoints and the export at rest under this key file's first key "
+                    "(default: $TUNEFLEET_ENCRYPTION_KEY_FILE, which the worker sets)");
 
   tunefleet::ExportCommandOptions export_options;
   CLI::App* export_command = app.add_subcommand("export", "Export a checkpoint as a HF model, PEFT adapter or merged model");
   tunefleet::AddExportOptions(*export_command, export_options);
+
+  tunefleet::DecryptCommandOptions decrypt_options;
+  CLI::App* decrypt =
+      app.add_subcommand("decrypt", "Decrypt an encrypted export (or checkpoint folder) for other tools");
+  tunefleet::AddDecryptOptions(*decrypt, decrypt_options);
 
   tunefleet::EvaluateOptions eval_options;
   CLI::App* evaluate = app.add_subcommand("evaluate", "Exact-match accuracy of a model on prompt/completion JSONL");
@@ -129,6 +139,10 @@ int main(int argc, char** argv) {
     if (train->parsed()) return Train(spec_path, overrides, run_options);
     if (export_command->parsed()) {
       if (auto s = tunefleet::RunExport(export_options); !s.ok()) return Fail(s);
+      return 0;
+    }
+    if (decrypt->parsed()) {
+      if (auto s = tunefleet::RunDecrypt(decrypt_options); !s.ok()) return Fail(s);
       return 0;
     }
     if (evaluate->parsed()) {

@@ -15,6 +15,7 @@
 #include <prometheus/exposer.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto/encryption_key.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
 #include "common/security/tls.h"
@@ -71,6 +72,9 @@ int main(int argc, char** argv) {
                  "The name the coordinator's certificate must carry")
       ->capture_default_str();
   app.add_flag("--insecure", insecure, "No TLS: only with a coordinator on loopback (tests, one-machine use)");
+  app.add_option("--encryption-key-file", options.encryption_key_file,
+                 "Encrypt every job's checkpoints and exports at rest under this key file's first key (a mounted "
+                 "Secret, mode 0400; see docs/security.md). Only its path reaches the trainers");
   app.add_option("--metrics-listen", metrics_listen, "Serve Prometheus /metrics here (e.g. 0.0.0.0:9465; empty: off)");
   app.add_option("--metrics-port-file", metrics_port_file, "Write the bound /metrics port here");
   CLI11_PARSE(app, argc, argv);
@@ -93,6 +97,18 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(work_dir, ec);
   options.work_dir = std::filesystem::absolute(work_dir).string();
   options.trainer = std::filesystem::absolute(trainer).string();
+  if (!options.encryption_key_file.empty()) {
+    // Checked here so a bad key fails the worker at start, not each job later.
+    options.encryption_key_file = std::filesystem::absolute(options.encryption_key_file).string();
+    auto keys = tunefleet::crypto::LoadKeyFile(options.encryption_key_file);
+    if (!keys.ok()) {
+      std::cerr << "tunefleet-worker: " << keys.status().message() << "\n";
+      return 2;
+    }
+    const std::string id = tunefleet::crypto::KeyIdHex(keys->current().id());
+    tunefleet::Log("worker", absl::StrCat("encryption at rest on: key ", id, " (", keys->size(), " key(s) in ",
+                                          options.encryption_key_file, ")"));
+  }
 
   // Blocked in every thread (gRPC's inherit the mask); the agent's loop takes
   // them with sigtimedwait. Trainers get an empty mask back.

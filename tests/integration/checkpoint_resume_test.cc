@@ -2,7 +2,8 @@
 // rendezvous, OMP_NUM_THREADS=1): kill -9 at a random step and resume
 // bitwise-exactly; resume at another world size within the ZeRO tolerance;
 // kill a rank mid-write; a flipped byte falls back to the previous
-// checkpoint; a full filesystem fails the save cleanly; SIGUSR1 saves and
+// checkpoint (and, encrypted, a tampered byte whose checksum was forged);
+// a full filesystem fails the save cleanly; SIGUSR1 saves and
 // goes on, SIGTERM saves and exits 75.
 //
 // Tolerance across world sizes: as in distributed_training_test.cc (ranks
@@ -25,6 +26,9 @@
 #include <vector>
 
 #include "tests/testing/child_process.h"
+#include "trainer/checkpoint/crc32c.h"
+#include "trainer/checkpoint/discovery.h"
+#include "trainer/checkpoint/manifest.h"
 #include "tests/testing/weight_diff.h"
 
 namespace tunefleet {
@@ -294,6 +298,79 @@ TEST_F(CheckpointResumeTest, FlippedByteFallsBackNamingTheFile) {
   EXPECT_NE(second.output.find("moved damaged checkpoint " + StepDir(dir, 4)), std::string::npos) << second.output;
   EXPECT_TRUE(fs::exists(StepDir(dir, 4) + "/manifest.json"));  // saved again
   EXPECT_TRUE(ReadAll(dir + "/export/model.safetensors") == undisturbed) << "not bitwise equal";
+}
+
+// Encryption at rest across the real trainer: an encrypted run's decrypted
+// export is bitwise the plaintext run's; a byte changed in the newest
+// shard with the manifest's CRC32C forged to match (so only AES-GCM can
+// tell) is named, the trainer falls back to step 2 and ends bitwise where
+// it ended before; a wrong key fails the start naming both key ids.
+TEST_F(CheckpointResumeTest, EncryptedCheckpointsResumeBitwiseAndFallBackOnTamper) {
+  const std::string dir = FreshTestDirectory();
+  const std::string plain_dir = dir + "/plain";
+  const std::string enc_dir = dir + "/encrypted";
+  fs::create_directories(plain_dir);
+  fs::create_directories(enc_dir);
+  auto plain = RunCommand(TrainArgs(plain_dir, 4, 2), kRunTimeout);
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  auto write_key = [&](const std::string& path, const std::string& hex) {
+    std::ofstream(path) << "# test key\n" << hex << "\n";
+    fs::permissions(path, fs::perms::owner_read, fs::perm_options::replace);
+  };
+  const std::string key = dir + "/key";
+  write_key(key, std::string(64, 'a'));
+  auto encrypted_args = [&](std::vector<std::string> args, const std::string& key_file) {
+    args.insert(args.end(), {"--encryption-key-file", key_file});
+    return args;
+  };
+  auto first = RunCommand(encrypted_args(TrainArgs(enc_dir, 4, 2), key), kRunTimeout);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string shard = StepDir(enc_dir, 4) + "/optim-rank-00000-of-00001.safetensors";
+  for (const std::string& file : {shard, enc_dir + "/export/model.safetensors", enc_dir + "/export/config.json"}) {
+    EXPECT_EQ(ReadAll(file).substr(0, 8), "TFCRYPT\n") << file;
+  }
+  auto decrypt = [&](const std::string& out) {
+    auto run = RunCommand({kTrainer, "decrypt", "--key-file", key, "--in", enc_dir + "/export", "--out", out});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    return ReadAll(out + "/model.safetensors");
+  };
+  const std::string undisturbed = decrypt(dir + "/decrypted-1");
+  EXPECT_TRUE(undisturbed == ReadAll(plain_dir + "/export/model.safetensors")) << "encryption changed the result";
+
+  // Tamper, then forge the manifest's checksum as an adversary would.
+  std::string bytes = ReadAll(shard);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x10);
+  std::ofstream(shard, std::ios::binary | std::ios::trunc) << bytes;
+  absl::StatusOr<Manifest> manifest = ReadManifest(StepDir(enc_dir, 4));
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  for (FileRecord& file : manifest->files) {
+    if (file.name == "optim-rank-00000-of-00001.safetensors") file.crc32c = Crc32c(bytes.data(), bytes.size());
+  }
+  std::ofstream(StepDir(enc_dir, 4) + "/manifest.json", std::ios::trunc) << ManifestToJson(*manifest);
+
+  auto second = RunCommand(encrypted_args(TrainArgs(enc_dir, 4, 2), key), kRunTimeout);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find(shard + ": chunk"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("does not authenticate"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("resumed from " + StepDir(enc_dir, 2)), std::string::npos) << second.output;
+  EXPECT_TRUE(decrypt(dir + "/decrypted-2") == undisturbed) << "not bitwise equal";
+
+  // `export` of an encrypted checkpoint writes an encrypted export; decrypted,
+  // its weights are the run's.
+  auto exported = RunCommand({kTrainer, "export", "--checkpoint", StepDir(enc_dir, 4), "--base-model",
+                              kDemo + "/base_model", "--out", dir + "/exported", "--encryption-key-file", key});
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  EXPECT_EQ(ReadAll(dir + "/exported/model.safetensors").substr(0, 8), "TFCRYPT\n");
+  auto plain_export = RunCommand(
+      {kTrainer, "decrypt", "--key-file", key, "--in", dir + "/exported", "--out", dir + "/exported-plain"});
+  ASSERT_EQ(plain_export.exit_code, 0) << plain_export.output;
+  EXPECT_EQ(MaxWeightDiff(dir + "/exported-plain/model.safetensors", dir + "/decrypted-2/model.safetensors"), 0.0);
+
+  const std::string wrong = dir + "/wrong-key";
+  write_key(wrong, std::string(64, 'b'));
+  auto third = RunCommand(encrypted_args(TrainArgs(enc_dir, 6, 2), wrong), kRunTimeout);
+  EXPECT_EQ(third.exit_code, 1) << third.output;
+  EXPECT_NE(third.output.find("wrong key"), std::string::npos) << third.output;
 }
 
 // A size-limited tmpfs holds one checkpoint (~14 MB) but not two: the second

@@ -89,7 +89,8 @@ void AsyncCheckpointSaver::RunWriter(RankCheckpointState snapshot, std::optional
   const Clock::time_point start = Clock::now();
   absl::Status status;
   try {
-    absl::StatusOr<RankFilesRecord> record = WriteRankFiles(options_.root, snapshot, options_.write_hook);
+    absl::StatusOr<RankFilesRecord> record =
+        WriteRankFiles(options_.root, snapshot, options_.write_hook, options_.encryption.get());
     if (record.ok()) {
       for (const FileRecord& file : record->files) timings.bytes_written += file.size_bytes;
     } else {

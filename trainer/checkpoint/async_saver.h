@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -34,6 +35,8 @@ struct AsyncSaverOptions {
   CheckpointLog log;
   WriteProgressHook write_hook;  // tests: fault injection, pausing the writer
   std::function<absl::Status()> commit_fence;  // CommitRequest::fence
+  // Encrypts every data file under the ring's current key; null: plaintext.
+  std::shared_ptr<const crypto::KeyRing> encryption;
 };
 
 // What the metrics stream reports per save.

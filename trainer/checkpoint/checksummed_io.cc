@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto/encrypted_writer.h"
 #include "trainer/checkpoint/crc32c.h"
 #include "trainer/safetensors/atomic_file.h"
 
@@ -34,14 +35,34 @@ absl::Status ReadChunks(int fd, const std::string& path, size_t chunk,
   }
 }
 
-// Appends through the checksum, in chunks so the hook sees progress.
+// Appends through the encryption (when on), then the checksum, in chunks
+// so the hook sees progress of the bytes on disk.
 class ChecksummedAppender {
  public:
   ChecksummedAppender(AtomicFileWriter& out, std::string name, const WriteProgressHook& hook)
       : out_(out), name_(std::move(name)), hook_(hook) {}
 
+  // Before the first Append: seal everything that follows.
+  absl::Status Encrypt(const FileEncryption& encryption) {
+    absl::StatusOr<std::unique_ptr<crypto::EncryptingWriter>> writer = crypto::EncryptingWriter::Create(
+        *encryption.key, encryption.context, [this](const uint8_t* data, size_t size) { return ToDisk(data, size); });
+    if (!writer.ok()) return writer.status();
+    encrypting_ = *std::move(writer);
+    return absl::OkStatus();
+  }
+
   absl::Status Append(const void* data, size_t size) {
-    const auto* p = static_cast<const uint8_t*>(data);
+    if (encrypting_) return encrypting_->Append(data, size);
+    return ToDisk(static_cast<const uint8_t*>(data), size);
+  }
+
+  // The last encrypted chunk; then the record is final.
+  absl::Status Finish() { return encrypting_ ? encrypting_->Finish() : absl::OkStatus(); }
+
+  FileRecord Record() const { return FileRecord{name_, written_, crc_}; }
+
+ private:
+  absl::Status ToDisk(const uint8_t* p, size_t size) {
     while (size > 0) {
       const size_t n = std::min(size, kChecksummedWriteChunkBytes);
       if (absl::Status s = out_.Append(p, n); !s.ok()) return s;
@@ -56,12 +77,10 @@ class ChecksummedAppender {
     return absl::OkStatus();
   }
 
-  FileRecord Record() const { return FileRecord{name_, written_, crc_}; }
-
- private:
   AtomicFileWriter& out_;
   std::string name_;
   const WriteProgressHook& hook_;
+  std::unique_ptr<crypto::EncryptingWriter> encrypting_;
   uint32_t crc_ = 0;
   uint64_t written_ = 0;
 };
@@ -69,11 +88,16 @@ class ChecksummedAppender {
 }  // namespace
 
 absl::StatusOr<FileRecord> WriteFileWithChecksum(const std::string& dir, const std::string& name,
-                                                 absl::string_view contents, const WriteProgressHook& hook) {
+                                                 absl::string_view contents, const WriteProgressHook& hook,
+                                                 const FileEncryption* encryption) {
   absl::StatusOr<std::unique_ptr<AtomicFileWriter>> out = AtomicFileWriter::Create(absl::StrCat(dir, "/", name));
   if (!out.ok()) return out.status();
   ChecksummedAppender appender(**out, name, hook);
+  if (encryption != nullptr) {
+    if (absl::Status s = appender.Encrypt(*encryption); !s.ok()) return s;
+  }
   if (absl::Status s = appender.Append(contents.data(), contents.size()); !s.ok()) return s;
+  if (absl::Status s = appender.Finish(); !s.ok()) return s;
   if (absl::Status s = (*out)->Commit(); !s.ok()) return s;
   return appender.Record();
 }
@@ -81,13 +105,17 @@ absl::StatusOr<FileRecord> WriteFileWithChecksum(const std::string& dir, const s
 absl::StatusOr<FileRecord> WriteSafetensorsWithChecksum(const std::string& dir, const std::string& name,
                                                         const std::vector<TensorToWrite>& tensors,
                                                         const std::map<std::string, std::string>& metadata,
-                                                        const WriteProgressHook& hook) {
+                                                        const WriteProgressHook& hook,
+                                                        const FileEncryption* encryption) {
   const std::string path = absl::StrCat(dir, "/", name);
   absl::StatusOr<std::string> header = BuildSafetensorsHeader(path, tensors, metadata);
   if (!header.ok()) return header.status();
   absl::StatusOr<std::unique_ptr<AtomicFileWriter>> out = AtomicFileWriter::Create(path);
   if (!out.ok()) return out.status();
   ChecksummedAppender appender(**out, name, hook);
+  if (encryption != nullptr) {
+    if (absl::Status s = appender.Encrypt(*encryption); !s.ok()) return s;
+  }
   const uint64_t header_size = header->size();  // little-endian on disk and host
   if (absl::Status s = appender.Append(&header_size, sizeof(header_size)); !s.ok()) return s;
   if (absl::Status s = appender.Append(header->data(), header->size()); !s.ok()) return s;
@@ -99,6 +127,7 @@ absl::StatusOr<FileRecord> WriteSafetensorsWithChecksum(const std::string& dir, 
   for (const TensorToWrite* t : order) {
     if (absl::Status s = appender.Append(t->data, t->size_bytes); !s.ok()) return s;
   }
+  if (absl::Status s = appender.Finish(); !s.ok()) return s;
   if (absl::Status s = (*out)->Commit(); !s.ok()) return s;
   return appender.Record();
 }

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/crypto/encryption_key.h"
 #include "trainer/checkpoint/manifest.h"
 #include "trainer/safetensors/safetensors_writer.h"
 
@@ -26,16 +27,27 @@ using WriteProgressHook = std::function<absl::Status(const std::string& name, ui
 
 inline constexpr size_t kChecksummedWriteChunkBytes = size_t{8} << 20;
 
-// Writes `dir`/`name` atomically; returns its size and CRC32C.
+// Encrypts a file as it is written (common/crypto; encrypted_files.h has
+// the rule). The record's size and CRC32C are of the bytes on disk, the
+// ciphertext, so verification needs no key.
+struct FileEncryption {
+  const crypto::EncryptionKey* key = nullptr;
+  std::string context;  // CheckpointFileContext(...)
+};
+
+// Writes `dir`/`name` atomically; returns its size and CRC32C. Encrypted
+// when `encryption` is given.
 absl::StatusOr<FileRecord> WriteFileWithChecksum(const std::string& dir, const std::string& name,
-                                                 absl::string_view contents, const WriteProgressHook& hook = {});
+                                                 absl::string_view contents, const WriteProgressHook& hook = {},
+                                                 const FileEncryption* encryption = nullptr);
 
 // The same bytes WriteSafetensors would write (its header builder, tensors
 // in name order), streamed through the checksum.
 absl::StatusOr<FileRecord> WriteSafetensorsWithChecksum(const std::string& dir, const std::string& name,
                                                         const std::vector<TensorToWrite>& tensors,
                                                         const std::map<std::string, std::string>& metadata,
-                                                        const WriteProgressHook& hook = {});
+                                                        const WriteProgressHook& hook = {},
+                                                        const FileEncryption* encryption = nullptr);
 
 // DATA_LOSS naming the file when its size or CRC32C differs from `record`
 // (a truncated file shows as a size mismatch, a flipped bit as a CRC one);

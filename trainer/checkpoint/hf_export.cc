@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "trainer/checkpoint/checksummed_io.h"
+#include "trainer/checkpoint/encrypted_files.h"
 #include "trainer/hf_io/base_model.h"
 #include "trainer/safetensors/atomic_file.h"
 #include "trainer/safetensors/safetensors_reader.h"
@@ -19,9 +20,12 @@
 namespace tunefleet {
 namespace {
 
-absl::Status CopyFileAtomically(const std::string& from, const std::string& to) {
-  const int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", from));
+// `from`'s plaintext (decrypted into memory first when encrypted) to `to`.
+absl::Status CopyFileAtomically(const std::string& from, const std::string& to, const crypto::KeyRing* keys,
+                                const std::string& context) {
+  absl::StatusOr<int> opened = OpenPlaintext(from, keys, context);
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   absl::StatusOr<std::unique_ptr<AtomicFileWriter>> out = AtomicFileWriter::Create(to);
   if (!out.ok()) {
     ::close(fd);
@@ -72,7 +76,7 @@ absl::Status WriteConfig(const std::string& base_model_dir, const std::string& o
 }  // namespace
 
 absl::Status ExportCheckpointToHf(const CommittedCheckpoint& checkpoint, const std::string& base_model_dir,
-                                  const std::string& out_dir) {
+                                  const std::string& out_dir, const crypto::KeyRing* keys) {
   if (checkpoint.manifest.FindFile(kModelWeightsFileName) == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(checkpoint.dir, " holds no ", kModelWeightsFileName));
   }
@@ -81,7 +85,11 @@ absl::Status ExportCheckpointToHf(const CommittedCheckpoint& checkpoint, const s
   std::filesystem::create_directories(out_dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", out_dir, ": ", ec.message()));
   const std::string weights = out_dir + "/" + kModelWeightsFileName;
-  if (absl::Status s = CopyFileAtomically(checkpoint.dir + "/" + kModelWeightsFileName, weights); !s.ok()) return s;
+  if (absl::Status s = CopyFileAtomically(checkpoint.dir + "/" + kModelWeightsFileName, weights, keys,
+                                          CheckpointFileContext(checkpoint.manifest.save_id, kModelWeightsFileName));
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(weights);
   if (!file.ok()) return file.status();
   if (absl::Status s = WriteConfig(base_model_dir, out_dir, HfDTypeOf(**file)); !s.ok()) return s;

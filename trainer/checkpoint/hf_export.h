@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/crypto/encryption_key.h"
 #include "trainer/checkpoint/discovery.h"
 
 namespace tunefleet {
@@ -15,7 +16,9 @@ namespace tunefleet {
 // `out_dir`/model.safetensors (atomically), writes `base_model_dir`'s
 // config.json with torch_dtype set to the weights' dtype, and copies the
 // tokenizer files. FAILED_PRECONDITION if the checkpoint has no weights.
+// An encrypted checkpoint's weights are decrypted with `keys` on the way
+// (the output is plaintext: encrypt it with WriteExport, encrypted_export.h).
 absl::Status ExportCheckpointToHf(const CommittedCheckpoint& checkpoint, const std::string& base_model_dir,
-                                  const std::string& out_dir);
+                                  const std::string& out_dir, const crypto::KeyRing* keys = nullptr);
 
 }  // namespace tunefleet

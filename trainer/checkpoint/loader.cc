@@ -1,5 +1,7 @@
 #include "trainer/checkpoint/loader.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <exception>
 #include <memory>
@@ -8,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "trainer/checkpoint/checksummed_io.h"
+#include "trainer/checkpoint/encrypted_files.h"
 #include "trainer/checkpoint/flat_reslice.h"
 #include "trainer/safetensors/safetensors_reader.h"
 #include "trainer/safetensors/safetensors_torch.h"
@@ -15,15 +18,30 @@
 namespace tunefleet {
 namespace {
 
+// Checksum first (the bytes on disk, no key needed), then decryption
+// (which authenticates every chunk) when the checkpoint is encrypted.
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> OpenVerified(const CommittedCheckpoint& checkpoint,
-                                                             const std::string& name) {
+                                                             const std::string& name, const crypto::KeyRing* keys) {
   if (absl::Status s = VerifyCheckpointFiles(checkpoint, {name}); !s.ok()) return s;
-  return SafetensorsFile::Open(absl::StrCat(checkpoint.dir, "/", name));
+  const std::string path = absl::StrCat(checkpoint.dir, "/", name);
+  if (keys == nullptr) {
+    if (absl::Status s = CheckEncryptionForm(path, keys); !s.ok()) return s;
+    return SafetensorsFile::Open(path);
+  }
+  absl::StatusOr<int> fd = OpenPlaintext(path, keys, CheckpointFileContext(checkpoint.manifest.save_id, name));
+  if (!fd.ok()) return fd.status();
+  // The mapping keeps the memory file alive once its descriptor is closed.
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(FdPath(*fd));
+  ::close(*fd);
+  if (!file.ok()) {
+    return absl::Status(file.status().code(), absl::StrCat(path, " (decrypted): ", file.status().message()));
+  }
+  return file;
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, torch::Tensor>>> LoadWeights(
-    const CommittedCheckpoint& checkpoint) {
-  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = OpenVerified(checkpoint, kModelWeightsFileName);
+absl::StatusOr<std::vector<std::pair<std::string, torch::Tensor>>> LoadWeights(const CommittedCheckpoint& checkpoint,
+                                                                               const crypto::KeyRing* keys) {
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = OpenVerified(checkpoint, kModelWeightsFileName, keys);
   if (!file.ok()) return file.status();
   std::vector<std::pair<std::string, torch::Tensor>> weights;
   for (const TensorView& view : (*file)->tensors()) {
@@ -34,11 +52,13 @@ absl::StatusOr<std::vector<std::pair<std::string, torch::Tensor>>> LoadWeights(
   return weights;
 }
 
-absl::StatusOr<TrainerState> LoadTrainerState(const CommittedCheckpoint& checkpoint, int rank) {
+absl::StatusOr<TrainerState> LoadTrainerState(const CommittedCheckpoint& checkpoint, int rank,
+                                              const crypto::KeyRing* keys) {
   const std::string name = TrainerStateFileName(rank);
   if (absl::Status s = VerifyCheckpointFiles(checkpoint, {name}); !s.ok()) return s;
   const std::string path = absl::StrCat(checkpoint.dir, "/", name);
-  absl::StatusOr<std::string> text = ReadWholeFile(path);
+  absl::StatusOr<std::string> text =
+      ReadPlaintextFile(path, keys, CheckpointFileContext(checkpoint.manifest.save_id, name));
   if (!text.ok()) return text.status();
   return TrainerStateFromJson(*text, path);
 }
@@ -50,8 +70,9 @@ struct SavedShard {
   torch::Tensor master, exp_avg, exp_avg_sq;
 };
 
-absl::StatusOr<SavedShard> ReadShard(const CommittedCheckpoint& checkpoint, const OptimizerShardRecord& record) {
-  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = OpenVerified(checkpoint, record.file);
+absl::StatusOr<SavedShard> ReadShard(const CommittedCheckpoint& checkpoint, const OptimizerShardRecord& record,
+                                     const crypto::KeyRing* keys) {
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = OpenVerified(checkpoint, record.file, keys);
   if (!file.ok()) return file.status();
   SavedShard shard;
   shard.record = record;
@@ -101,7 +122,7 @@ absl::StatusOr<OptimizerShardState> LoadOptimizerRange(const CommittedCheckpoint
                                               " real elements, another shard says ", numel));
     }
     if (record.end <= target.begin || record.begin >= real_end) continue;
-    absl::StatusOr<SavedShard> shard = ReadShard(checkpoint, record);
+    absl::StatusOr<SavedShard> shard = ReadShard(checkpoint, record, request.encryption);
     if (!shard.ok()) return shard.status();
     shards.push_back(*std::move(shard));
   }
@@ -149,11 +170,13 @@ absl::StatusOr<LoadedCheckpoint> Load(const CommittedCheckpoint& checkpoint, con
   loaded.dir = checkpoint.dir;
   loaded.manifest = checkpoint.manifest;
   loaded.trainer_state_from_rank = request.rank < checkpoint.manifest.world_size ? request.rank : 0;
-  absl::StatusOr<TrainerState> state = LoadTrainerState(checkpoint, loaded.trainer_state_from_rank);
+  absl::StatusOr<TrainerState> state =
+      LoadTrainerState(checkpoint, loaded.trainer_state_from_rank, request.encryption);
   if (!state.ok()) return state.status();
   loaded.trainer_state = *std::move(state);
   if (request.load_model_weights && checkpoint.manifest.FindFile(kModelWeightsFileName) != nullptr) {
-    absl::StatusOr<std::vector<std::pair<std::string, torch::Tensor>>> weights = LoadWeights(checkpoint);
+    absl::StatusOr<std::vector<std::pair<std::string, torch::Tensor>>> weights =
+        LoadWeights(checkpoint, request.encryption);
     if (!weights.ok()) return weights.status();
     loaded.model_weights = *std::move(weights);
   }

@@ -12,6 +12,7 @@
 #include <torch/types.h>
 
 #include "absl/status/statusor.h"
+#include "common/crypto/encryption_key.h"
 #include "trainer/checkpoint/checkpoint_layout.h"
 #include "trainer/checkpoint/discovery.h"
 #include "trainer/checkpoint/rank_state.h"
@@ -30,6 +31,10 @@ struct ResumeRequest {
   // one process keep all of the optimizer state on every rank).
   bool whole_optimizer = false;
   CheckpointLog log;  // fallbacks and skipped checkpoints; null: stderr
+  // The key ring to decrypt with (it outlives the call); null: the files
+  // must be plaintext. A wrong key or a tampered file is an error naming
+  // the file, and LoadNewestValid falls back as for any damage.
+  const crypto::KeyRing* encryption = nullptr;
 };
 
 struct LoadedCheckpoint {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "trainer/checkpoint/commit.h"
+#include "trainer/checkpoint/encrypted_files.h"
 #include "trainer/safetensors/safetensors_torch.h"
 
 namespace tunefleet {
@@ -44,12 +45,12 @@ absl::Status WithFile(const absl::Status& s, const std::string& name) {
 absl::StatusOr<FileRecord> WriteTensors(const std::string& dir, const std::string& name,
                                         const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                                         const std::map<std::string, std::string>& metadata,
-                                        const WriteProgressHook& hook) {
+                                        const WriteProgressHook& hook, const FileEncryption* encryption) {
   TorchTensorsToWrite input;
   for (const auto& [tensor_name, tensor] : tensors) {
     if (absl::Status s = input.Add(tensor_name, tensor); !s.ok()) return WithFile(s, name);
   }
-  return WriteSafetensorsWithChecksum(dir, name, input.tensors(), metadata, hook);
+  return WriteSafetensorsWithChecksum(dir, name, input.tensors(), metadata, hook, encryption);
 }
 
 absl::Status CheckShard(const OptimizerShardState& shard) {
@@ -68,9 +69,19 @@ absl::Status CheckShard(const OptimizerShardState& shard) {
   return absl::OkStatus();
 }
 
+// How one file is sealed: under the ring's current key, bound to this
+// save and name. Empty when encryption is off.
+std::optional<FileEncryption> EncryptionFor(const crypto::KeyRing* keys, const RankCheckpointState& state,
+                                            const std::string& name) {
+  if (keys == nullptr) return std::nullopt;
+  return FileEncryption{&keys->current(), CheckpointFileContext(state.save_id, name)};
+}
+
+const FileEncryption* OrNull(const std::optional<FileEncryption>& e) { return e ? &*e : nullptr; }
+
 // Writes the files, adding each to `record` as it is committed.
 absl::Status WriteFilesOrThrow(const CheckpointRoot& root, const RankCheckpointState& state,
-                               const WriteProgressHook& hook, RankFilesRecord& record) {
+                               const WriteProgressHook& hook, const crypto::KeyRing* keys, RankFilesRecord& record) {
   if (state.rank < 0 || state.rank >= state.world_size) {
     return absl::InvalidArgumentError(absl::StrCat("rank ", state.rank, " of world size ", state.world_size));
   }
@@ -79,8 +90,9 @@ absl::Status WriteFilesOrThrow(const CheckpointRoot& root, const RankCheckpointS
   if (!dir.ok()) return dir.status();
 
   if (!state.model_weights.empty()) {
+    const std::optional<FileEncryption> encryption = EncryptionFor(keys, state, kModelWeightsFileName);
     absl::StatusOr<FileRecord> file =
-        WriteTensors(*dir, kModelWeightsFileName, state.model_weights, {{"format", "pt"}}, hook);
+        WriteTensors(*dir, kModelWeightsFileName, state.model_weights, {{"format", "pt"}}, hook, OrNull(encryption));
     if (!file.ok()) return file.status();
     record.files.push_back(*file);
   }
@@ -98,12 +110,13 @@ absl::Status WriteFilesOrThrow(const CheckpointRoot& root, const RankCheckpointS
         {"adamw_step", absl::StrCat(shard.adamw_step)},
         {"rank", absl::StrCat(state.rank)},
         {"world_size", absl::StrCat(state.world_size)}};
+    const std::optional<FileEncryption> encryption = EncryptionFor(keys, state, name);
     absl::StatusOr<FileRecord> file = WriteTensors(
         *dir, name,
         {{"master", shard.master.to(torch::kFloat32)},
          {"exp_avg", shard.exp_avg.to(torch::kFloat32)},
          {"exp_avg_sq", shard.exp_avg_sq.to(torch::kFloat32)}},
-        metadata, hook);
+        metadata, hook, OrNull(encryption));
     if (!file.ok()) return file.status();
     record.files.push_back(*file);
     record.optimizer_shard =
@@ -112,8 +125,10 @@ absl::Status WriteFilesOrThrow(const CheckpointRoot& root, const RankCheckpointS
   TrainerState trainer_state = state.trainer_state;
   trainer_state.rank = state.rank;
   trainer_state.world_size = state.world_size;
-  absl::StatusOr<FileRecord> state_file =
-      WriteFileWithChecksum(*dir, TrainerStateFileName(state.rank), TrainerStateToJson(trainer_state), hook);
+  const std::string state_name = TrainerStateFileName(state.rank);
+  const std::optional<FileEncryption> state_encryption = EncryptionFor(keys, state, state_name);
+  absl::StatusOr<FileRecord> state_file = WriteFileWithChecksum(*dir, state_name, TrainerStateToJson(trainer_state),
+                                                                hook, OrNull(state_encryption));
   if (!state_file.ok()) return state_file.status();
   record.files.push_back(*state_file);
 
@@ -134,7 +149,7 @@ void RemoveWrittenFiles(const CheckpointRoot& root, const RankFilesRecord& recor
 }  // namespace
 
 absl::StatusOr<RankFilesRecord> WriteRankFiles(const CheckpointRoot& root, const RankCheckpointState& state,
-                                               const WriteProgressHook& hook) {
+                                               const WriteProgressHook& hook, const crypto::KeyRing* encryption) {
   RankFilesRecord record;
   record.rank = state.rank;
   record.world_size = state.world_size;
@@ -142,7 +157,7 @@ absl::StatusOr<RankFilesRecord> WriteRankFiles(const CheckpointRoot& root, const
   record.save_id = state.save_id;
   absl::Status status;
   try {
-    status = WriteFilesOrThrow(root, state, hook, record);
+    status = WriteFilesOrThrow(root, state, hook, encryption, record);
   } catch (const std::exception& e) {
     status = absl::InternalError(absl::StrCat("writing rank ", state.rank, "'s checkpoint files: ", e.what()));
   }
@@ -155,8 +170,9 @@ absl::StatusOr<RankFilesRecord> WriteRankFiles(const CheckpointRoot& root, const
 
 absl::StatusOr<std::optional<Manifest>> SaveCheckpoint(const CheckpointRoot& root, const RankCheckpointState& state,
                                                        const std::function<absl::Status()>& barrier,
-                                                       std::optional<double> loss, int commit_rank) {
-  absl::StatusOr<RankFilesRecord> written = WriteRankFiles(root, state);
+                                                       std::optional<double> loss, int commit_rank,
+                                                       const crypto::KeyRing* encryption) {
+  absl::StatusOr<RankFilesRecord> written = WriteRankFiles(root, state, {}, encryption);
   if (absl::Status s = barrier(); !s.ok()) return s;
   if (!written.ok()) return written.status();
   if (state.rank != commit_rank) return std::optional<Manifest>();

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/crypto/encryption_key.h"
 #include "trainer/checkpoint/checkpoint_layout.h"
 #include "trainer/checkpoint/checksummed_io.h"
 #include "trainer/checkpoint/manifest.h"
@@ -20,9 +21,12 @@ namespace tunefleet {
 // atomically with its CRC32C, then publishes rank-<r>.files.json.
 // ALREADY_EXISTS if that step is already committed; OS errors (ENOSPC...)
 // keep their code and name the file. No partial file is left under a
-// final name.
+// final name. With `encryption`, every data file (weights, optimizer
+// shard, trainer state) is encrypted under its current key; the rank
+// record and the manifest stay plaintext (encrypted_files.h says why).
 absl::StatusOr<RankFilesRecord> WriteRankFiles(const CheckpointRoot& root, const RankCheckpointState& state,
-                                               const WriteProgressHook& hook = {});
+                                               const WriteProgressHook& hook = {},
+                                               const crypto::KeyRing* encryption = nullptr);
 
 // The whole synchronous save for one rank: WriteRankFiles, then
 // `barrier()` (the loop's collective), then CommitManifest on `commit_rank`.
@@ -33,6 +37,7 @@ absl::StatusOr<RankFilesRecord> WriteRankFiles(const CheckpointRoot& root, const
 absl::StatusOr<std::optional<Manifest>> SaveCheckpoint(const CheckpointRoot& root, const RankCheckpointState& state,
                                                        const std::function<absl::Status()>& barrier,
                                                        std::optional<double> loss = std::nullopt,
-                                                       int commit_rank = 0);
+                                                       int commit_rank = 0,
+                                                       const crypto::KeyRing* encryption = nullptr);
 
 }  // namespace tunefleet

@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "trainer/checkpoint/checkpoint_layout.h"
+#include "common/crypto/key_config.h"
 #include "trainer/checkpoint/discovery.h"
+#include "trainer/checkpoint/encrypted_export.h"
 #include "trainer/checkpoint/hf_export.h"
 #include "trainer/checkpoint/loader.h"
 #include "trainer/hf_io/hf_model_export.h"
@@ -81,30 +83,39 @@ void AddExportOptions(CLI::App& command, ExportCommandOptions& options) {
   command.add_option("--out", options.out, "Output directory")->required();
   command.add_option("--format", options.format, "hf_model, peft_adapter or merged_model (default: by the run)")
       ->check(CLI::IsMember({"hf_model", "peft_adapter", "merged_model"}));
+  command.add_option("--encryption-key-file", options.encryption_key_file,
+                     "Key file of an encrypted checkpoint; the export is encrypted too (default: "
+                     "$TUNEFLEET_ENCRYPTION_KEY_FILE; `decrypt` makes it readable by other tools)");
 }
 
 absl::Status RunExport(const ExportCommandOptions& options) {
+  auto keys = crypto::LoadConfiguredKeyRing(options.encryption_key_file);
+  if (!keys.ok()) return keys.status();
   auto checkpoint = ResolveCheckpoint(options.checkpoint);
   if (!checkpoint.ok()) return checkpoint.status();
   ResumeRequest request;  // as rank 0 of 1: verifies and reads the weights and rank 0's state
   request.load_optimizer_shard = false;
+  request.encryption = keys->get();
   auto loaded = LoadCheckpoint(*checkpoint, request);
   if (!loaded.ok()) return loaded.status();
   auto kind = loaded->trainer_state.extra.find("weights");
   const bool lora = kind != loaded->trainer_state.extra.end() && kind->second == "lora_adapters";
   const std::string format = !options.format.empty() ? options.format : lora ? "peft_adapter" : "hf_model";
-  absl::Status s;
-  if (lora) {
-    s = ExportLora(*loaded, options, format);
-  } else if (format == "peft_adapter") {
-    s = absl::FailedPreconditionError(
+  if (!lora && format == "peft_adapter") {
+    return absl::FailedPreconditionError(
         absl::StrCat(checkpoint->dir, " is a full fine-tune: it has no adapter (use hf_model)"));
-  } else {
-    s = ExportCheckpointToHf(*checkpoint, options.base_model, options.out);  // a verified copy
   }
+  // With a key, written to a private staging folder and encrypted into --out.
+  const absl::Status s = WriteExport(options.out, keys->get(), [&](const std::string& dir) {
+    ExportCommandOptions to = options;
+    to.out = dir;
+    if (lora) return ExportLora(*loaded, to, format);
+    return ExportCheckpointToHf(*checkpoint, options.base_model, dir, keys->get());  // a verified copy
+  });
   if (!s.ok()) return s;
-  std::printf("exported %s (step %lld) as %s to %s\n", checkpoint->dir.c_str(), static_cast<long long>(checkpoint->step),
-              format.c_str(), options.out.c_str());
+  std::printf("exported %s (step %lld) as %s to %s%s\n", checkpoint->dir.c_str(),
+              static_cast<long long>(checkpoint->step), format.c_str(), options.out.c_str(),
+              *keys ? " (encrypted)" : "");
   return absl::OkStatus();
 }
 

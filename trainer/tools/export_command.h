@@ -18,6 +18,9 @@ struct ExportCommandOptions {
   // hf_model, peft_adapter or merged_model; empty: hf_model for a full
   // fine-tune, peft_adapter for LoRA.
   std::string format;
+  // Reads an encrypted checkpoint and writes the export encrypted; empty:
+  // $TUNEFLEET_ENCRYPTION_KEY_FILE, else plaintext.
+  std::string encryption_key_file;
 };
 
 void AddExportOptions(CLI::App& command, ExportCommandOptions& options);

@@ -45,6 +45,7 @@ RunCheckpointer::RunCheckpointer(RunCheckpointerOptions options, CausalLM& model
   saver.root = root_;
   saver.keep_last = options_.keep_last;
   saver.log = Log;
+  saver.encryption = options_.encryption;
   const CheckpointRoot root = root_;
   const CheckpointIdentity identity = options_.identity;
   saver.commit_fence = [root, identity] { return CheckNotSuperseded(root, identity); };
@@ -198,6 +199,7 @@ absl::StatusOr<int64_t> RunCheckpointer::Resume() {
   request.padded_numel = params_.padded_numel();
   request.whole_optimizer = options_.zero_stage == 0;
   request.log = Log;
+  request.encryption = options_.encryption.get();
   auto loaded = LoadNewestValid(root_, request);
   if (absl::IsNotFound(loaded.status())) {
     Log(absl::StrCat("no checkpoint under ", root_.JobDirectory(), ": starting from step 0"));

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/crypto/encryption_key.h"
 #include "trainer/checkpoint/async_saver.h"
 #include "trainer/metrics/metrics_stream.h"
 #include "trainer/model/llama_model.h"
@@ -35,6 +36,9 @@ struct RunCheckpointerOptions {
   bool lora = false;
   LoraConfig lora_config;
   int64_t steps_per_epoch = 1;
+  // Encryption at rest: every data file written under the ring's current
+  // key, and read back with the ring; null: plaintext.
+  std::shared_ptr<const crypto::KeyRing> encryption;
   // Tests only: the writer blocks after its first bytes of this step's save
   // (so a test can kill a rank mid-write); -1: never.
   int64_t pause_writer_at_step = -1;

@@ -9,9 +9,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/crypto/key_config.h"
 #include "common/job_spec_defaults.h"
 #include "common/job_spec_validation.h"
 #include "common/metric_keys.h"
+#include "trainer/checkpoint/encrypted_export.h"
 #include "trainer/hf_io/hf_model_export.h"
 #include "trainer/hf_io/base_model.h"
 #include "trainer/metrics/metrics_stream.h"
@@ -122,6 +124,13 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   }
   const v1::JobSpec spec = WithDefaults(with_world);
   if (auto s = ValidateJobSpec(spec); !s.ok()) return s;
+  // Before anything slow: a missing or unreadable key fails the start.
+  auto encryption = crypto::LoadConfiguredKeyRing(options.encryption_key_file);
+  if (!encryption.ok()) return encryption.status();
+  if (*encryption) {
+    std::printf("checkpoint: encrypting checkpoints and the export under key %s\n",
+                crypto::KeyIdHex((*encryption)->current().id()).c_str());
+  }
   const auto& hp = spec.hyperparameters();
   torch::manual_seed(hp.seed());
   auto device = TrainingDevice(spec, rendezvous->local_rank);
@@ -249,6 +258,7 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
     c.lora_config = lora;
     c.steps_per_epoch = (*data)->steps_per_epoch();
     c.pause_writer_at_step = PauseWriterAtStep();
+    c.encryption = *encryption;
     checkpointer = std::make_unique<RunCheckpointer>(std::move(c), lm, *params, *optimizer, **metrics);
     const auto resume_start = Clock::now();
     auto resumed = checkpointer->Resume();
@@ -403,7 +413,10 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
     return RunEnd::kCompleted;
   }
   const std::string out_dir = ExportDirectory(spec, ResolveCheckpointIdentity(options.job_id, spec.display_name()).job);
-  if (auto s = Export(spec, lm, lora, out_dir); !s.ok()) return s;
+  const auto write = [&](const std::string& dir) { return Export(spec, lm, lora, dir); };
+  if (auto s = WriteExport(out_dir, encryption->get(), write); !s.ok()) {
+    return s;
+  }
   std::printf("exported %s to %s\n", v1::ExportFormat_Name(spec.export_().format()).c_str(), out_dir.c_str());
   (*metrics)->Write("done", total_steps, {}, {{"export_path", out_dir}});
   return RunEnd::kCompleted;

@@ -29,6 +29,9 @@ struct RunOptions {
   // what they leave unset). A world size above 1 trains data-parallel:
   // rank 0 alone writes the metrics stream and exports the model.
   LaunchFlags launch;
+  // Encryption at rest of checkpoints and the export (--encryption-key-file;
+  // empty: $TUNEFLEET_ENCRYPTION_KEY_FILE, set by the worker; neither: off).
+  std::string encryption_key_file;
 };
 
 enum class RunEnd {

@@ -201,7 +201,7 @@ void WorkerAgent::Start(const v1::Assignment& assignment) {
     process.generation = assignment.generation();
     process.rank = assignment.ranks(i);
     const supervisor::ProcessSpec spec =
-        supervisor::TrainerProcess(options_.trainer, launch, i, dir);
+        supervisor::TrainerProcess(options_.trainer, launch, i, dir, options_.encryption_key_file);
     process.metrics = std::make_unique<MetricsTail>(supervisor::MetricsPath(dir, process.rank));
     if (i < assignment.devices_size()) {
       for (int32_t index : assignment.devices(i).gpu_indices()) process.gpu_uuids.push_back(GpuUuid(index));

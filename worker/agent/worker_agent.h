@@ -43,6 +43,9 @@ struct AgentOptions {
   // certificate must name `coordinator_server_name`; null: plaintext (--insecure).
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   std::string coordinator_server_name;
+  // Encryption at rest: this key file's path is handed to every trainer
+  // (TUNEFLEET_ENCRYPTION_KEY_FILE); empty: none.
+  std::string encryption_key_file;
 };
 
 class WorkerAgent {

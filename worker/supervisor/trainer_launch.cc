@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/crypto/key_config.h"
 
 namespace tunefleet::supervisor {
 
@@ -16,7 +17,7 @@ std::string MetricsPath(const std::string& attempt_dir, int32_t rank) {
 }
 
 ProcessSpec TrainerProcess(const std::string& trainer, const v1::Assignment& assignment, int index,
-                           const std::string& attempt_dir) {
+                           const std::string& attempt_dir, const std::string& encryption_key_file) {
   const int32_t rank = assignment.ranks(index);
   ProcessSpec spec;
   spec.argv = {trainer, "train", "--spec", attempt_dir + "/spec.json", "--metrics-out",
@@ -25,6 +26,7 @@ ProcessSpec TrainerProcess(const std::string& trainer, const v1::Assignment& ass
   spec.env = {{"TUNEFLEET_JOB", assignment.job()},
               {"TUNEFLEET_ATTEMPT", absl::StrCat(assignment.attempt())},
               {"TUNEFLEET_GENERATION", absl::StrCat(assignment.generation())}};
+  if (!encryption_key_file.empty()) spec.env.emplace_back(crypto::kEncryptionKeyFileEnv, encryption_key_file);
   if (assignment.world_size() > 1) {
     const std::string& address = assignment.rendezvous_address();
     const size_t colon = address.rfind(':');

@@ -5,7 +5,8 @@
 //   <trainer> train --spec <attempt dir>/spec.json --metrics-out <rank>.metrics.jsonl
 //   env: RANK WORLD_SIZE LOCAL_RANK MASTER_ADDR MASTER_PORT (multi-rank only),
 //        CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER=PCI_BUS_ID (GPU ranks),
-//        TUNEFLEET_JOB/ATTEMPT/GENERATION.
+//        TUNEFLEET_JOB/ATTEMPT/GENERATION, TUNEFLEET_ENCRYPTION_KEY_FILE (when
+//        the worker has a key: the path only, never the key).
 
 #include <string>
 
@@ -18,8 +19,9 @@ namespace tunefleet::supervisor {
 std::string AttemptDirectory(const std::string& work_dir, const std::string& job, int64_t attempt);
 
 // The process for the `index`-th rank of `assignment` (its local rank).
+// `encryption_key_file`: the worker's key file, empty for none.
 ProcessSpec TrainerProcess(const std::string& trainer, const v1::Assignment& assignment, int index,
-                           const std::string& attempt_dir);
+                           const std::string& attempt_dir, const std::string& encryption_key_file = "");
 
 std::string MetricsPath(const std::string& attempt_dir, int32_t rank);
 

@@ -31,6 +31,13 @@ TEST(TrainerLaunch, AttemptDirectoryIsPerJobAndAttempt) {
   EXPECT_EQ(AttemptDirectory("/w", "jobs/demo", 2), "/w/jobs/demo/attempt-2");
 }
 
+TEST(TrainerLaunch, EncryptionKeyFileTravelsAsAPathInTheEnvironmentOnly) {
+  const ProcessSpec spec = TrainerProcess("/bin/trainer", TwoOfFour(), 1, "/w/a", "/etc/tunefleet/keys/checkpoint.key");
+  EXPECT_EQ(Env(spec)["TUNEFLEET_ENCRYPTION_KEY_FILE"], "/etc/tunefleet/keys/checkpoint.key");
+  for (const std::string& arg : spec.argv) EXPECT_EQ(arg.find("key"), std::string::npos) << arg;
+  EXPECT_EQ(Env(TrainerProcess("/bin/trainer", TwoOfFour(), 1, "/w/a")).count("TUNEFLEET_ENCRYPTION_KEY_FILE"), 0u);
+}
+
 TEST(TrainerLaunch, MultiRankGetsTorchrunEnvironment) {
   const ProcessSpec spec = TrainerProcess("/bin/trainer", TwoOfFour(), 1, "/w/a");
   EXPECT_THAT(spec.argv, ElementsAre("/bin/trainer", "train", "--spec", "/w/a/spec.json", "--metrics-out",
