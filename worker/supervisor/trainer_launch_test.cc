@@ -31,6 +31,16 @@ TEST(TrainerLaunch, AttemptDirectoryIsPerJobAndAttempt) {
   EXPECT_EQ(AttemptDirectory("/w", "jobs/demo", 2), "/w/jobs/demo/attempt-2");
 }
 
+TEST(TrainerLaunch, TheWorkersRootsGoToEveryTrainer) {
+  TrainerPathPolicy paths{{"/shared", "/srv/models"}, {"/w/jobs"}, false};
+  const ProcessSpec spec = TrainerProcess("/bin/trainer", TwoOfFour(), 0, "/w/a", paths);
+  EXPECT_THAT(spec.argv, ElementsAre("/bin/trainer", "train", "--spec", "/w/a/spec.json", "--metrics-out",
+                                     "/w/a/rank-2.metrics.jsonl", "--allowed-root", "/shared", "--allowed-root",
+                                     "/srv/models", "--denied-path", "/w/jobs"));
+  paths.allow_any_path = true;
+  EXPECT_EQ(TrainerProcess("/bin/trainer", TwoOfFour(), 0, "/w/a", paths).argv.back(), "--allow-any-path");
+}
+
 TEST(TrainerLaunch, MultiRankGetsTorchrunEnvironment) {
   const ProcessSpec spec = TrainerProcess("/bin/trainer", TwoOfFour(), 1, "/w/a");
   EXPECT_THAT(spec.argv, ElementsAre("/bin/trainer", "train", "--spec", "/w/a/spec.json", "--metrics-out",
