@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/fs/process_path_policy.h"
 #include "trainer/checkpoint/checksummed_io.h"
 #include "trainer/hf_io/base_model.h"
 #include "trainer/safetensors/atomic_file.h"
@@ -20,8 +21,9 @@ namespace tunefleet {
 namespace {
 
 absl::Status CopyFileAtomically(const std::string& from, const std::string& to) {
-  const int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", from));
+  absl::StatusOr<UniqueFd> opened = OpenUserFile(from);  // through the path policy
+  if (!opened.ok()) return absl::Status(opened.status().code(), absl::StrCat("cannot open ", from, ": ", opened.status().message()));
+  const int fd = opened->release();
   absl::StatusOr<std::unique_ptr<AtomicFileWriter>> out = AtomicFileWriter::Create(to);
   if (!out.ok()) {
     ::close(fd);
@@ -77,9 +79,9 @@ absl::Status ExportCheckpointToHf(const CommittedCheckpoint& checkpoint, const s
     return absl::FailedPreconditionError(absl::StrCat(checkpoint.dir, " holds no ", kModelWeightsFileName));
   }
   if (absl::Status s = VerifyCheckpointFiles(checkpoint, {kModelWeightsFileName}); !s.ok()) return s;
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", out_dir, ": ", ec.message()));
+  if (absl::StatusOr<UniqueFd> made = MakeUserDirectories(out_dir); !made.ok()) {
+    return absl::Status(made.status().code(), absl::StrCat("cannot create ", out_dir, ": ", made.status().message()));
+  }
   const std::string weights = out_dir + "/" + kModelWeightsFileName;
   if (absl::Status s = CopyFileAtomically(checkpoint.dir + "/" + kModelWeightsFileName, weights); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(weights);
