@@ -51,7 +51,9 @@ absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(const
     return absl::InvalidArgumentError(absl::StrCat("cannot write \"", path, "\": it names no file"));
   }
   absl::StatusOr<UniqueFd> dir = OpenUserDirectory(dir_path);
-  if (!dir.ok()) return dir.status();
+  if (!dir.ok()) {
+    return absl::Status(dir.status().code(), absl::StrCat("cannot create ", path, ": ", dir.status().message()));
+  }
   // A name taken by chance (or planted) is never reused: try another.
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::string temp_name = RandomTempName(name);

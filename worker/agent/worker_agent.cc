@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
