@@ -1,23 +1,17 @@
 #pragma once
-// Writes a bound port number to a file: written then renamed, so a reader
-// (a test, a script) never sees a partial number. Header-only.
+// Writes a bound port number to a file atomically (common/fs/atomic_file.h:
+// a random O_EXCL temporary, then rename), so a reader (a test, a script)
+// never sees a partial number and no planted link is followed.
 
-#include <filesystem>
-#include <fstream>
 #include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/fs/atomic_file.h"
 
 namespace tunefleet {
 
 inline bool WritePortFile(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << port << "\n";
-    if (!out.flush()) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
+  return WriteFileAtomically(path, absl::StrCat(port, "\n")).ok();
 }
 
 }  // namespace tunefleet

@@ -244,7 +244,9 @@ int main(int argc, char** argv) {
   app.add_option("--hang-startup", hang_startup_s, "Seconds a rank may take to reach its first step")
       ->capture_default_str();
   app.add_option("--allowed-path-roots", allowed_path_roots,
-                 "Comma-separated folders every path of a job spec must lie under (empty: any path)")
+                 "Comma-separated folders every path of a job spec must lie under, by spelling and, where the "
+                 "path exists here, by its real path (empty: any path but /, /etc, /proc, /sys, /dev, which are "
+                 "always refused). Workers enforce their own roots when trainers open the paths")
       ->delimiter(',');
   app.add_option("--metrics-history", metrics_history, "Metric samples kept in memory per job for WatchJobMetrics")
       ->capture_default_str();

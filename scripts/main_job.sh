@@ -43,7 +43,11 @@ eval_seconds=$(($(date +%s) - t0))
 
 echo "== local cluster: tunefleet up --workers 2 (log: $state/cluster.log)"
 rm -f "$state/cluster/coordinator.address"
-"$tunefleet" up --workers 2 --state-dir "$state/cluster" --listen 127.0.0.1:0 >"$state/cluster.log" 2>&1 &
+# Jobs' paths are confined to roots (docs/security.md): this run's folder
+# (data, export; the cluster's own keys and logs stay closed) and the folder
+# of the pip-installed model (its package folder in site-packages).
+"$tunefleet" up --workers 2 --state-dir "$state/cluster" --listen 127.0.0.1:0 \
+  --allowed-root "$state" --allowed-root "$(dirname "$model")" >"$state/cluster.log" 2>&1 &
 up_pid=$!
 stop_cluster() {
   if kill -0 "$up_pid" 2>/dev/null; then

@@ -31,7 +31,10 @@ echo "$before"
 echo "== local cluster: tunefleet up --workers 2 (log: $state/cluster.log)"
 rm -f "$state/cluster/coordinator.address"
 # Port 0: never collides with another cluster; `up` writes the address once ready.
-"$tunefleet" up --workers 2 --state-dir "$state/cluster" --listen 127.0.0.1:0 >"$state/cluster.log" 2>&1 &
+# Jobs' paths are confined to roots (docs/security.md): this run's folder
+# (data, export; the cluster's own keys and logs stay closed) and the base model's.
+"$tunefleet" up --workers 2 --state-dir "$state/cluster" --listen 127.0.0.1:0 \
+  --allowed-root "$state" --allowed-root "$root/demo" >"$state/cluster.log" 2>&1 &
 up_pid=$!
 stop_cluster() {
   if kill -0 "$up_pid" 2>/dev/null; then

@@ -4,6 +4,7 @@
 //                           [--rank R --world-size N --rendezvous tcp://HOST:PORT|file:///PATH]
 //     (or torchrun's MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK)
 //                           [--job-id ID] [--log-every N] [--encryption-key-file K]
+//                           [--allowed-root DIR]... [--denied-path PATH]... [--allow-any-path]
 //   tunefleet-trainer export --checkpoint STEP_DIR|JOB_DIR --base-model DIR --out DIR
 //                            [--format hf_model|peft_adapter|merged_model]
 //   tunefleet-trainer decrypt --in ENCRYPTED_DIR --out DIR [--key-file K]
@@ -27,6 +28,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/exit_codes.h"
+#include "common/fs/process_path_policy.h"
 #include "common/job_spec_file.h"
 #include "trainer/tools/build_info.h"
 #include "trainer/tools/decrypt_command.h"
@@ -68,7 +70,32 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-int Train(const std::string& spec_path, const std::vector<std::string>& overrides, tunefleet::RunOptions options) {
+// Where the job's paths may be opened (docs/security.md): the roots its
+// worker passes; none: anywhere but the system trees (a trainer run by hand).
+struct PathFlags {
+  std::vector<std::string> allowed_roots;
+  std::vector<std::string> denied_paths;
+  bool allow_any_path = false;
+};
+
+absl::Status InstallPolicyFromFlags(const PathFlags& flags) {
+  if (flags.allow_any_path || flags.allowed_roots.empty()) {
+    if (!flags.allowed_roots.empty()) {
+      std::cerr << "tunefleet-trainer: --allow-any-path: the job's paths are not confined to the allowed roots\n";
+    }
+    tunefleet::InstallPathPolicy(nullptr);
+    return absl::OkStatus();
+  }
+  auto policy = tunefleet::PathPolicy::Confined(flags.allowed_roots, flags.denied_paths);
+  if (!policy.ok()) return policy.status();
+  tunefleet::InstallPathPolicy(std::make_shared<tunefleet::PathPolicy>(*std::move(policy)));
+  return absl::OkStatus();
+}
+
+int Train(const std::string& spec_path, const std::vector<std::string>& overrides, const PathFlags& path_flags,
+          tunefleet::RunOptions options) {
+  // Before anything reads a user path, and before any thread starts.
+  if (auto s = InstallPolicyFromFlags(path_flags); !s.ok()) return Fail(s);
   auto spec = tunefleet::LoadJobSpecFile(spec_path);
   if (!spec.ok()) return Fail(spec.status());
   for (const std::string& assignment : overrides) {
@@ -101,6 +128,14 @@ int main(int argc, char** argv) {
                     "Checkpoint folder name under checkpoint.directory (default: $TUNEFLEET_JOB's last component, "
                     "else display_name)");
   train->add_option("--log-every", run_options.log_every, "Progress line every N steps")->check(CLI::PositiveNumber);
+  PathFlags path_flags;
+  train->add_option("--allowed-root", path_flags.allowed_roots,
+                    "A folder the job's paths may be opened beneath, links resolved at open (repeatable; the "
+                    "worker passes its own). None: anywhere but /, /etc, /proc, /sys, /dev");
+  train->add_option("--denied-path", path_flags.denied_paths,
+                    "A folder or file inside the roots the job may never open (repeatable)");
+  train->add_flag("--allow-any-path", path_flags.allow_any_path,
+                  "Operators only: do not confine the job's paths to the roots (system trees stay refused)");
   tunefleet::LaunchFlags& launch = run_options.launch;
   train->add_option("--rank", launch.rank, "This trainer's rank (default: $RANK)");
   train->add_option("--world-size", launch.world_size, "Ranks in the job (default: $WORLD_SIZE)");
@@ -136,7 +171,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (train->parsed()) return Train(spec_path, overrides, run_options);
+    if (train->parsed()) return Train(spec_path, overrides, path_flags, run_options);
     if (export_command->parsed()) {
       if (auto s = tunefleet::RunExport(export_options); !s.ok()) return Fail(s);
       return 0;

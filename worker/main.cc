@@ -16,6 +16,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/encryption_key.h"
+#include "absl/strings/str_join.h"
+#include "common/fs/path_policy.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
 #include "common/security/tls.h"
@@ -77,6 +79,15 @@ int main(int argc, char** argv) {
                  "Secret, mode 0400; see docs/security.md). Only its path reaches the trainers");
   app.add_option("--metrics-listen", metrics_listen, "Serve Prometheus /metrics here (e.g. 0.0.0.0:9465; empty: off)");
   app.add_option("--metrics-port-file", metrics_port_file, "Write the bound /metrics port here");
+  tunefleet::supervisor::TrainerPathPolicy& paths = options.trainer_paths;
+  app.add_option("--allowed-root", paths.allowed_roots,
+                 "A folder jobs' paths (model, data, checkpoints, export) may be opened beneath; each trainer "
+                 "resolves links at open and refuses what leads out (repeatable). Default: --work-dir. "
+                 "--work-dir/jobs (specs, rank logs) is never open to jobs");
+  app.add_option("--denied-path", paths.denied_paths,
+                 "A folder or file inside the roots jobs may never open (repeatable; e.g. the cluster's keys)");
+  app.add_flag("--allow-any-path", paths.allow_any_path,
+               "Operators only: trainers open jobs' paths anywhere but /, /etc, /proc, /sys, /dev (no roots)");
   CLI11_PARSE(app, argc, argv);
   if (log_listen.empty()) log_listen = options.address + ":0";
   if (insecure && !tunefleet::security::IsLoopback(options.coordinator)) {
@@ -96,6 +107,15 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(work_dir, ec);
   options.work_dir = std::filesystem::absolute(work_dir).string();
+  // Default roots on: the work dir when none is given; checked here (a root
+  // that is a system tree or missing stops the worker, not every job).
+  if (paths.allowed_roots.empty()) paths.allowed_roots.push_back(options.work_dir);
+  for (std::string& root : paths.allowed_roots) root = std::filesystem::absolute(root).lexically_normal().string();
+  paths.denied_paths.push_back(options.work_dir + "/jobs");
+  if (auto checked = tunefleet::PathPolicy::Confined(paths.allowed_roots, paths.denied_paths); !checked.ok()) {
+    std::cerr << "tunefleet-worker: --allowed-root: " << checked.status().message() << "\n";
+    return 2;
+  }
   options.trainer = std::filesystem::absolute(trainer).string();
   if (!options.encryption_key_file.empty()) {
     // Checked here so a bad key fails the worker at start, not each job later.
@@ -138,7 +158,9 @@ int main(int argc, char** argv) {
                                                       : absl::StrCat(options.gpus.size(), " GPUs");
     tunefleet::Log("worker", absl::StrCat("worker ", options.worker_id, " starting: coordinator ",
                                           options.coordinator, ", ", capacity, ", trainer ", options.trainer,
-                                          ", work dir ", options.work_dir));
+                                          ", work dir ", options.work_dir, ", job paths ",
+                                          paths.allow_any_path ? std::string("anywhere (--allow-any-path)")
+                                                               : absl::StrCat("beneath ", absl::StrJoin(paths.allowed_roots, ", "))));
     tunefleet::worker::WorkerStatusBoard board;
     options.board = &board;
     std::shared_ptr<grpc::ServerCredentials> log_credentials = grpc::InsecureServerCredentials();

@@ -22,6 +22,11 @@ void AddUpCommand(CLI::App& app, const GlobalOptions& global, int& exit_code) {
   up->add_option("--startup-timeout", o->startup_timeout_s, "Seconds for the daemons to come up")->capture_default_str();
   up->add_flag("--insecure", o->insecure, "No TLS, no tokens (loopback --listen only): anyone on this machine may call");
   up->add_flag("!--no-write-config", o->write_config, "Do not write the cluster's context to the config file");
+  up->add_option("--allowed-root", o->allowed_roots,
+                 "A folder jobs' paths may lie beneath, besides the state dir (repeatable; default: the current "
+                 "directory). The state dir's pki/, workers/, logs/ and database stay closed to jobs");
+  up->add_flag("--allow-any-path", o->allow_any_path,
+               "Do not confine jobs' paths to the roots (only /, /etc, /proc, /sys, /dev stay refused)");
   up->callback([&, o] {
     if (o->write_config) o->config_path = global.config.empty() ? DefaultConfigPath() : global.config;
     exit_code = RunLocalCluster(*o);

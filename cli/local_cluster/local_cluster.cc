@@ -13,9 +13,11 @@
 #include <grpcpp/security/credentials.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cli/commands/cluster_config.h"
 #include "cli/local_cluster/daemon.h"
+#include "common/fs/atomic_file.h"
 #include "common/security/cluster_pki.h"
 #include "common/security/secrets.h"
 #include "common/security/tls.h"
@@ -148,8 +150,19 @@ int RunLocalCluster(LocalClusterOptions o) {
     return 1;
   };
 
+  // Jobs' paths: beneath the state dir and the given roots, never in the
+  // cluster's own files (keys and tokens, other jobs' logs, the database).
+  std::vector<std::string> roots = {state.string()};
+  if (o.allowed_roots.empty()) o.allowed_roots.push_back(fs::current_path().string());
+  for (const std::string& root : o.allowed_roots) roots.push_back(fs::absolute(root).lexically_normal().string());
+  std::vector<std::string> denied;
+  for (const char* name : {"pki", "workers", "logs", "coordinator.db", "coordinator.db-wal", "coordinator.db-shm",
+                           "coordinator.db-journal"}) {
+    denied.push_back((state / name).string());
+  }
   std::vector<std::string> coordinator_argv = {o.coordinator_binary, "--listen", o.listen, "--database",
                                                (state / "coordinator.db").string(), "--port-file", port_file.string()};
+  if (!o.allow_any_path) coordinator_argv.push_back("--allowed-path-roots=" + absl::StrJoin(roots, ","));
   for (const std::string& flag : tls_flags(security::CoordinatorFiles(pki))) coordinator_argv.push_back(flag);
   if (!o.insecure) {
     coordinator_argv.push_back("--tokens-file");
@@ -177,6 +190,9 @@ int RunLocalCluster(LocalClusterOptions o) {
                                      o.trainer_binary, "--work-dir", (workers_dir / id).string(),
                                      "--heartbeat-interval", "1", "--stop-grace", "5"};
     for (const std::string& flag : tls_flags(security::WorkerFiles(pki, id))) argv.push_back(flag);
+    for (const std::string& root : roots) argv.insert(argv.end(), {"--allowed-root", root});
+    for (const std::string& path : denied) argv.insert(argv.end(), {"--denied-path", path});
+    if (o.allow_any_path) argv.push_back("--allow-any-path");
     auto worker = Daemon::Start("worker " + id, argv,
                                 // If `up` dies outright, a worker must not wait minutes to
                                 // self-drain to a coordinator that is gone too: SIGKILL (its
@@ -214,6 +230,10 @@ int RunLocalCluster(LocalClusterOptions o) {
             << "  worker dirs  " << workers_dir.string() << "/<id>   (rank logs, metrics)\n"
             << "  logs         " << logs.string() << "/\n"
             << "  trainer      " << o.trainer_binary << "\n"
+            << "  job paths    "
+            << (o.allow_any_path ? std::string("anywhere (--allow-any-path)")
+                                 : absl::StrCat("beneath ", absl::StrJoin(roots, ", "), " (--allowed-root)"))
+            << "\n"
             << (o.insecure ? "  security     NONE (--insecure): anyone on this machine may call\n"
                            : "  credentials  " + pki + "/ (CA, certificates, admin.token: 0600)\n");
   if (!o.insecure && !o.config_path.empty()) {
@@ -226,10 +246,9 @@ int RunLocalCluster(LocalClusterOptions o) {
   std::cout << "Use it:  export TUNEFLEET_COORDINATOR=" << address << (o.insecure ? "  (and tunefleet --insecure)" : "")
             << "\n"
             << "Ctrl-C stops everything." << std::endl;
-  {
-    // Written last and atomically: its existence means "ready" to scripts.
-    std::ofstream(address_file.string() + ".tmp") << address << "\n";
-    fs::rename(address_file.string() + ".tmp", address_file);
+  // Written last and atomically: its existence means "ready" to scripts.
+  if (auto s = WriteFileAtomically(address_file.string(), address + "\n"); !s.ok()) {
+    return fail(absl::StrCat("writing ", address_file.string(), ": ", s.message()), nullptr);
   }
 
   int exit_code = 0;

@@ -3,6 +3,7 @@
 // under one state folder, stopped in order on SIGINT/SIGTERM.
 
 #include <string>
+#include <vector>
 
 namespace tunefleet::cli {
 
@@ -19,6 +20,11 @@ struct LocalClusterOptions {
   // Where the cluster's context is written (and made current); empty: not written.
   std::string config_path;
   bool write_config = true;
+  // Where jobs' paths may lie (docs/security.md): the state dir and these
+  // (none given: the current directory); the coordinator checks at submit,
+  // each trainer at open. allow_any_path: the operator's escape hatch.
+  std::vector<std::string> allowed_roots;
+  bool allow_any_path = false;
 };
 
 // Runs until a stop signal (or a daemon dies); the process's exit status.

@@ -15,6 +15,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/fs/atomic_file.h"
 
 namespace tunefleet::security {
 
@@ -36,28 +37,10 @@ std::string Sha256Hex(absl::string_view data) {
 }
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view content, unsigned mode) {
-  std::string temp = path + ".tmp.XXXXXX";
-  std::vector<char> name(temp.begin(), temp.end());
-  name.push_back('\0');
-  const int fd = mkstemp(name.data());  // 0600, O_EXCL
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create ", temp, ": ", std::strerror(errno)));
-  temp = name.data();
-  bool ok = fchmod(fd, mode) == 0;
-  for (size_t written = 0; ok && written < content.size();) {
-    const ssize_t n = write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) written += static_cast<size_t>(n);
-  }
-  ok = ok && fsync(fd) == 0;
-  const int saved = errno;
-  close(fd);
-  if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = ok ? errno : saved;
-    unlink(temp.c_str());
-    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(error)));
-  }
-  return absl::OkStatus();
+  // The one atomic writer (common/fs/atomic_file.h): a random
+  // O_CREAT|O_EXCL|O_NOFOLLOW temporary created with `mode` (never wider,
+  // not even for a moment), fsync, rename, fsync of the folder.
+  return tunefleet::WriteFileAtomically(path, std::string(content), static_cast<mode_t>(mode));
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {

@@ -32,7 +32,7 @@ TEST(CliUp, RunsAJobAndStopsEverythingOnSigint) {
   // `up` writes its context here (not the user's ~/.config), and the CLI runs below read it.
   setenv("TUNEFLEET_CONFIG", (dir + "/config").c_str(), 1);
   ChildProcess up = ChildProcess::Start({kCli, "up", "--workers", "2", "--listen", "127.0.0.1:0", "--state-dir",
-                                         dir + "/state", "--trainer", kFakeTrainerPath});
+                                         dir + "/state", "--trainer", kFakeTrainerPath, "--allowed-root", dir});
   const std::string address_file = dir + "/state/coordinator.address";
   ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(address_file); }, 20s)) << up.output();
   const std::string address = ReadFileText(address_file).substr(0, ReadFileText(address_file).find('\n'));
@@ -80,7 +80,7 @@ TEST(CliUp, RunsAJobAndStopsEverythingOnSigint) {
   // Again on the same state folder (the workers drained themselves when
   // stopped, and the database remembers): it comes up READY and runs jobs.
   ChildProcess again = ChildProcess::Start({kCli, "up", "--workers", "2", "--listen", "127.0.0.1:0", "--state-dir",
-                                            dir + "/state", "--trainer", kFakeTrainerPath});
+                                            dir + "/state", "--trainer", kFakeTrainerPath, "--allowed-root", dir});
   ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(address_file); }, 20s)) << again.output();
   const std::string second = ReadFileText(address_file);
   const int port2 = std::stoi(second.substr(second.rfind(':') + 1));

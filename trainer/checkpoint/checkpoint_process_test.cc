@@ -63,7 +63,7 @@ int64_t NewestValidStep(const CheckpointRoot& root) {
 
 bool HasTmpFile(const std::string& dir) {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".tmp") return true;
+    if (entry.path().filename().string().find(".tmp-") != std::string::npos) return true;
   }
   return false;
 }
@@ -74,7 +74,7 @@ TEST(CheckpointProcessTest, KilledInsideAFileLeavesNothingLoadable) {
   SaveCompletely(tmp.path(), 10);
   KillWhilePaused(WriterArgs(tmp.path(), 20),
                   {"--pause-in", OptimizerShardFileName(0, 1), "--pause-after-bytes", "8388608"});
-  // The half-written shard is a .tmp in an uncommitted folder.
+  // The half-written shard is a .tmp-<random> in an uncommitted folder.
   const std::string dir = root.StepDirectory(20);
   ASSERT_TRUE(std::filesystem::exists(dir));
   EXPECT_TRUE(HasTmpFile(dir));

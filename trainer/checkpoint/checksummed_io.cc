@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/encrypted_writer.h"
+#include "common/fs/process_path_policy.h"
 #include "trainer/checkpoint/crc32c.h"
 #include "trainer/safetensors/atomic_file.h"
 
@@ -134,8 +135,9 @@ absl::StatusOr<FileRecord> WriteSafetensorsWithChecksum(const std::string& dir, 
 
 absl::Status VerifyFile(const std::string& dir, const FileRecord& record) {
   const std::string path = absl::StrCat(dir, "/", record.name);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
+  absl::StatusOr<UniqueFd> opened = OpenUserFile(path);  // through the path policy
+  if (!opened.ok()) return absl::Status(opened.status().code(), absl::StrCat("cannot open ", path, ": ", opened.status().message()));
+  const int fd = opened->release();
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
@@ -167,8 +169,9 @@ absl::Status VerifyFile(const std::string& dir, const FileRecord& record) {
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
+  absl::StatusOr<UniqueFd> opened = OpenUserFile(path);  // through the path policy
+  if (!opened.ok()) return absl::Status(opened.status().code(), absl::StrCat("cannot open ", path, ": ", opened.status().message()));
+  const int fd = opened->release();
   std::string contents;
   const absl::Status read = ReadChunks(fd, path, 65536, [&](const uint8_t* data, size_t n) {
     contents.append(reinterpret_cast<const char*>(data), n);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/fs/process_path_policy.h"
 #include "trainer/checkpoint/checksummed_io.h"
 #include "trainer/checkpoint/encrypted_files.h"
 #include "trainer/hf_io/base_model.h"
@@ -81,9 +82,9 @@ absl::Status ExportCheckpointToHf(const CommittedCheckpoint& checkpoint, const s
     return absl::FailedPreconditionError(absl::StrCat(checkpoint.dir, " holds no ", kModelWeightsFileName));
   }
   if (absl::Status s = VerifyCheckpointFiles(checkpoint, {kModelWeightsFileName}); !s.ok()) return s;
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", out_dir, ": ", ec.message()));
+  if (absl::StatusOr<UniqueFd> made = MakeUserDirectories(out_dir); !made.ok()) {
+    return absl::Status(made.status().code(), absl::StrCat("cannot create ", out_dir, ": ", made.status().message()));
+  }
   const std::string weights = out_dir + "/" + kModelWeightsFileName;
   if (absl::Status s = CopyFileAtomically(checkpoint.dir + "/" + kModelWeightsFileName, weights, keys,
                                           CheckpointFileContext(checkpoint.manifest.save_id, kModelWeightsFileName));

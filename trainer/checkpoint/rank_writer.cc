@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/fs/process_path_policy.h"
 #include "trainer/checkpoint/commit.h"
 #include "trainer/checkpoint/encrypted_files.h"
 #include "trainer/safetensors/safetensors_torch.h"
@@ -19,17 +20,18 @@ namespace fs = std::filesystem;
 
 // The new step folder's own entry must survive a crash too.
 void FsyncDirectory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
+  absl::StatusOr<UniqueFd> fd = OpenUserDirectory(dir);
+  if (fd.ok()) ::fsync(fd->get());
 }
 
 absl::StatusOr<std::string> PrepareStepDirectory(const CheckpointRoot& root, int64_t step) {
   const std::string dir = root.StepDirectory(step);
+  // Made beneath the allowed roots: a link in the checkpoint path cannot
+  // send the step folder elsewhere.
+  if (absl::StatusOr<UniqueFd> made = MakeUserDirectories(dir); !made.ok()) {
+    return absl::Status(made.status().code(), absl::StrCat("cannot create ", dir, ": ", made.status().message()));
+  }
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
   if (fs::exists(fs::path(dir) / kManifestFileName, ec)) {
     // Overwriting files under a committed manifest would corrupt it.
     return absl::AlreadyExistsError(absl::StrCat(dir, " is already committed"));

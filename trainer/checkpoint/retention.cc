@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/fs/process_path_policy.h"
 
 namespace tunefleet {
 namespace {
@@ -20,6 +21,9 @@ namespace fs = std::filesystem;
 // rest: a crash half-way leaves an uncommitted folder, never a committed
 // checkpoint with files missing.
 absl::Status RemoveCheckpointFolder(const std::string& dir) {
+  // Only a folder that resolves beneath the allowed roots is removed.
+  // (remove_all itself never follows links below it.)
+  if (absl::StatusOr<UniqueFd> checked = OpenUserDirectory(dir); !checked.ok()) return checked.status();
   const std::string manifest = absl::StrCat(dir, "/", kManifestFileName);
   if (::unlink(manifest.c_str()) != 0 && errno != ENOENT) {
     return absl::ErrnoToStatus(errno, absl::StrCat("cannot remove ", manifest));

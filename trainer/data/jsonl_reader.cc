@@ -1,8 +1,9 @@
 #include "trainer/data/jsonl_reader.h"
 
-#include <fstream>
+#include <istream>
 #include <utility>
 
+#include <ext/stdio_filebuf.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/fs/process_path_policy.h"
 
 namespace tunefleet {
 namespace {
@@ -190,8 +192,14 @@ absl::StatusOr<std::vector<DatasetRecord>> ParseJsonl(absl::string_view contents
 
 absl::StatusOr<std::vector<DatasetRecord>> ReadJsonlFile(const std::string& path, v1::DatasetFormat format) {
   // Line by line, so a large file is never held twice (as text and as records).
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the dataset file"));
+  // Through the path policy: beneath the allowed roots, a regular file (never
+  // a FIFO or a device that would hang or never end).
+  absl::StatusOr<UniqueFd> fd = OpenUserFile(path);
+  if (!fd.ok()) {
+    return absl::Status(fd.status().code(), absl::StrCat(path, ": cannot open the dataset file: ", fd.status().message()));
+  }
+  __gnu_cxx::stdio_filebuf<char> file(fd->release(), std::ios::in | std::ios::binary);  // owns and closes it
+  std::istream in(&file);
   LineParser parser(path, format);
   std::string line;
   int64_t line_number = 0;

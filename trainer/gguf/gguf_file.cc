@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/fs/process_path_policy.h"
 
 namespace tunefleet {
 namespace {
@@ -198,8 +199,12 @@ GgufFile::~GgufFile() {
 }
 
 absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  // Through the path policy: the model file is a user path.
+  absl::StatusOr<UniqueFd> opened = OpenUserFile(path);
+  if (!opened.ok()) {
+    return absl::Status(opened.status().code(), absl::StrCat("cannot open ", path, ": ", opened.status().message()));
+  }
+  const int fd = opened->release();
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -383,8 +388,9 @@ absl::StatusOr<std::vector<int64_t>> GgufFile::Ints(const std::string& key) cons
 }
 
 bool IsGgufFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  absl::StatusOr<UniqueFd> opened = OpenUserFile(path);  // a directory, or refused: not a GGUF file
+  if (!opened.ok()) return false;
+  const int fd = opened->release();
   struct stat st {};
   uint32_t magic = 0;
   const bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read(fd, &magic, 4) == 4 && magic == kMagic;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/fs/process_path_policy.h"
 #include "trainer/gguf/gguf_file.h"
 #include "trainer/gguf/gguf_model.h"
 #include "trainer/gguf/gguf_tokenizer.h"
@@ -19,21 +20,22 @@ namespace {
 namespace fs = std::filesystem;
 
 absl::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  absl::StatusOr<std::string> text = ReadUserFile(path);  // through the path policy
+  if (!text.ok()) return absl::Status(text.status().code(), absl::StrCat("cannot open ", path, ": ", text.status().message()));
+  return text;
 }
 
 absl::Status CopyHfSideFiles(const std::string& dir, const std::string& out_dir) {
   for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                            "generation_config.json", "chat_template.jinja"}) {
     const fs::path from = fs::path(dir) / name;
-    if (!fs::exists(from)) continue;
     std::error_code ec;
-    fs::copy_file(from, fs::path(out_dir) / name, fs::copy_options::overwrite_existing, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat("cannot copy ", from.string(), ": ", ec.message()));
+    if (!fs::exists(fs::symlink_status(from, ec))) continue;
+    // Read and written through the path policy (fs::copy_file would follow
+    // a link out of the model folder, or through one at the destination).
+    absl::StatusOr<std::string> text = ReadText(from.string());
+    if (!text.ok()) return text.status();
+    if (absl::Status s = WriteFileAtomically((fs::path(out_dir) / name).string(), *text); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/fs/process_path_policy.h"
 #include "trainer/hf_io/base_model.h"
 #include "trainer/model/weight_loading.h"
 #include "trainer/safetensors/atomic_file.h"
@@ -16,9 +17,12 @@ namespace {
 namespace fs = std::filesystem;
 
 absl::Status MakeDirectory(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create export directory ", dir, ": ", ec.message()));
+  // Beneath the allowed roots (the export directory is a user path).
+  absl::StatusOr<UniqueFd> made = MakeUserDirectories(dir);
+  if (!made.ok()) {
+    return absl::Status(made.status().code(),
+                        absl::StrCat("cannot create export directory ", dir, ": ", made.status().message()));
+  }
   return absl::OkStatus();
 }
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/fs/process_path_policy.h"
 #include "trainer/model/lora.h"
 #include "trainer/model/model_config.h"
 #include "trainer/model/weight_loading.h"
@@ -41,13 +42,13 @@ absl::StatusOr<std::shared_ptr<CausalLM>> LoadHfModel(const std::string& dir,
 
 absl::Status LoadPeftAdapter(CausalLM& model, const std::string& adapter_dir) {
   const std::string config_path = adapter_dir + "/adapter_config.json";
-  std::ifstream in(config_path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", config_path));
+  absl::StatusOr<std::string> text = ReadUserFile(config_path);  // through the path policy
+  if (!text.ok()) {
+    return absl::Status(text.status().code(), absl::StrCat("cannot open ", config_path, ": ", text.status().message()));
+  }
   LoraConfig lora;
   try {
-    std::stringstream text;
-    text << in.rdbuf();
-    const nlohmann::json config = nlohmann::json::parse(text.str());
+    const nlohmann::json config = nlohmann::json::parse(*text);
     const auto peft_type = config.find("peft_type");
     if (peft_type == config.end() || *peft_type != "LORA") {
       return absl::InvalidArgumentError(absl::StrCat(config_path, ": peft_type must be LORA"));

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/fs/process_path_policy.h"
 
 namespace tunefleet {
 namespace {
@@ -299,12 +300,11 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text, const
 }
 
 absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open model config ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read model config ", path));
-  return ParseModelConfig(text.str(), path);
+  absl::StatusOr<std::string> text = ReadUserFile(path);  // through the path policy
+  if (!text.ok()) {
+    return absl::Status(text.status().code(), absl::StrCat("cannot open model config ", path, ": ", text.status().message()));
+  }
+  return ParseModelConfig(*text, path);
 }
 
 std::string ModelConfig::ToJson() const {

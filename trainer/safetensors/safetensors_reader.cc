@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/fs/process_path_policy.h"
 #include "trainer/safetensors/safetensors_header.h"
 
 namespace tunefleet {
@@ -46,11 +47,13 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 }
 
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    return absl::ErrnoToStatus(err, absl::StrCat("cannot open safetensors file ", path));
+  // Through the path policy: a weights file is a user path, or beneath one.
+  absl::StatusOr<UniqueFd> opened = OpenUserFile(path);
+  if (!opened.ok()) {
+    return absl::Status(opened.status().code(),
+                        absl::StrCat("cannot open safetensors file ", path, ": ", opened.status().message()));
   }
+  const int fd = opened->release();
   FdCloser closer(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) {

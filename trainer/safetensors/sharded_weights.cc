@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/fs/process_path_policy.h"
 #include "trainer/safetensors/json_snippet.h"
 
 namespace tunefleet {
@@ -32,15 +33,9 @@ bool IsFile(const std::string& path) {
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    return absl::ErrnoToStatus(err, absl::StrCat("cannot open ", path));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  return text.str();
+  absl::StatusOr<std::string> text = ReadUserFile(path);  // through the path policy
+  if (!text.ok()) return absl::Status(text.status().code(), absl::StrCat("cannot open ", path, ": ", text.status().message()));
+  return text;
 }
 
 // Shard names come from a file we did not write: keep them inside the

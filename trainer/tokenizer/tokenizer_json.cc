@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/fs/process_path_policy.h"
 #include "nlohmann/json.hpp"
 #include "trainer/tokenizer/bpe_tokenizer.h"
 #include "trainer/tokenizer/tokenizer.h"
@@ -211,11 +212,11 @@ absl::StatusOr<TokenizerParts> ParseParts(const json& root) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open tokenizer file"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return FromJson(buffer.str(), path);
+  absl::StatusOr<std::string> text = ReadUserFile(path);  // through the path policy
+  if (!text.ok()) {
+    return absl::Status(text.status().code(), absl::StrCat(path, ": cannot open tokenizer file: ", text.status().message()));
+  }
+  return FromJson(*text, path);
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(absl::string_view json_text,

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/fs/file_name.h"
 #include "trainer/checkpoint/discovery.h"
 
 namespace tunefleet {
@@ -29,13 +30,15 @@ CheckpointIdentity ResolveCheckpointIdentity(const std::string& job_id_flag, con
   CheckpointIdentity id;
   id.generation = EnvInt("TUNEFLEET_GENERATION");
   id.attempt = EnvInt("TUNEFLEET_ATTEMPT");
+  // The id names a folder: whatever it came from (a display name is any
+  // text a submitter typed), it becomes one harmless path component.
   if (!job_id_flag.empty()) {
-    id.job = job_id_flag;
+    id.job = SanitizeFileName(job_id_flag);
   } else if (const char* env = std::getenv("TUNEFLEET_JOB"); env != nullptr && *env != '\0') {
     std::vector<absl::string_view> parts = absl::StrSplit(env, '/', absl::SkipEmpty());
-    id.job = parts.empty() ? "job" : std::string(parts.back());
+    id.job = parts.empty() ? "job" : SanitizeFileName(parts.back());
   } else {
-    id.job = display_name.empty() ? "job" : display_name;
+    id.job = SanitizeFileName(display_name);
   }
   return id;
 }

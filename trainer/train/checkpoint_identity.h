@@ -28,7 +28,9 @@ struct CheckpointIdentity {
 };
 
 // The job id: `job_id_flag`, else the last path component of $TUNEFLEET_JOB
-// (the worker sets jobs/<id>), else `display_name`, else "job". Generation
+// (the worker sets jobs/<id>), else `display_name`, else "job"; always passed
+// through SanitizeFileName (common/fs/file_name.h): a display name of
+// "../../x" names the folder "_.._x", inside checkpoint.directory. Generation
 // and attempt from $TUNEFLEET_GENERATION and $TUNEFLEET_ATTEMPT.
 CheckpointIdentity ResolveCheckpointIdentity(const std::string& job_id_flag, const std::string& display_name);
 

@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/crypto/key_config.h"
+#include "common/fs/process_path_policy.h"
 #include "common/job_spec_defaults.h"
+#include "common/job_spec_paths.h"
 #include "common/job_spec_validation.h"
 #include "common/metric_keys.h"
 #include "trainer/checkpoint/encrypted_export.h"
@@ -124,6 +126,11 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   }
   const v1::JobSpec spec = WithDefaults(with_world);
   if (auto s = ValidateJobSpec(spec); !s.ok()) return s;
+  // Every user path, opened through the path policy main installed (the
+  // roots the worker gave): a clear error naming the field before any work.
+  // The readers below open through the same policy, so this is not the
+  // only check, only the first.
+  if (auto s = OpenSpecPaths(spec, *InstalledPathPolicy()); !s.ok()) return s;
   // Before anything slow: a missing or unreadable key fails the start.
   auto encryption = crypto::LoadConfiguredKeyRing(options.encryption_key_file);
   if (!encryption.ok()) return encryption.status();

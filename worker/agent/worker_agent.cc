@@ -3,13 +3,13 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/exit_codes.h"
+#include "common/fs/atomic_file.h"
 #include "common/job_spec_file.h"
 #include "common/log.h"
 #include "common/proto_time.h"
@@ -172,11 +172,13 @@ void WorkerAgent::Start(const v1::Assignment& assignment) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   const std::string spec_path = dir + "/spec.json";
-  {
-    std::ofstream out(spec_path + ".tmp");
-    out << JobSpecToJson(assignment.spec());
+  if (!ec) {
+    // A random O_EXCL temporary, then rename: never a fixed "<path>.tmp".
+    if (absl::Status s = WriteFileAtomically(spec_path, JobSpecToJson(assignment.spec())); !s.ok()) {
+      ec = std::make_error_code(std::errc::io_error);
+      Say(absl::StrCat("cannot write ", spec_path, ": ", s.message()));
+    }
   }
-  std::filesystem::rename(spec_path + ".tmp", spec_path, ec);
   // Rank 0 here and no port yet ("host:0"): pick one that is free on this
   // node now and report it; the other workers' ranks are sent it after.
   v1::Assignment launch = assignment;
@@ -201,7 +203,8 @@ void WorkerAgent::Start(const v1::Assignment& assignment) {
     process.generation = assignment.generation();
     process.rank = assignment.ranks(i);
     const supervisor::ProcessSpec spec =
-        supervisor::TrainerProcess(options_.trainer, launch, i, dir, options_.encryption_key_file);
+        supervisor::TrainerProcess(options_.trainer, launch, i, dir, options_.trainer_paths,
+                                   options_.encryption_key_file);
     process.metrics = std::make_unique<MetricsTail>(supervisor::MetricsPath(dir, process.rank));
     if (i < assignment.devices_size()) {
       for (int32_t index : assignment.devices(i).gpu_indices()) process.gpu_uuids.push_back(GpuUuid(index));

@@ -21,6 +21,7 @@
 #include "worker/agent/generation_fence.h"
 #include "worker/agent/metrics_tail.h"
 #include "worker/agent/worker_status_board.h"
+#include "worker/supervisor/trainer_launch.h"
 
 namespace tunefleet::worker {
 
@@ -32,6 +33,7 @@ struct AgentOptions {
   std::string address = "127.0.0.1";  // where rank 0's rendezvous binds on this node
   std::string trainer;                // path of tunefleet-trainer
   std::string work_dir;               // per-attempt specs, logs, metrics
+  supervisor::TrainerPathPolicy trainer_paths;  // where trainers may open the job's paths
   absl::Duration heartbeat_interval = absl::Seconds(3);
   absl::Duration stop_grace = absl::Seconds(10);  // SIGTERM, then SIGKILL after this
   absl::Duration rpc_timeout = absl::Seconds(5);

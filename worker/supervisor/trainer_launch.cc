@@ -16,12 +16,22 @@ std::string MetricsPath(const std::string& attempt_dir, int32_t rank) {
   return absl::StrCat(attempt_dir, "/rank-", rank, ".metrics.jsonl");
 }
 
+std::vector<std::string> TrainerPathFlags(const TrainerPathPolicy& policy) {
+  std::vector<std::string> flags;
+  for (const std::string& root : policy.allowed_roots) flags.insert(flags.end(), {"--allowed-root", root});
+  for (const std::string& path : policy.denied_paths) flags.insert(flags.end(), {"--denied-path", path});
+  if (policy.allow_any_path) flags.push_back("--allow-any-path");  // last: a lone flag after the pairs
+  return flags;
+}
+
 ProcessSpec TrainerProcess(const std::string& trainer, const v1::Assignment& assignment, int index,
-                           const std::string& attempt_dir, const std::string& encryption_key_file) {
+                           const std::string& attempt_dir, const TrainerPathPolicy& paths,
+                           const std::string& encryption_key_file) {
   const int32_t rank = assignment.ranks(index);
   ProcessSpec spec;
   spec.argv = {trainer, "train", "--spec", attempt_dir + "/spec.json", "--metrics-out",
                MetricsPath(attempt_dir, rank)};
+  for (std::string& flag : TrainerPathFlags(paths)) spec.argv.push_back(std::move(flag));
   spec.log_path = absl::StrCat(attempt_dir, "/rank-", rank, ".log");
   spec.env = {{"TUNEFLEET_JOB", assignment.job()},
               {"TUNEFLEET_ATTEMPT", absl::StrCat(assignment.attempt())},

@@ -32,10 +32,20 @@ TEST(TrainerLaunch, AttemptDirectoryIsPerJobAndAttempt) {
 }
 
 TEST(TrainerLaunch, EncryptionKeyFileTravelsAsAPathInTheEnvironmentOnly) {
-  const ProcessSpec spec = TrainerProcess("/bin/trainer", TwoOfFour(), 1, "/w/a", "/etc/tunefleet/keys/checkpoint.key");
+  const ProcessSpec spec = TrainerProcess("/bin/trainer", TwoOfFour(), 1, "/w/a", {}, "/etc/tunefleet/keys/checkpoint.key");
   EXPECT_EQ(Env(spec)["TUNEFLEET_ENCRYPTION_KEY_FILE"], "/etc/tunefleet/keys/checkpoint.key");
   for (const std::string& arg : spec.argv) EXPECT_EQ(arg.find("key"), std::string::npos) << arg;
   EXPECT_EQ(Env(TrainerProcess("/bin/trainer", TwoOfFour(), 1, "/w/a")).count("TUNEFLEET_ENCRYPTION_KEY_FILE"), 0u);
+}
+
+TEST(TrainerLaunch, TheWorkersRootsGoToEveryTrainer) {
+  TrainerPathPolicy paths{{"/shared", "/srv/models"}, {"/w/jobs"}, false};
+  const ProcessSpec spec = TrainerProcess("/bin/trainer", TwoOfFour(), 0, "/w/a", paths);
+  EXPECT_THAT(spec.argv, ElementsAre("/bin/trainer", "train", "--spec", "/w/a/spec.json", "--metrics-out",
+                                     "/w/a/rank-2.metrics.jsonl", "--allowed-root", "/shared", "--allowed-root",
+                                     "/srv/models", "--denied-path", "/w/jobs"));
+  paths.allow_any_path = true;
+  EXPECT_EQ(TrainerProcess("/bin/trainer", TwoOfFour(), 0, "/w/a", paths).argv.back(), "--allow-any-path");
 }
 
 TEST(TrainerLaunch, MultiRankGetsTorchrunEnvironment) {
