@@ -50,6 +50,8 @@ class PathPolicy {
   bool confined() const { return !roots_.empty(); }
   // The roots as configured, for messages and for passing on to a trainer.
   std::vector<std::string> RootPaths() const;
+  // The denied trees (normalised, and their real paths).
+  const std::vector<std::string>& DeniedPaths() const { return denied_; }
 
   // Is `path` (absolute) a system tree or, when confined, outside every root,
   // by its spelling alone? What a coordinator can check without the files.

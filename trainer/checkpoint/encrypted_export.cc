@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/encrypted_reader.h"
 #include "common/crypto/encrypted_writer.h"
+#include "common/fs/process_path_policy.h"
 #include "trainer/checkpoint/encrypted_files.h"
 #include "trainer/safetensors/atomic_file.h"
 
@@ -96,9 +97,22 @@ class StagingFolder {
       const int err = errno;
       return absl::ErrnoToStatus(err, absl::StrCat("cannot create a private staging folder ", pattern));
     }
-    return std::unique_ptr<StagingFolder>(new StagingFolder(pattern));
+    auto folder = std::unique_ptr<StagingFolder>(new StagingFolder(pattern));
+    // The folder is the trainer's own, off the shared storage and so outside
+    // a confined job's roots: the installed policy gains it while it exists.
+    std::shared_ptr<const PathPolicy> installed = InstalledPathPolicy();
+    if (installed->confined()) {
+      std::vector<std::string> roots = installed->RootPaths();
+      roots.push_back(pattern);
+      absl::StatusOr<PathPolicy> widened = PathPolicy::Confined(roots, installed->DeniedPaths());
+      if (!widened.ok()) return widened.status();
+      InstallPathPolicy(std::make_shared<const PathPolicy>(std::move(*widened)));
+      folder->restore_ = std::move(installed);
+    }
+    return folder;
   }
   ~StagingFolder() {
+    if (restore_) InstallPathPolicy(restore_);
     std::error_code ec;
     fs::remove_all(path_, ec);
   }
@@ -107,6 +121,7 @@ class StagingFolder {
  private:
   explicit StagingFolder(std::string path) : path_(std::move(path)) {}
   std::string path_;
+  std::shared_ptr<const PathPolicy> restore_;  // the policy before this folder was added
 };
 
 }  // namespace
