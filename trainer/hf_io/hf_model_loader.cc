@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "trainer/model/lora.h"
 #include "trainer/model/model_config.h"
+#include "trainer/model/model_weights_check.h"
 #include "trainer/model/weight_loading.h"
 #include "trainer/safetensors/safetensors_torch.h"
 #include "trainer/safetensors/sharded_weights.h"
@@ -31,10 +32,15 @@ absl::StatusOr<std::shared_ptr<CausalLM>> LoadHfModel(const std::string& dir,
                                                       const torch::TensorOptions& options) {
   auto config = LoadModelConfig(dir + "/config.json");
   if (!config.ok()) return config.status();
-  auto model = CreateModel(*config, options);
-  if (!model.ok()) return model.status();
+  // The weights' headers first (mapped, nothing read): a config that does
+  // not match them fails here, before CreateModel allocates from its numbers.
   auto weights = OpenModelWeights(dir);
   if (!weights.ok()) return weights.status();
+  WeightShapes shapes;
+  for (const std::string& name : (*weights)->names()) shapes[name] = (*weights)->Find(name)->shape;
+  if (auto s = CheckConfigAgainstWeights(*config, shapes, dir); !s.ok()) return s;
+  auto model = CreateModel(*config, options);
+  if (!model.ok()) return model.status();
   if (auto s = LoadWeights(**model, SourceOf(**weights)); !s.ok()) return s;
   return model;
 }
