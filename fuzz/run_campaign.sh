@@ -23,7 +23,7 @@ for t in "${targets[@]}"; do
   (cd "$out/$t" && nice -n 10 timeout $((seconds + 120)) "$bin/${t}_fuzz" \
       -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
       -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
-      -artifact_prefix="$out/$t/" -print_final_stats=1 corpus >"$out/$t.log" 2>&1) || true
-  grep -E "^#[0-9]+.*DONE|INFO: fuzzed for|crash-|leak-|timeout-|oom-" "$out/$t.log" | tail -n 3 | tee -a "$out/summary.log" || true
+      -artifact_prefix="$out/$t/" -print_final_stats=1 -print_funcs=0 corpus >"$out/$t.log" 2>&1) || true
+  grep -a -E "^#[0-9]+: cov|SUMMARY|INFO: fuzzed for" "$out/$t.log" | tail -n 3 | tee -a "$out/summary.log" || true
   ls "$out/$t" | grep -E "^(crash|leak|timeout|oom|slow-unit)-" | sed "s/^/  /" | tee -a "$out/summary.log" || true
 done
