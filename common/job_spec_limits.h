@@ -11,6 +11,8 @@ namespace tunefleet::job_spec_limits {
 // The serialized spec. A Job carries its spec in every ListJobs page and
 // WatchJob event; 64 KiB keeps one job far below gRPC's 4 MiB message limit.
 inline constexpr int64_t kMaxSpecBytes = 64 * 1024;
+// The YAML or JSON text of a spec file (comments and spacing included).
+inline constexpr int64_t kMaxSpecTextBytes = 1024 * 1024;
 inline constexpr int64_t kMaxDisplayNameBytes = 256;
 inline constexpr int64_t kMaxPathBytes = 4096;  // PATH_MAX
 inline constexpr int32_t kMaxAbsPriority = 1'000'000;

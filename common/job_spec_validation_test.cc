@@ -194,6 +194,11 @@ TEST(ValidateJobSpec, OversizedStringsAndSpecAreRefused) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("whole spec"));
   EXPECT_THAT(s.message(), HasSubstr("65536"));
+  // The text of a spec file, before it is parsed at all.
+  auto text = ParseJobSpec("model: {path: m}\n#" + std::string(job_spec_limits::kMaxSpecTextBytes, 'c'), "big.yaml");
+  ASSERT_FALSE(text.ok());
+  EXPECT_THAT(text.status().message(), HasSubstr("big.yaml"));
+  EXPECT_THAT(text.status().message(), HasSubstr("more than the limit of 1048576"));
 }
 
 }  // namespace
