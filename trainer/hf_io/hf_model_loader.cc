@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_integer.h"
 #include "trainer/model/lora.h"
 #include "trainer/model/model_config.h"
 #include "trainer/model/model_weights_check.h"
@@ -58,7 +59,7 @@ absl::Status LoadPeftAdapter(CausalLM& model, const std::string& adapter_dir) {
     if (peft_type == config.end() || *peft_type != "LORA") {
       return absl::InvalidArgumentError(absl::StrCat(config_path, ": peft_type must be LORA"));
     }
-    lora.rank = config.at("r").get<int64_t>();
+    lora.rank = JsonIntegerAt<int64_t>(config, "r");
     lora.alpha = config.at("lora_alpha").get<double>();
     lora.dropout = config.value("lora_dropout", 0.0);
     if (config.at("target_modules").is_string()) {
