@@ -201,5 +201,23 @@ TEST(ValidateJobSpec, OversizedStringsAndSpecAreRefused) {
   EXPECT_THAT(text.status().message(), HasSubstr("more than the limit of 1048576"));
 }
 
+// fuzz/corpus/job_spec_proto/crash-9e1eee34...: WithDefaults multiplied a
+// client's micro_batch_size and world_size as int32s (undefined overflow)
+// before validation had seen them. Now the product is int64, and a spec
+// like that is refused by name.
+TEST(WithDefaults, HugeBatchTimesWorldSizeDoesNotOverflow) {
+  v1::JobSpec spec;
+  spec.mutable_model()->set_path("/m");
+  spec.mutable_dataset()->set_path("/d.jsonl");
+  spec.mutable_hyperparameters()->set_micro_batch_size(std::numeric_limits<int32_t>::max());
+  spec.mutable_resources()->set_world_size(4096);
+  const v1::JobSpec defaulted = WithDefaults(spec);
+  EXPECT_EQ(defaulted.hyperparameters().global_batch_size(), 0);
+  EXPECT_THAT(ValidateJobSpec(defaulted).message(), HasSubstr("hyperparameters.micro_batch_size"));
+  spec.mutable_hyperparameters()->set_micro_batch_size(-1826206567);
+  spec.mutable_resources()->set_world_size(2);
+  EXPECT_EQ(ValidateJobSpec(WithDefaults(spec)).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace tunefleet
