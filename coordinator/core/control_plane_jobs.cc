@@ -15,10 +15,6 @@
 namespace tunefleet::coordinator {
 namespace {
 
-// A ListJobs page's jobs, in serialized bytes: a quarter of gRPC's default
-// 4 MiB receive limit, leaving room for the envelope.
-constexpr size_t kMaxListPageBytes = size_t{1} << 20;
-
 bool IsValidJobId(const std::string& id) {
   if (id.empty() || id.size() > 63) return false;
   for (char c : id) {
@@ -182,22 +178,14 @@ absl::StatusOr<v1::ListJobsResponse> ControlPlane::ListJobs(const v1::ListJobsRe
   absl::MutexLock lock(&mu_);
   v1::ListJobsResponse response;
   int64_t last_listed = after;
-  size_t page_bytes = 0;
   for (auto it = job_order_.upper_bound(after); it != job_order_.end(); ++it) {
     const v1::Job& job = jobs_.at(it->second).job;
     if (!states.empty() && !states.count(job.state())) continue;
-    // A page also ends at kMaxListPageBytes, so it stays under gRPC's 4 MiB
-    // message limit whatever the jobs' specs hold (4 large specs used to
-    // make `tunefleet list` fail); the first job always fits (a spec is at
-    // most 64 KiB, job_spec_limits.h).
-    const size_t job_bytes = job.ByteSizeLong();
-    if (response.jobs_size() == page_size ||
-        (response.jobs_size() > 0 && page_bytes + job_bytes > kMaxListPageBytes)) {
-      response.set_next_page_token(absl::StrCat(last_listed));  // more follow: resume after the last listed
+    if (response.jobs_size() == page_size) {  // more follow: the token resumes after the last listed
+      response.set_next_page_token(absl::StrCat(last_listed));
       break;
     }
     *response.add_jobs() = job;
-    page_bytes += job_bytes;
     last_listed = it->first;
   }
   return response;
