@@ -1,5 +1,8 @@
 #include "common/job_spec_defaults.h"
 
+#include <cstdint>
+#include <limits>
+
 namespace tunefleet {
 
 v1::JobSpec WithDefaults(v1::JobSpec spec) {
@@ -28,7 +31,15 @@ v1::JobSpec WithDefaults(v1::JobSpec spec) {
   if (hp.lr_schedule() == v1::LR_SCHEDULE_UNSPECIFIED) hp.set_lr_schedule(v1::LR_SCHEDULE_COSINE);
   if (hp.max_steps() == 0 && hp.epochs() == 0) hp.set_epochs(1);
   if (hp.micro_batch_size() == 0) hp.set_micro_batch_size(1);
-  if (hp.global_batch_size() == 0) hp.set_global_batch_size(hp.micro_batch_size() * res.world_size());
+  if (hp.global_batch_size() == 0) {
+    // In int64: defaults run before validation, on any int32s a client sent
+    // (found by fuzz/job_spec_proto_fuzz: the int product overflowed). A
+    // product past int32 is left unset for ValidateJobSpec to refuse.
+    const int64_t per_step = int64_t{hp.micro_batch_size()} * res.world_size();
+    if (per_step > 0 && per_step <= std::numeric_limits<int32_t>::max()) {
+      hp.set_global_batch_size(static_cast<int32_t>(per_step));
+    }
+  }
   if (hp.sequence_length() == 0) hp.set_sequence_length(512);
   if (hp.precision() == v1::PRECISION_UNSPECIFIED) {
     hp.set_precision(res.gpus_per_rank() > 0 ? v1::PRECISION_BF16 : v1::PRECISION_FP32);

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/job_spec_limits.h"
 
 namespace tunefleet {
 namespace {
@@ -172,6 +173,13 @@ class YamlToProto {
 }  // namespace
 
 absl::StatusOr<v1::JobSpec> ParseJobSpec(absl::string_view text, absl::string_view source_name) {
+  // Bounded before yaml-cpp builds a node tree of it (many times the text's
+  // size); the parsed spec has its own, smaller limit (ValidateJobSpec).
+  if (static_cast<int64_t>(text.size()) > job_spec_limits::kMaxSpecTextBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", text.size(),
+                                                   " bytes, more than the limit of ",
+                                                   job_spec_limits::kMaxSpecTextBytes, " for a job spec file"));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));

@@ -33,6 +33,7 @@ case $profile in
       libgtest-dev libgmock-dev libbenchmark-dev
       kubernetes-client                    # kubectl kustomize renders deploy/kubernetes (tests/deploy)
       xz-utils                             # the reference vocabularies are committed xz-compressed
+      clang libclang-rt-14-dev             # fuzz/: libFuzzer and its sanitizers (else the targets only replay their corpus)
     ) ;;
   *) echo "install_deps: TUNEFLEET_DEPS must be all or image, not $profile" >&2; exit 2 ;;
 esac

@@ -25,7 +25,10 @@ absl::StatusOr<LossSeries> ReadMetricsFile(const std::string& path) {
     const nlohmann::json line = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     using namespace metric_keys;
     if (!line.is_object() || !line.contains(kStep) || !line[kStep].is_number()) continue;  // a torn last line
-    if (line.contains(kRank) && line[kRank].is_number() && line[kRank].get<int>() != 0) continue;
+    // Compared as JSON and read as an integer only when it is one: get<int>()
+    // casts a float, undefined past the type's range (a rank of 1e300).
+    if (line.contains(kRank) && line[kRank].is_number() && line[kRank] != 0) continue;
+    if (!line[kStep].is_number_integer()) continue;
     const int64_t step = line[kStep].get<int64_t>();
     if (line.contains(kTrainLoss) && line[kTrainLoss].is_number()) series.train[step] = line[kTrainLoss];
     if (line.contains(kEvalLoss) && line[kEvalLoss].is_number()) series.eval[step] = line[kEvalLoss];

@@ -8,6 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "tests/testing/child_process.h"
 
 namespace tunefleet::coordinator {
@@ -379,6 +381,33 @@ TEST_F(ControlPlaneTest, AFinishedJobsLogSourceAndMetricHistorySurviveARestart) 
   ASSERT_TRUE(events.ok());
   EXPECT_EQ(events->size(), 3u);  // submitted, placed, succeeded: paged from the database
   EXPECT_TRUE(finished);
+}
+
+// total_steps arrives as a double from a worker: NaN, Inf and values past
+// int64 are dropped before the cast to the progress' integer (undefined
+// behaviour otherwise), and a good figure stays.
+TEST_F(ControlPlaneTest, NonFiniteOrHugeTotalStepsIsDroppedBeforeTheCast) {
+  Register("w", 1);
+  v1::Job job = Submit(1);
+  plane_->Tick();
+  job = Get(job.name());
+  ASSERT_EQ(job.state(), v1::JOB_STATE_RUNNING);
+  const double values[] = {100, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                           -std::numeric_limits<double>::infinity(), 1e300, -5};
+  int step = 0;
+  for (double total : values) {
+    v1::ReportMetricsRequest report;
+    report.set_worker_id("w");
+    report.set_session(sessions_["w"]);
+    report.set_generation(job.generation());
+    v1::MetricSample* sample = report.add_samples();
+    sample->set_job(job.name());
+    sample->set_event("step");
+    sample->set_step(++step);
+    (*sample->mutable_values())["total_steps"] = total;
+    ASSERT_TRUE(plane_->ReportMetrics(report).ok()) << total;
+    EXPECT_EQ(Get(job.name()).progress().total_steps(), 100) << total;
+  }
 }
 
 TEST_F(ControlPlaneTest, WorkerDrainedByItsOwnSigtermIsReadyAfterItRestartsButAnOperatorsDrainStays) {

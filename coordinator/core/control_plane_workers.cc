@@ -7,9 +7,12 @@
 // (re)sent as assignments; ranks it reports but should not run are stopped.
 // A lost reply is therefore repaired by the next heartbeat.
 
+#include <cmath>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/exit_codes.h"
+#include "common/job_spec_limits.h"
 #include "common/log.h"
 #include "common/metric_samples.h"
 #include "common/proto_time.h"
@@ -402,7 +405,13 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
       };
       if (sample.step() > progress.step()) progress.set_step(sample.step());
       if (sample.rank() == 0) {  // one rank speaks for the job's figures
-        if (const double* v = value(metric_keys::kTotalSteps)) progress.set_total_steps(static_cast<int64_t>(*v));
+        // A worker's figure, checked before the cast: NaN, Inf or a value
+        // past int64 makes static_cast undefined behaviour. Anything outside
+        // the spec's own step limit is dropped (the last good figure stays).
+        if (const double* v = value(metric_keys::kTotalSteps);
+            v && std::isfinite(*v) && *v >= 0 && *v <= static_cast<double>(job_spec_limits::kMaxSteps)) {
+          progress.set_total_steps(static_cast<int64_t>(*v));
+        }
         if (const double* v = value(metric_keys::kTrainLoss)) progress.set_train_loss(*v);
         if (const double* v = value(metric_keys::kEvalLoss)) progress.set_eval_loss(*v);
         if (const double* v = value(metric_keys::kTokensPerSecond)) progress.set_tokens_per_second(*v);

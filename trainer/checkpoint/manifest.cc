@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_integer.h"
 #include "trainer/checkpoint/crc32c.h"
 
 namespace tunefleet {
@@ -23,7 +24,7 @@ json FileToJson(const FileRecord& f) {
 FileRecord FileFromJson(const json& j) {
   FileRecord f;
   f.name = j.at("name").get<std::string>();
-  f.size_bytes = j.at("size_bytes").get<uint64_t>();
+  f.size_bytes = JsonIntegerAt<uint64_t>(j, "size_bytes");
   const std::string hex = j.at("crc32c").get<std::string>();
   if (hex.size() != 8 || !absl::SimpleHexAtoi(hex, &f.crc32c)) {
     throw std::runtime_error(absl::StrCat("file '", f.name, "': bad crc32c '", hex, "'"));
@@ -39,11 +40,11 @@ json ShardToJson(const OptimizerShardRecord& s) {
 OptimizerShardRecord ShardFromJson(const json& j) {
   OptimizerShardRecord s;
   s.file = j.at("file").get<std::string>();
-  s.rank = j.at("rank").get<int>();
-  s.begin = j.at("begin").get<int64_t>();
-  s.end = j.at("end").get<int64_t>();
-  s.padded_numel = j.at("padded_numel").get<int64_t>();
-  s.numel = j.at("numel").get<int64_t>();
+  s.rank = JsonIntegerAt<int>(j, "rank");
+  s.begin = JsonIntegerAt<int64_t>(j, "begin");
+  s.end = JsonIntegerAt<int64_t>(j, "end");
+  s.padded_numel = JsonIntegerAt<int64_t>(j, "padded_numel");
+  s.numel = JsonIntegerAt<int64_t>(j, "numel");
   if (s.begin < 0 || s.end < s.begin || s.end > s.padded_numel || s.numel > s.padded_numel) {
     throw std::runtime_error(absl::StrCat("shard '", s.file, "': inconsistent range [", s.begin, ", ", s.end,
                                           ") of ", s.padded_numel, " (", s.numel, " real)"));
@@ -87,9 +88,9 @@ absl::StatusOr<RankFilesRecord> RankFilesRecordFromJson(absl::string_view text, 
   try {
     const json j = json::parse(text);
     RankFilesRecord r;
-    r.rank = j.at("rank").get<int>();
-    r.world_size = j.at("world_size").get<int>();
-    r.step = j.at("step").get<int64_t>();
+    r.rank = JsonIntegerAt<int>(j, "rank");
+    r.world_size = JsonIntegerAt<int>(j, "world_size");
+    r.step = JsonIntegerAt<int64_t>(j, "step");
     r.save_id = j.at("save_id").get<std::string>();
     r.files = FilesFromJson(j.at("files"));
     if (j.contains("optimizer_shard")) r.optimizer_shard = ShardFromJson(j.at("optimizer_shard"));
@@ -143,15 +144,15 @@ absl::StatusOr<Manifest> ManifestFromJson(absl::string_view text, absl::string_v
           absl::StrCat(path, ": manifest checksum mismatch (stored ", stored, ", computed ", actual, ")"));
     }
     Manifest m;
-    m.format_version = j.at("format_version").get<int>();
+    m.format_version = JsonIntegerAt<int>(j, "format_version");
     if (m.format_version != 1) {
       return absl::UnimplementedError(absl::StrCat(path, ": unknown format_version ", m.format_version));
     }
     m.job = j.at("job").get<std::string>();
-    m.step = j.at("step").get<int64_t>();
-    m.world_size = j.at("world_size").get<int>();
+    m.step = JsonIntegerAt<int64_t>(j, "step");
+    m.world_size = JsonIntegerAt<int>(j, "world_size");
     m.save_id = j.at("save_id").get<std::string>();
-    m.created_unix_ms = j.at("created_unix_ms").get<int64_t>();
+    m.created_unix_ms = JsonIntegerAt<int64_t>(j, "created_unix_ms");
     if (j.contains("loss")) m.loss = j.at("loss").get<double>();
     m.files = FilesFromJson(j.at("files"));
     for (const json& s : j.at("optimizer_shards")) m.optimizer_shards.push_back(ShardFromJson(s));

@@ -6,7 +6,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+#include <utility>
+
 #include "trainer/checkpoint/checkpoint_layout.h"
+#include "trainer/checkpoint/crc32c.h"
 #include "trainer/checkpoint/trainer_state.h"
 
 namespace tunefleet {
@@ -54,6 +58,40 @@ TEST(ManifestTest, NonFiniteLossIsLeftOut) {
   absl::StatusOr<Manifest> back = ManifestFromJson(ManifestToJson(m), "manifest.json");
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_FALSE(back->loss.has_value());
+}
+
+// Re-seals an edited manifest with a correct checksum, as a writer with bad
+// intent (or fuzz/checkpoint_manifest_fuzz) would.
+std::string Resealed(nlohmann::json j) {
+  j.erase("manifest_crc32c");
+  const std::string canonical = j.dump();
+  j["manifest_crc32c"] = Crc32cHex(Crc32c(canonical.data(), canonical.size()));
+  return j.dump();
+}
+
+// Found by fuzz/checkpoint_manifest_fuzz: a float where an integer belongs
+// reached nlohmann's get<int64_t>(), a static_cast that is undefined past
+// int64's range. Now an INVALID_ARGUMENT-class error naming file and key.
+TEST(ManifestTest, NumbersThatAreNotIntegersOfTheirTypeAreErrorsNotCasts) {
+  const nlohmann::json good = nlohmann::json::parse(ManifestToJson(SampleManifest()));
+  const std::pair<const char*, nlohmann::json> cases[] = {
+      {"step", 1e300}, {"step", 1.5}, {"world_size", int64_t{1} << 40}, {"created_unix_ms", -1e300},
+      {"format_version", "1"}};
+  for (const auto& [key, value] : cases) {
+    nlohmann::json j = good;
+    j[key] = value;
+    auto back = ManifestFromJson(Resealed(j), "ckpt/manifest.json");
+    ASSERT_FALSE(back.ok()) << key << " = " << value.dump();
+    EXPECT_THAT(back.status().message(), HasSubstr("ckpt/manifest.json")) << key;
+    EXPECT_THAT(back.status().message(), HasSubstr(key)) << back.status();
+  }
+  nlohmann::json shard = good;
+  shard["optimizer_shards"][0]["end"] = 1e300;
+  EXPECT_FALSE(ManifestFromJson(Resealed(shard), "m.json").ok());
+  auto record = RankFilesRecordFromJson(R"({"rank": 1e300, "world_size": 2, "step": 1, "save_id": "a", "files": []})",
+                                        "rank-0.files.json");
+  ASSERT_FALSE(record.ok());
+  EXPECT_THAT(record.status().message(), HasSubstr("rank"));
 }
 
 TEST(ManifestTest, AnEditedManifestFailsItsOwnChecksum) {

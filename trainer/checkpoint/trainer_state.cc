@@ -5,6 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_integer.h"
 
 namespace tunefleet {
 
@@ -32,15 +33,15 @@ absl::StatusOr<TrainerState> TrainerStateFromJson(absl::string_view text, absl::
   try {
     const json j = json::parse(text);
     TrainerState s;
-    s.step = j.at("step").get<int64_t>();
-    s.epoch = j.at("epoch").get<int64_t>();
-    s.step_in_epoch = j.at("step_in_epoch").get<int64_t>();
-    s.lr_schedule_step = j.at("lr_schedule_step").get<int64_t>();
-    s.world_size = j.at("world_size").get<int>();
-    s.rank = j.at("rank").get<int>();
-    s.zero_stage = j.at("zero_stage").get<int>();
-    s.flat_numel = j.at("flat_numel").get<int64_t>();
-    s.flat_padded_numel = j.at("flat_padded_numel").get<int64_t>();
+    s.step = JsonIntegerAt<int64_t>(j, "step");
+    s.epoch = JsonIntegerAt<int64_t>(j, "epoch");
+    s.step_in_epoch = JsonIntegerAt<int64_t>(j, "step_in_epoch");
+    s.lr_schedule_step = JsonIntegerAt<int64_t>(j, "lr_schedule_step");
+    s.world_size = JsonIntegerAt<int>(j, "world_size");
+    s.rank = JsonIntegerAt<int>(j, "rank");
+    s.zero_stage = JsonIntegerAt<int>(j, "zero_stage");
+    s.flat_numel = JsonIntegerAt<int64_t>(j, "flat_numel");
+    s.flat_padded_numel = JsonIntegerAt<int64_t>(j, "flat_padded_numel");
     for (const auto& [name, encoded] : j.at("rng_states_base64").items()) {
       std::string bytes;
       if (!absl::Base64Unescape(encoded.get<std::string>(), &bytes)) {

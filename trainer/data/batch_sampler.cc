@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/job_spec_limits.h"
 #include "trainer/data/shuffle.h"
 
 namespace tunefleet {
@@ -96,7 +97,14 @@ absl::StatusOr<int64_t> TotalTrainingSteps(int64_t max_steps, double epochs, int
   if (max_steps > 0) return max_steps;
   const double e = epochs > 0 ? epochs : 1.0;
   // The epsilon keeps 0.1 * 30 = 3.0000000000000004 at 3 steps, not 4.
-  const auto steps = static_cast<int64_t>(std::ceil(e * static_cast<double>(steps_per_epoch) - 1e-6));
+  const double exact = std::ceil(e * static_cast<double>(steps_per_epoch) - 1e-6);
+  // Checked before the cast, which is undefined past int64 (a spec is
+  // validated, but this is also reached with epochs from other callers).
+  if (!(exact <= static_cast<double>(job_spec_limits::kMaxSteps))) {
+    return absl::InvalidArgumentError(absl::StrCat(epochs, " epochs of ", steps_per_epoch, " steps is more than ",
+                                                   job_spec_limits::kMaxSteps, " steps"));
+  }
+  const auto steps = static_cast<int64_t>(exact);
   if (steps < 1) {
     return absl::FailedPreconditionError(
         absl::StrCat(epochs, " epochs of ", steps_per_epoch, " steps is no optimizer step at all"));

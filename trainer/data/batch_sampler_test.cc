@@ -1,6 +1,7 @@
 #include "trainer/data/batch_sampler.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <vector>
 
@@ -115,6 +116,10 @@ TEST(BatchSamplerTest, TotalTrainingSteps) {
   EXPECT_EQ(*TotalTrainingSteps(0, 0.1, 30), 3);    // not 4 from 3.0000000000000004
   EXPECT_FALSE(TotalTrainingSteps(-1, 0, 10).ok());
   EXPECT_FALSE(TotalTrainingSteps(0, 1, 0).ok());
+  // Past int64 (undefined as a cast) or the step limit: refused, not cast.
+  EXPECT_FALSE(TotalTrainingSteps(0, 1e300, 10).ok());
+  EXPECT_FALSE(TotalTrainingSteps(0, 1e6, 1000000).ok());
+  EXPECT_FALSE(TotalTrainingSteps(0, std::numeric_limits<double>::quiet_NaN(), 10).ok());
 }
 
 TEST(EvalMicroBatchesTest, RanksCoverEverySequenceOnceInOrder) {

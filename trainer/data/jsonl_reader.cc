@@ -1,6 +1,8 @@
 #include "trainer/data/jsonl_reader.h"
 
+#include <fstream>
 #include <istream>
+#include <streambuf>
 #include <utility>
 
 #include <ext/stdio_filebuf.h>
@@ -20,6 +22,36 @@ using json = nlohmann::json;
 
 absl::Status LineError(const std::string& where, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
+}
+
+absl::Status LineTooLong(const std::string& source, int64_t line_number, size_t max_line_bytes) {
+  return LineError(absl::StrCat(source, ":", line_number),
+                   absl::StrCat("line is longer than the limit of ", max_line_bytes,
+                                " bytes (one line is one example)"));
+}
+
+// std::getline with a bound: reads one line into `line` (without its '\n'),
+// or stops after max_bytes + 1 bytes and sets `too_long`. False at the end of
+// the stream when nothing was read.
+bool ReadBoundedLine(std::istream& in, size_t max_bytes, std::string& line, bool& too_long) {
+  line.clear();
+  too_long = false;
+  std::streambuf* buf = in.rdbuf();
+  bool any = false;
+  for (;;) {
+    const int c = buf->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(std::ios::eofbit);
+      return any;
+    }
+    any = true;
+    if (c == '\n') return true;
+    if (line.size() == max_bytes) {
+      too_long = true;
+      return true;
+    }
+    line.push_back(static_cast<char>(c));
+  }
 }
 
 // "keys a, b, c" of an object, so an error shows what the line does have.
@@ -179,18 +211,20 @@ const char* ChatRoleName(ChatRole role) {
 }
 
 absl::StatusOr<std::vector<DatasetRecord>> ParseJsonl(absl::string_view contents, const std::string& source_name,
-                                                      v1::DatasetFormat format) {
+                                                      v1::DatasetFormat format, size_t max_line_bytes) {
   LineParser parser(source_name, format);
   int64_t line_number = 0;
   for (absl::string_view line : absl::StrSplit(contents, '\n')) {
     ++line_number;
+    if (line.size() > max_line_bytes) return LineTooLong(source_name, line_number, max_line_bytes);
     absl::Status status = parser.Add(line, line_number);
     if (!status.ok()) return status;
   }
   return parser.TakeRecords();
 }
 
-absl::StatusOr<std::vector<DatasetRecord>> ReadJsonlFile(const std::string& path, v1::DatasetFormat format) {
+absl::StatusOr<std::vector<DatasetRecord>> ReadJsonlFile(const std::string& path, v1::DatasetFormat format,
+                                                         size_t max_line_bytes) {
   // Line by line, so a large file is never held twice (as text and as records).
   // Through the path policy: beneath the allowed roots, a regular file (never
   // a FIFO or a device that would hang or never end).
@@ -203,8 +237,10 @@ absl::StatusOr<std::vector<DatasetRecord>> ReadJsonlFile(const std::string& path
   LineParser parser(path, format);
   std::string line;
   int64_t line_number = 0;
-  while (std::getline(in, line)) {
+  bool too_long = false;
+  while (ReadBoundedLine(in, max_line_bytes, line, too_long)) {
     ++line_number;
+    if (too_long) return LineTooLong(path, line_number, max_line_bytes);
     absl::Status status = parser.Add(line, line_number);
     if (!status.ok()) return status;
   }

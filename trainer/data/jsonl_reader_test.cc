@@ -1,5 +1,7 @@
 #include "trainer/data/jsonl_reader.h"
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -130,6 +132,39 @@ TEST(JsonlReaderTest, UndetectableFirstLineIsAnError) {
   ASSERT_FALSE(records.ok());
   EXPECT_THAT(std::string(records.status().message()), StartsWith("x.jsonl:2: cannot detect the dataset format"));
   EXPECT_THAT(std::string(records.status().message()), HasSubstr(R"("input", "output")"));
+}
+
+// A line past the limit is refused with file and line before it is parsed
+// (or, from a file, read whole).
+TEST(JsonlReaderTest, OverlongLineIsRefusedNamingFileAndLine) {
+  const std::string ok_line = R"({"text": "short"})";
+  const std::string long_line = R"({"text": ")" + std::string(100, 'x') + R"("})";
+  auto parsed = ParseJsonl(ok_line + "\n" + long_line + "\n", "big.jsonl", v1::DATASET_FORMAT_TEXT,
+                           /*max_line_bytes=*/64);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(parsed.status().message()), StartsWith("big.jsonl:2: line is longer than the limit of 64 bytes"));
+
+  const std::string path = ::testing::TempDir() + "/overlong.jsonl";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << ok_line << "\n\n" << long_line;  // the last line has no newline
+  }
+  auto read = ReadJsonlFile(path, v1::DATASET_FORMAT_TEXT, /*max_line_bytes=*/64);
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(std::string(read.status().message()), StartsWith(path + ":3: line is longer than the limit of 64 bytes"));
+  // At the limit exactly, and with no final newline, the file reads.
+  auto at_limit = ReadJsonlFile(path, v1::DATASET_FORMAT_TEXT, long_line.size());
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status();
+  EXPECT_EQ(at_limit->size(), 2u);
+  std::remove(path.c_str());
+}
+
+TEST(JsonlReaderTest, DefaultLineLimitIs32MiB) {
+  const std::string huge = R"({"text": ")" + std::string(kMaxJsonlLineBytes, 'x') + R"("})";
+  auto parsed = ParseJsonl(huge, "huge.jsonl", v1::DATASET_FORMAT_TEXT);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("huge.jsonl:1: line is longer than the limit of 33554432"));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "trainer/gguf/gguf_dequant.h"
 #include "trainer/gguf/gguf_tokenizer.h"
+#include "trainer/model/model_weights_check.h"
 
 namespace tunefleet {
 namespace {
@@ -142,6 +143,13 @@ absl::StatusOr<ModelConfig> GgufModelConfig(const GgufFile& file) {
     if (tokenizer->eos_token_id) c.eos_token_ids = {*tokenizer->eos_token_id};
   }
   if (auto s = ValidateModelConfig(c, file.source()); !s.ok()) return s;
+  // block_count and the sizes against the tensor table, before anything is
+  // built from them (GGUF dims are fastest-first: reversed to HF's order).
+  WeightShapes shapes;
+  for (const GgufTensorInfo& t : file.tensors()) {
+    shapes[HfNameOf(t.name)] = std::vector<int64_t>(t.dims.rbegin(), t.dims.rend());
+  }
+  if (auto s = CheckConfigAgainstWeights(c, shapes, file.source()); !s.ok()) return s;
   return c;
 }
 

@@ -1,5 +1,8 @@
 #include "trainer/gguf/gguf_tokenizer.h"
 
+#include <exception>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -52,9 +55,8 @@ std::optional<int64_t> OptionalId(const GgufFile& file, const std::string& key, 
   return static_cast<int64_t>(*id);
 }
 
-}  // namespace
-
-absl::StatusOr<GgufTokenizerFiles> GgufTokenizer(const GgufFile& file) {
+// Throws what nlohmann::json throws; GgufTokenizer turns it into a status.
+absl::StatusOr<GgufTokenizerFiles> BuildTokenizerFiles(const GgufFile& file) {
   const std::string& src = file.source();
   auto model = file.String("tokenizer.ggml.model");
   if (!model.ok()) return model.status();
@@ -143,6 +145,21 @@ absl::StatusOr<GgufTokenizerFiles> GgufTokenizer(const GgufFile& file) {
   }
   files.tokenizer_config_json = config.dump(2);
   return files;
+}
+
+}  // namespace
+
+absl::StatusOr<GgufTokenizerFiles> GgufTokenizer(const GgufFile& file) {
+  // GGUF strings are bytes; JSON strings must be UTF-8, and dump() throws on
+  // anything else (found by fuzz/gguf_metadata_fuzz: the exception escaped
+  // and aborted the process). A file whose tokens or template are not UTF-8
+  // is refused by name instead.
+  try {
+    return BuildTokenizerFiles(file);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file.source(), ": GGUF tokenizer metadata cannot be written as tokenizer.json: ", e.what()));
+  }
 }
 
 }  // namespace tunefleet

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -162,6 +163,27 @@ TEST_F(HfIoTest, MissingOrTruncatedWeightsAreNamed) {
   auto missing = LoadHfModel(out);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find(out), std::string::npos) << missing.status();
+}
+
+// A config.json that claims more layers (or another vocabulary) than the
+// weights hold fails on the weights' headers, naming both, before the model
+// is built from the config's numbers.
+TEST_F(HfIoTest, ConfigThatDisagreesWithTheWeightsFailsBeforeBuilding) {
+  auto model = TinyModel(TinyConfig());
+  const auto out = (dir_ / "model").string();
+  ASSERT_TRUE(ExportHfModel(*model, (dir_ / "base").string(), out).ok());
+  const nlohmann::json written = nlohmann::json::parse(std::ifstream(out + "/config.json"));
+  for (const auto& [key, value, expected] : std::vector<std::tuple<std::string, int64_t, std::string>>{
+           {"num_hidden_layers", 1000, "num_hidden_layers is 1000 but the weights hold 2 layer(s)"},
+           {"vocab_size", 4096, "model.embed_tokens.weight has shape [64, 32], the config implies [4096, 32]"}}) {
+    nlohmann::json config = written;
+    config[key] = value;
+    std::ofstream(out + "/config.json") << config.dump();
+    auto loaded = LoadHfModel(out);
+    ASSERT_FALSE(loaded.ok()) << key;
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument) << key;
+    EXPECT_NE(loaded.status().message().find(expected), std::string::npos) << loaded.status();
+  }
 }
 
 }  // namespace

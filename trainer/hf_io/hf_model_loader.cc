@@ -6,8 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/fs/process_path_policy.h"
+#include "common/json_integer.h"
 #include "trainer/model/lora.h"
 #include "trainer/model/model_config.h"
+#include "trainer/model/model_weights_check.h"
 #include "trainer/model/weight_loading.h"
 #include "trainer/safetensors/safetensors_torch.h"
 #include "trainer/safetensors/sharded_weights.h"
@@ -32,10 +34,15 @@ absl::StatusOr<std::shared_ptr<CausalLM>> LoadHfModel(const std::string& dir,
                                                       const torch::TensorOptions& options) {
   auto config = LoadModelConfig(dir + "/config.json");
   if (!config.ok()) return config.status();
-  auto model = CreateModel(*config, options);
-  if (!model.ok()) return model.status();
+  // The weights' headers first (mapped, nothing read): a config that does
+  // not match them fails here, before CreateModel allocates from its numbers.
   auto weights = OpenModelWeights(dir);
   if (!weights.ok()) return weights.status();
+  WeightShapes shapes;
+  for (const std::string& name : (*weights)->names()) shapes[name] = (*weights)->Find(name)->shape;
+  if (auto s = CheckConfigAgainstWeights(*config, shapes, dir); !s.ok()) return s;
+  auto model = CreateModel(*config, options);
+  if (!model.ok()) return model.status();
   if (auto s = LoadWeights(**model, SourceOf(**weights)); !s.ok()) return s;
   return model;
 }
@@ -53,7 +60,7 @@ absl::Status LoadPeftAdapter(CausalLM& model, const std::string& adapter_dir) {
     if (peft_type == config.end() || *peft_type != "LORA") {
       return absl::InvalidArgumentError(absl::StrCat(config_path, ": peft_type must be LORA"));
     }
-    lora.rank = config.at("r").get<int64_t>();
+    lora.rank = JsonIntegerAt<int64_t>(config, "r");
     lora.alpha = config.at("lora_alpha").get<double>();
     lora.dropout = config.value("lora_dropout", 0.0);
     if (config.at("target_modules").is_string()) {

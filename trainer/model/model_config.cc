@@ -1,5 +1,6 @@
 #include "trainer/model/model_config.h"
 
+#include <cmath>
 #include <exception>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -263,13 +264,34 @@ absl::Status ValidateModelConfig(const ModelConfig& c, const std::string& source
   for (const auto& [name, value] : positive) {
     if (value <= 0) return invalid(absl::StrCat(name, " must be positive, got ", value));
   }
+  const std::pair<const char*, std::pair<int64_t, int64_t>> bounded[] = {
+      {"num_hidden_layers", {c.num_hidden_layers, kMaxModelLayers}},
+      {"hidden_size", {c.hidden_size, kMaxModelHiddenSize}},
+      {"intermediate_size", {c.intermediate_size, kMaxModelIntermediateSize}},
+      {"num_attention_heads", {c.num_attention_heads, kMaxModelAttentionHeads}},
+      {"num_key_value_heads", {c.num_key_value_heads, c.num_attention_heads}},
+      {"head_dim", {c.head_dim, kMaxModelHeadDim}},
+      {"vocab_size", {c.vocab_size, kMaxModelVocabSize}},
+      {"max_position_embeddings", {c.max_position_embeddings, kMaxModelPositionEmbeddings}}};
+  for (const auto& [name, value_and_max] : bounded) {
+    if (value_and_max.first > value_and_max.second) {
+      return invalid(absl::StrCat(name, " ", value_and_max.first, " is more than the limit of ", value_and_max.second));
+    }
+  }
+  if (const int64_t params = ModelParameterCount(c); params > kMaxModelParameters) {
+    return invalid(absl::StrCat("the configuration implies ", params, " parameters, more than the limit of ",
+                                kMaxModelParameters));
+  }
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     return invalid(absl::StrCat("num_attention_heads ", c.num_attention_heads,
                                 " must be a multiple of num_key_value_heads ", c.num_key_value_heads));
   }
   if (c.head_dim % 2 != 0) return invalid(absl::StrCat("head_dim ", c.head_dim, " must be even (RoPE)"));
-  if (!(c.rms_norm_eps > 0.0)) return invalid("rms_norm_eps must be positive");
-  if (!(c.rope_theta > 0.0)) return invalid("rope_theta must be positive");
+  if (!(c.rms_norm_eps > 0.0) || !std::isfinite(c.rms_norm_eps)) return invalid("rms_norm_eps must be positive and finite");
+  if (!(c.rope_theta > 0.0) || !std::isfinite(c.rope_theta)) return invalid("rope_theta must be positive and finite");
+  if (!(c.initializer_range >= 0.0) || !std::isfinite(c.initializer_range)) {
+    return invalid("initializer_range must be a finite number, not negative");
+  }
   if (c.hidden_act != "silu") {
     return absl::UnimplementedError(absl::StrCat(source, ": unsupported hidden_act \"", c.hidden_act, "\""));
   }
@@ -280,13 +302,23 @@ absl::Status ValidateModelConfig(const ModelConfig& c, const std::string& source
           absl::StrCat(source, ": unsupported rope_scaling type \"", s.rope_type, "\""));
     }
     if (!(s.factor > 0.0) || !(s.low_freq_factor > 0.0) || !(s.high_freq_factor > s.low_freq_factor) ||
-        s.original_max_position_embeddings <= 0) {
+        !std::isfinite(s.factor) || !std::isfinite(s.high_freq_factor) || s.original_max_position_embeddings <= 0) {
       return invalid(
           "rope_scaling needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
           "original_max_position_embeddings > 0");
     }
   }
   return absl::OkStatus();
+}
+
+int64_t ModelParameterCount(const ModelConfig& c) {
+  const int64_t q = c.num_attention_heads * c.head_dim;
+  const int64_t kv = c.num_key_value_heads * c.head_dim;
+  const int64_t attention = c.hidden_size * (q + 2 * kv) + q * c.hidden_size + (c.qkv_bias() ? q + 2 * kv : 0);
+  const int64_t mlp = 3 * c.hidden_size * c.intermediate_size;
+  const int64_t per_layer = attention + mlp + 2 * c.hidden_size;
+  const int64_t embeddings = c.vocab_size * c.hidden_size * (c.tie_word_embeddings ? 1 : 2);
+  return embeddings + c.num_hidden_layers * per_layer + c.hidden_size;
 }
 
 absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text, const std::string& source) {

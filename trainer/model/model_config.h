@@ -61,6 +61,27 @@ struct ModelConfig {
   std::string ToJson() const;
 };
 
+// Upper bounds ValidateModelConfig applies, so a hostile or corrupt
+// config.json (or GGUF header) is refused before the model allocates
+// anything from its numbers. Each is several times the largest released
+// Llama-family model (Llama 3.1 405B: 126 layers, hidden 16384, 128 heads,
+// intermediate 53248; the largest vocabularies ~262k). docs/security.md.
+inline constexpr int64_t kMaxModelLayers = 1024;
+inline constexpr int64_t kMaxModelHiddenSize = 65536;
+inline constexpr int64_t kMaxModelIntermediateSize = 262144;
+inline constexpr int64_t kMaxModelAttentionHeads = 1024;
+inline constexpr int64_t kMaxModelHeadDim = 1024;
+inline constexpr int64_t kMaxModelVocabSize = int64_t{1} << 22;
+inline constexpr int64_t kMaxModelPositionEmbeddings = int64_t{1} << 24;
+// Parameters implied by the numbers above (embeddings, attention, MLP):
+// 2^40 is ~1.1 trillion, 4 TiB in fp32, beyond any machine this runs on.
+inline constexpr int64_t kMaxModelParameters = int64_t{1} << 40;
+
+// The parameter count a config implies (weights only, biases and norms
+// included), for the bound above and for messages. Needs a config whose
+// sizes are each within the bounds (no overflow then).
+int64_t ModelParameterCount(const ModelConfig& config);
+
 // Parses config.json text; `source` (a path) is named in every error.
 absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text, const std::string& source);
 // Reads and parses a config.json file.

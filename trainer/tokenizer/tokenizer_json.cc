@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/fs/process_path_policy.h"
+#include "common/json_integer.h"
 #include "nlohmann/json.hpp"
 #include "trainer/tokenizer/bpe_tokenizer.h"
 #include "trainer/tokenizer/tokenizer.h"
@@ -139,7 +140,7 @@ absl::StatusOr<std::unique_ptr<BpeModel>> ParseModel(const json& root) {
 
   std::vector<std::pair<std::string, int32_t>> vocab;
   vocab.reserve(m["vocab"].size());
-  for (const auto& [token, id] : m["vocab"].items()) vocab.emplace_back(token, id.get<int32_t>());
+  for (const auto& [token, id] : m["vocab"].items()) vocab.emplace_back(token, JsonInteger<int32_t>(id, "model.vocab"));
 
   std::vector<std::pair<std::string, std::string>> merges;
   const json& list = m.contains("merges") ? m["merges"] : json::array();
@@ -173,7 +174,7 @@ absl::StatusOr<std::vector<AddedToken>> ParseAddedTokens(const json& root) {
   if (!root.contains("added_tokens") || root["added_tokens"].is_null()) return tokens;
   for (const json& t : root["added_tokens"]) {
     AddedToken token;
-    token.id = t.at("id").get<int32_t>();
+    token.id = JsonIntegerAt<int32_t>(t, "id");
     token.content = t.at("content").get<std::string>();
     if (token.content.empty()) return Invalid(absl::StrCat("added token ", token.id, " has empty content"));
     token.special = BoolOr(t, "special", false);

@@ -257,5 +257,18 @@ TEST(TokenizerErrorTest, FileErrorsNameTheFile) {
   EXPECT_THAT(std::string(broken.status().message()), HasSubstr(path));
 }
 
+// A vocabulary id that is not an int32 (1e300, 2^40, 1.5) is refused by
+// name; get<int32_t>() cast it, undefined behaviour for 1e300.
+TEST(TokenizerJsonTest, VocabAndAddedTokenIdsMustBeInt32) {
+  for (const nlohmann::json& bad : {nlohmann::json(1e300), nlohmann::json(int64_t{1} << 40), nlohmann::json(1.5)}) {
+    nlohmann::json j = TinyJson();
+    j["model"]["vocab"][j["model"]["vocab"].begin().key()] = bad;
+    EXPECT_THAT(LoadError(j.dump()), HasSubstr("model.vocab")) << bad.dump();
+    nlohmann::json added = TinyJson();
+    added["added_tokens"] = nlohmann::json::array({{{"id", bad}, {"content", "<x>"}}});
+    EXPECT_THAT(LoadError(added.dump()), HasSubstr("\"id\"")) << bad.dump();
+  }
+}
+
 }  // namespace
 }  // namespace tunefleet

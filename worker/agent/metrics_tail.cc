@@ -58,7 +58,12 @@ std::vector<v1::MetricSample> MetricsTail::Poll() {
       } else if (key == metric_keys::kStep && value.is_number_integer()) {
         sample.set_step(value.get<int64_t>());
       } else if (key == metric_keys::kTime && value.is_number()) {
-        *sample.mutable_time() = ToProtoTime(absl::FromUnixMicros(static_cast<int64_t>(value.get<double>() * 1e6)));
+        // Range-checked before the cast, which is undefined past int64
+        // (1e300 seconds); a time outside ~[1970, 5138] is left unset.
+        const double seconds = value.get<double>();
+        if (seconds >= 0 && seconds < 1e11) {
+          *sample.mutable_time() = ToProtoTime(absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6)));
+        }
       } else if (key == metric_keys::kRank) {
         continue;
       } else if (value.is_number()) {

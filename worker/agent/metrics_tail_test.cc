@@ -76,5 +76,19 @@ TEST(MetricsTail, KeepsTheNewestFigureOfEachKind) {
   EXPECT_DOUBLE_EQ(p.checkpoint_stall_seconds.value_or(-1), 0.02);
 }
 
+// A time that no cast to int64 microseconds holds (1e300, negative) is
+// dropped before the cast, and the sample is stamped on arrival instead.
+TEST(MetricsTail, TimeOutsideInt64IsReplacedNotCast) {
+  const std::string path = ::testing::TempDir() + "/metrics_tail_huge_time.jsonl";
+  std::remove(path.c_str());
+  MetricsTail tail(path);
+  std::ofstream out(path);
+  out << R"({"event":"step","time":1e300,"step":1,"total_steps":10})" << "\n"
+      << R"({"event":"step","time":-1e300,"step":2})" << "\n" << std::flush;
+  const auto samples = tail.Poll();
+  ASSERT_EQ(samples.size(), 2u);
+  for (const auto& sample : samples) EXPECT_GT(sample.time().seconds(), 1'600'000'000);
+}
+
 }  // namespace
 }  // namespace tunefleet::worker

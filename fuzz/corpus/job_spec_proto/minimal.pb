@@ -1,0 +1,3 @@
+R
+mZ	
+d.jsonl
