@@ -35,7 +35,7 @@ inline void RunRanks(int world, const std::function<void(int, Collectives&)>& bo
   std::vector<std::thread> threads;
   for (int r = 0; r < world; ++r) {
     threads.emplace_back([&, r] {
-      RendezvousConfig config{url, r, world, 0};
+      RendezvousConfig config{url, r, world, /*local_rank=*/0, /*secret=*/""};
       auto collectives = ConnectCollectives(config, /*cuda=*/false, timeout);
       ASSERT_TRUE(collectives.ok()) << collectives.status();
       body(r, **collectives);
