@@ -111,9 +111,9 @@ void Cluster::StartWorker(const std::string& id, int slots, const std::vector<st
   if (slots > 0) argv.push_back("--cpu-only");
   // Jobs of these tests read the repository's demo model and write under the
   // test's folder: the worker's roots (its trainers refuse anything else).
-  for (const std::string& root : {dir_, std::string(TUNEFLEET_SOURCE_DIR), std::string(TUNEFLEET_BINARY_DIR)}) {
-    argv.insert(argv.end(), {"--allowed-root", root});
-  }
+  std::vector<std::string> roots = {dir_, TUNEFLEET_SOURCE_DIR, TUNEFLEET_BINARY_DIR};
+  roots.insert(roots.end(), options_.worker_allowed_roots.begin(), options_.worker_allowed_roots.end());
+  for (const std::string& root : roots) argv.insert(argv.end(), {"--allowed-root", root});
   for (const std::string& flag : WorkerTlsFlags(id)) argv.push_back(flag);
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   auto worker = std::make_unique<ChildProcess>(ChildProcess::Start(argv));

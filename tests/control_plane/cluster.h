@@ -24,6 +24,9 @@ struct ClusterOptions {
   std::vector<std::string> coordinator_flags = {
       "--heartbeat-interval", "0.2", "--worker-timeout", "1.5", "--restart-backoff", "0.2",
       "--tick-interval", "0.05"};
+  // The workers' roots besides the cluster's folder, the sources and the
+  // build (their trainers refuse any other path).
+  std::vector<std::string> worker_allowed_roots;
 };
 
 class Cluster {

@@ -43,8 +43,10 @@ constexpr auto kRunTimeout = std::chrono::minutes(4);
 // a shared 2-core machine must not make a healthy worker look lost.
 constexpr double kWorkerTimeoutSeconds = 3;
 
-ClusterOptions RecoveryOptions() {
+// `shared_data`: a folder of another cluster's that this one's jobs read.
+ClusterOptions RecoveryOptions(const std::string& shared_data = "") {
   ClusterOptions options;
+  if (!shared_data.empty()) options.worker_allowed_roots = {shared_data};
   options.trainer = TUNEFLEET_TRAINER_PATH;
   options.coordinator_flags = {"--heartbeat-interval", "0.2", "--worker-timeout",
                                std::to_string(kWorkerTimeoutSeconds), "--restart-backoff", "0.2",
@@ -200,7 +202,7 @@ std::string RealTrainerRecoveryE2e::reference_;
 // it (PDEATHSIG), the coordinator notices within the liveness timeout, and
 // attempt 2 resumes on the survivor and a spare from the newest checkpoint.
 TEST_F(RealTrainerRecoveryE2e, KilledWorkerIsNoticedAndTheJobResumesFromItsCheckpointExactly) {
-  Cluster cluster(RecoveryOptions());
+  Cluster cluster(RecoveryOptions(data_));
   cluster.StartCoordinator();
   cluster.StartWorker("w1", 1);
   cluster.StartWorker("w2", 1);
@@ -268,7 +270,7 @@ TEST_F(RealTrainerRecoveryE2e, KilledWorkerIsNoticedAndTheJobResumesFromItsCheck
 // next step boundary and exits 75, the attempt ends DRAINED (no restart
 // spent), and attempt 2 starts at the drain checkpoint: no step is lost.
 TEST_F(RealTrainerRecoveryE2e, DrainedWorkerMovesTheJobWithoutLosingAStep) {
-  Cluster cluster(RecoveryOptions());
+  Cluster cluster(RecoveryOptions(data_));
   cluster.StartCoordinator();
   cluster.StartWorker("d1", 1);
   cluster.StartWorker("d2", 1);

@@ -31,11 +31,9 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> OpenVerified(const CommittedChe
   absl::StatusOr<int> fd = OpenPlaintext(path, keys, CheckpointFileContext(checkpoint.manifest.save_id, name));
   if (!fd.ok()) return fd.status();
   // The mapping keeps the memory file alive once its descriptor is closed.
-  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(FdPath(*fd));
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::OpenFd(*fd, path + " (decrypted)");
   ::close(*fd);
-  if (!file.ok()) {
-    return absl::Status(file.status().code(), absl::StrCat(path, " (decrypted): ", file.status().message()));
-  }
+  if (!file.ok()) return file.status();
   return file;
 }
 

@@ -54,7 +54,11 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
                         absl::StrCat("cannot open safetensors file ", path, ": ", opened.status().message()));
   }
   const int fd = opened->release();
-  FdCloser closer(fd);
+  FdCloser closer(fd);  // the mapping outlives the descriptor
+  return OpenFd(fd, path);
+}
+
+absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::OpenFd(int fd, const std::string& path) {
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     const int err = errno;

@@ -45,6 +45,9 @@ class SafetensorsFile {
   // PERMISSION_DENIED etc. from the OS, DATA_LOSS for a truncated file,
   // INVALID_ARGUMENT for a malformed header.
   static absl::StatusOr<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
+  // The same for a file already open (a decrypted checkpoint's memory file):
+  // `fd` stays the caller's to close; `path` names it in messages.
+  static absl::StatusOr<std::unique_ptr<SafetensorsFile>> OpenFd(int fd, const std::string& path);
 
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
