@@ -145,6 +145,36 @@ TEST_F(ControlPlaneTest, ListPagesStopAtTheirByteBudgetAndTogetherListEveryJobOn
   EXPECT_FALSE(page->next_page_token().empty());
 }
 
+TEST_F(ControlPlaneTest, AGangIsNotHungWhileRankZeroAdvancesAndIsOnceNoRankDoes) {
+  // Only rank 0 writes step metrics, so rank 1 reports step 0 all along.
+  Register("w", 2);
+  v1::Job job = Submit(2);
+  plane_->Tick();
+  job = Get(job.name());
+  ASSERT_EQ(job.state(), v1::JOB_STATE_RUNNING);
+  const auto at_step = [&](int32_t rank, int64_t step) {
+    v1::RankStatus status = Rank(job, rank, v1::RANK_PHASE_RUNNING);
+    status.set_step(step);
+    return status;
+  };
+  // 30 minutes of 30 s steps, far past the 10-minute start-up allowance.
+  for (int64_t step = 1; step <= 60; ++step) {
+    now_ += absl::Seconds(30);
+    Beat("w", {at_step(0, step), at_step(1, 0)});
+    plane_->Tick();
+  }
+  job = Get(job.name());
+  EXPECT_EQ(job.state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(job.attempt(), 1);
+  // Then rank 0 stalls too: past the floor (2 min, above 10 x 30 s = 5 min), the gang is hung.
+  now_ += absl::Minutes(6);
+  Beat("w", {at_step(0, 60), at_step(1, 0)});
+  plane_->Tick();
+  job = Get(job.name());
+  EXPECT_EQ(job.state(), v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(job.restarts_used(), 1);
+}
+
 TEST_F(ControlPlaneTest, PathsOutsideTheAllowedRootsAreRefusedNamingTheField) {
   allowed_path_roots_ = {"/shared"};
   Open();

@@ -49,22 +49,32 @@ void ControlPlane::CheckHungRanks() {
   const absl::Time now = Now();
   for (auto& [name, entry] : jobs_) {
     if (entry.job.state() != v1::JOB_STATE_RUNNING || entry.draining) continue;  // a drain may stall steps
-    for (size_t r = 0; r < entry.ranks.size(); ++r) {
+    if (entry.ranks.empty()) continue;
+    // The gang's progress is its most advanced rank's. Data-parallel ranks
+    // step together (a hung rank stalls its peers in the next collective),
+    // and only rank 0 writes step metrics: the others never report a step,
+    // so judging each rank alone ended every gang after hang_startup.
+    size_t lead = 0;
+    for (size_t r = 1; r < entry.ranks.size(); ++r) {
       const RankRuntime& rank = entry.ranks[r];
-      // Before the first step: start-up (model load, rendezvous) gets its own
-      // allowance; after: a multiple of the rank's own pace, never below the floor.
-      const absl::Duration allowance =
-          rank.step == 0 ? options_.hang_startup
-                         : std::max(options_.hang_floor, rank.step_time * options_.hang_multiplier);
-      const absl::Duration stalled = now - rank.last_advance;
-      if (stalled <= allowance) continue;
-      EndAttempt(entry, v1::ATTEMPT_END_REASON_RANK_HUNG,
-                 absl::StrCat("rank ", r, " on ", rank.worker, " made no progress past step ", rank.step, " for ",
-                              absl::FormatDuration(absl::Trunc(stalled, absl::Milliseconds(10))), " (allowance ",
-                              absl::FormatDuration(absl::Trunc(allowance, absl::Milliseconds(10))), ")"))
-          .IgnoreError();  // not saved: found hung again next tick
-      break;
+      const RankRuntime& best = entry.ranks[lead];
+      if (rank.step > best.step || (rank.step == best.step && rank.last_advance > best.last_advance)) lead = r;
     }
+    const RankRuntime& rank = entry.ranks[lead];
+    // Before the first step: start-up (model load, rendezvous) gets its own
+    // allowance; after: a multiple of the gang's pace, never below the floor.
+    const absl::Duration allowance =
+        rank.step == 0 ? options_.hang_startup
+                       : std::max(options_.hang_floor, rank.step_time * options_.hang_multiplier);
+    const absl::Duration stalled = now - rank.last_advance;
+    if (stalled <= allowance) continue;
+    EndAttempt(entry, v1::ATTEMPT_END_REASON_RANK_HUNG,
+               absl::StrCat(entry.ranks.size() == 1 ? "rank " : "no rank of the gang (most advanced: rank ", lead,
+                            " on ", rank.worker, entry.ranks.size() == 1 ? "" : ")", " made no progress past step ",
+                            rank.step, " for ", absl::FormatDuration(absl::Trunc(stalled, absl::Milliseconds(10))),
+                            " (allowance ", absl::FormatDuration(absl::Trunc(allowance, absl::Milliseconds(10))),
+                            ")"))
+        .IgnoreError();  // not saved: found hung again next tick
   }
 }
 
