@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/chunk_cipher.h"
 #include "common/crypto/encrypted_file_format.h"
+#include "common/fs/unique_fd.h"
 
 namespace tunefleet::crypto {
 namespace {
@@ -31,17 +32,6 @@ absl::StatusOr<size_t> ReadFully(int fd, const std::string& path, uint8_t* out, 
   }
   return got;
 }
-
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() { ::close(fd_); }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-
- private:
-  int fd_;
-};
 
 absl::StatusOr<int> OpenForReading(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -155,7 +145,7 @@ absl::StatusOr<std::string> DecryptFile(const std::string& path, const KeyRing& 
                                         const PlaintextSink& consume, const DecryptOptions& options) {
   absl::StatusOr<int> fd = OpenForReading(path);
   if (!fd.ok()) return fd.status();
-  FdCloser closer(*fd);
+  const UniqueFd closer(*fd);
   ::posix_fadvise(*fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   return DecryptFd(*fd, path, keys, consume, options);
 }
@@ -177,7 +167,7 @@ absl::StatusOr<std::string> DecryptFileToString(const std::string& path, const K
 absl::StatusOr<bool> IsEncryptedFile(const std::string& path) {
   absl::StatusOr<int> fd = OpenForReading(path);
   if (!fd.ok()) return fd.status();
-  FdCloser closer(*fd);
+  const UniqueFd closer(*fd);
   uint8_t prefix[8];
   absl::StatusOr<size_t> got = ReadFully(*fd, path, prefix, sizeof(prefix));
   if (!got.ok()) return got.status();
@@ -187,7 +177,7 @@ absl::StatusOr<bool> IsEncryptedFile(const std::string& path) {
 absl::StatusOr<std::string> EncryptedFileKeyIdHex(const std::string& path) {
   absl::StatusOr<int> fd = OpenForReading(path);
   if (!fd.ok()) return fd.status();
-  FdCloser closer(*fd);
+  const UniqueFd closer(*fd);
   absl::StatusOr<ReadHeader> header = ReadAndParseHeader(*fd, path);
   if (!header.ok()) return header.status();
   return KeyIdHex(header->header.key_id);

@@ -22,18 +22,6 @@ namespace {
 // The format is little-endian; so are all the hosts we build for.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors reader assumes little-endian");
 
-// Closes a descriptor on every return path.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() { ::close(fd_); }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 int64_t TensorView::numel() const {
@@ -53,9 +41,7 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
     return absl::Status(opened.status().code(),
                         absl::StrCat("cannot open safetensors file ", path, ": ", opened.status().message()));
   }
-  const int fd = opened->release();
-  FdCloser closer(fd);  // the mapping outlives the descriptor
-  return OpenFd(fd, path);
+  return OpenFd(opened->get(), path);  // the mapping outlives the descriptor
 }
 
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::OpenFd(int fd, const std::string& path) {
