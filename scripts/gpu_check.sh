@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The GPU check: one call on a machine lent through the `device` tool (one
-# H200 or H100, torch 2.11 with CUDA in its Python, no registry). It trains
-# with the CUDA trainer built here (NCCL, world size 1, bf16) on two model
-# shapes with random weights, SmolLM2-135M's (the real model's shape) and a
-# ~1B Llama, and in the same run the same shapes in a plain PyTorch eager
-# training loop (Hugging Face LlamaForCausalLM, AdamW foreach) and with
-# torch.compile, and prints one table: tokens/s, MFU (torchtitan's formula,
-# against 989 TFLOP/s dense bf16) and peak memory.
+# H200 or H100, torch 2.11 with CUDA in its Python, no registry), in two parts:
+#  1. the CUDA trainer built here (NCCL, world size 1) against the same binary
+#     on the CPU: per-step losses of a tiny Llama in fp32 must agree to 1e-4
+#     relative (bf16 to 5e-2), and a LoRA run must train;
+#  2. speed, with random weights: SmolLM2-135M's shape (full and LoRA r=16) and
+#     a ~1B Llama, beside a plain PyTorch eager loop (transformers'
+#     LlamaForCausalLM, AdamW foreach; bench/gpu_pytorch_loop.py) and
+#     torch.compile in the same run: one table of tokens/s, MFU (torchtitan's
+#     formula, 989 TFLOP/s dense bf16) and peak memory.
+# Logs land in $OUT (the device tool brings them back); exit 1 if a part failed.
 #
 #   scripts/gpu_check.sh prepare   # here: stage the trainer and the shared
 #                                  # libraries it needs (but torch's) in .devcarry/
@@ -46,95 +49,88 @@ esac
 
 [[ -x $carry/tunefleet-trainer ]] || { echo "gpu_check: no .devcarry/tunefleet-trainer: run 'scripts/gpu_check.sh prepare' here first" >&2; exit 1; }
 python=${PYTHON:-python3}
+out=${OUT:-$(mktemp -d)}  # the device tool brings back what is written under $OUT
+exec > >(tee "$out/gpu_check.log") 2>&1
 torch_dir=$("$python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 site=$(dirname "$torch_dir")
 export LD_LIBRARY_PATH="$carry/lib:$torch_dir/lib:$(find "$site/nvidia" -maxdepth 3 -name lib -type d 2>/dev/null | paste -sd:)"
 "$carry/tunefleet-trainer" --version
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+"$python" -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)'
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$carry/tunefleet-demo-data" --out "$work/data" >/dev/null
+ref="$python $root/bench/gpu_pytorch_loop.py"
+failed=0
 
-# name hidden intermediate layers heads kv_heads vocab
-shapes=("smollm2-135m 576 1536 30 9 3 49152" "llama-1b 2048 8192 16 32 8 32000")
-echo
-echo "| model | params | loop | tokens/s | MFU | peak GiB |"
-echo "| --- | ---: | --- | ---: | ---: | ---: |"
-for shape in "${shapes[@]}"; do
-  read -r name hidden inter layers heads kv vocab <<<"$shape"
-  model=$work/$name
-  mkdir -p "$model"
-  cp "$carry/tokenizer.json" "$model/"
-  cat >"$model/config.json" <<EOF
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": $hidden,
- "intermediate_size": $inter, "num_hidden_layers": $layers, "num_attention_heads": $heads,
- "num_key_value_heads": $kv, "head_dim": $((hidden / heads)), "hidden_act": "silu",
- "max_position_embeddings": $seq, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
- "tie_word_embeddings": false, "vocab_size": $vocab, "bos_token_id": 0, "eos_token_id": 0,
+# model_dir NAME hidden inter layers heads kv vocab seq: a config.json of that shape
+model_dir() {
+  local dir=$work/$1
+  mkdir -p "$dir"
+  cp "$carry/tokenizer.json" "$dir/"
+  cat >"$dir/config.json" <<EOF
+{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": $2,
+ "intermediate_size": $3, "num_hidden_layers": $4, "num_attention_heads": $5,
+ "num_key_value_heads": $6, "head_dim": $(($2 / $5)), "hidden_act": "silu",
+ "max_position_embeddings": $8, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+ "tie_word_embeddings": false, "vocab_size": $7, "bos_token_id": 0, "eos_token_id": 0,
  "torch_dtype": "bfloat16"}
 EOF
-  cat >"$work/$name.yaml" <<EOF
-model: {path: $model, from_scratch: true}
-dataset: {path: $work/data/train.jsonl, format: chat, chat_template: chatml}
-method: {type: full}
-resources: {world_size: 1, gpus_per_rank: 1}
-hyperparameters: {learning_rate: 1e-4, max_steps: $steps, micro_batch_size: $micro,
-                  global_batch_size: $micro, sequence_length: $seq, seed: 1, precision: bf16}
-export: {directory: $work/$name-export}
+}
+
+# train RUN MODEL GPUS PRECISION STEPS MICRO SEQ METHOD: one trainer run; its
+# metrics land in $work/RUN.metrics, its log in $out/RUN.log (its tail on failure)
+train() {
+  local run=$1
+  cat >"$work/$run.yaml" <<EOF
+model: {path: $work/$2, from_scratch: true}
+dataset: {path: $work/data/pretrain.jsonl, format: text}
+method: $8
+resources: {world_size: 1, gpus_per_rank: $3}
+hyperparameters: {learning_rate: 1e-4, max_steps: $5, micro_batch_size: $6,
+                  global_batch_size: $6, sequence_length: $7, seed: 1, precision: $4}
+export: {directory: $work/$run-export}
 EOF
-  log=$work/$name.log
-  "$carry/tunefleet-trainer" train --spec "$work/$name.yaml" --rank 0 --world-size 1 \
-    --rendezvous "file://$work/$name.store" --metrics-out "$work/$name.metrics" >"$log" 2>&1 ||
-    { tail -n 30 "$log"; exit 1; }
-  # Python: the same shape, a plain eager loop and torch.compile, and the
-  # trainer's figures from its metrics (the steady state: the last half).
-  "$python" - "$name" "$hidden" "$inter" "$layers" "$heads" "$kv" "$vocab" "$seq" "$micro" "$steps" \
-    "$work/$name.metrics" <<'PY'
-import json, sys, time
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
-name, hidden, inter, layers, heads, kv, vocab, seq, micro, steps = sys.argv[1], *map(int, sys.argv[2:11])
-metrics = sys.argv[11]
-head_dim = hidden // heads
-cfg = LlamaConfig(hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
-                  num_attention_heads=heads, num_key_value_heads=kv, head_dim=head_dim, vocab_size=vocab,
-                  max_position_embeddings=seq, tie_word_embeddings=False, attn_implementation="sdpa")
-peak = 989e12
-def flops_per_token(params):  # torchtitan: 6 N (N without the embedding) + 12 L H Q T
-    return 6 * params + 12 * layers * heads * head_dim * seq
-def row(loop, tps, params, mem):
-    print(f"| {name} | {params / 1e6:.0f}M | {loop} | {tps:,.0f} | {100 * tps * flops_per_token(params) / peak:.1f}% | {mem:.1f} |")
-torch.manual_seed(0)
-def python_loop(compiled):
-    torch.cuda.reset_peak_memory_stats()
-    model = LlamaForCausalLM(cfg).to("cuda", torch.bfloat16)
-    params = sum(p.numel() for p in model.parameters()) - model.model.embed_tokens.weight.numel()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
-    fwd = torch.compile(model) if compiled else model
-    ids = torch.randint(0, vocab, (micro, seq), device="cuda")
-    def step():
-        loss = fwd(input_ids=ids, labels=ids).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step(); opt.zero_grad(set_to_none=True)
-    for _ in range(3): step()
-    torch.cuda.synchronize(); t = time.perf_counter()
-    for _ in range(steps): step()
-    torch.cuda.synchronize()
-    tps = steps * micro * seq / (time.perf_counter() - t)
-    mem = torch.cuda.max_memory_allocated() / 2**30
-    del model, opt, fwd; torch.cuda.empty_cache()
-    return tps, params, mem
-tps, params, mem = python_loop(False)
-samples = [json.loads(l) for l in open(metrics) if '"tokens_per_second"' in l]
-ours = [s["tokens_per_second"] for s in samples[len(samples) // 2:] if s.get("tokens_per_second")]
-mem_ours = max((s.get("gpu_memory_peak_bytes", 0) for s in samples), default=0) / 2**30
-row("tunefleet (NCCL, bf16)", sum(ours) / max(len(ours), 1), params, mem_ours)
-row("PyTorch eager", tps, params, mem)
-try:
-    tps_c, _, mem_c = python_loop(True)
-    row("torch.compile", tps_c, params, mem_c)
-except Exception as e:  # a compile failure is a finding, not the end of the check
-    print(f"| {name} | | torch.compile | failed: {type(e).__name__} | | |")
-PY
+  if ! timeout 300 "$carry/tunefleet-trainer" train --spec "$work/$run.yaml" --rank 0 --world-size 1 \
+      --rendezvous "file://$work/$run.store" --metrics-out "$work/$run.metrics" >"$out/$run.log" 2>&1; then
+    echo "gpu_check: trainer run $run failed:"; tail -n 25 "$out/$run.log"; failed=1; return 1
+  fi
+}
+
+echo
+echo "## 1. The CUDA trainer agrees with the CPU trainer (fp32, same seed, tiny Llama)"
+model_dir tiny 64 128 2 4 2 512 128
+train tiny-cpu tiny 0 fp32 6 4 128 "{type: full}" &&
+  train tiny-gpu tiny 1 fp32 6 4 128 "{type: full}" &&
+  { $ref agree --a "$work/tiny-cpu.metrics" --b "$work/tiny-gpu.metrics" --label "CPU vs CUDA fp32" --limit 1e-4 || failed=1; }
+train tiny-gpu-bf16 tiny 1 bf16 6 4 128 "{type: full}" &&
+  { $ref agree --a "$work/tiny-cpu.metrics" --b "$work/tiny-gpu-bf16.metrics" --label "CPU fp32 vs CUDA bf16" --limit 5e-2 || failed=1; }
+train tiny-gpu-lora tiny 1 bf16 6 4 128 "{type: lora, lora: {rank: 8}}" || true
+
+echo
+echo "## 2. Speed beside PyTorch on the same GPU (random weights, ${steps} steps of ${micro} x ${seq} tokens)"
+# name hidden intermediate layers heads kv_heads vocab lora_rank
+cases=("smollm2-135m 576 1536 30 9 3 49152 0" "smollm2-135m 576 1536 30 9 3 49152 16" "llama-1b 2048 8192 16 32 8 32000 0")
+rows=$work/rows.md
+for case in "${cases[@]}"; do
+  read -r name hidden inter layers heads kv vocab lora <<<"$case"
+  [[ -d $work/$name ]] || model_dir "$name" "$hidden" "$inter" "$layers" "$heads" "$kv" "$vocab" "$seq"
+  shape=(--name "$name" --hidden "$hidden" --inter "$inter" --layers "$layers" --heads "$heads" --kv "$kv" --vocab "$vocab" --seq "$seq" --lora "$lora")
+  method="{type: full}"
+  ((lora)) && method="{type: lora, lora: {rank: $lora, alpha: $((2 * lora)), target_modules: [q_proj, k_proj, v_proj, o_proj]}}"
+  run=$name-r$lora
+  train "$run" "$name" 1 bf16 "$steps" "$micro" "$seq" "$method" && $ref metrics "${shape[@]}" --file "$work/$run.metrics" | tee -a "$rows"
+  timeout 240 $ref loop "${shape[@]}" --micro "$micro" --steps "$steps" | tee -a "$rows" || echo "| $name | r=$lora | PyTorch eager | failed | | |" | tee -a "$rows"
 done
+# torch.compile last: its compile time is the least predictable part of the check.
+for case in "${cases[@]}"; do
+  read -r name hidden inter layers heads kv vocab lora <<<"$case"
+  ((lora)) && continue
+  shape=(--name "$name" --hidden "$hidden" --inter "$inter" --layers "$layers" --heads "$heads" --kv "$kv" --vocab "$vocab" --seq "$seq" --lora 0)
+  timeout 240 $ref loop "${shape[@]}" --micro "$micro" --steps "$steps" --compile | tee -a "$rows" || echo "| $name | full | torch.compile | failed | | |" | tee -a "$rows"
+done
+echo
+echo "| model | method | loop | tokens/s | MFU | peak GiB |"
+echo "| --- | --- | --- | ---: | ---: | ---: |"
+sort -s -t'|' -k2,3 "$rows"
+exit $failed
