@@ -1,5 +1,6 @@
 #include "common/job_spec_file.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -269,6 +270,22 @@ void ResolveJobSpecPaths(v1::JobSpec& spec, const std::string& base_dir) {
   resolve(spec.mutable_dataset()->mutable_validation_path());
   resolve(spec.mutable_checkpoint()->mutable_directory());
   resolve(spec.mutable_export_()->mutable_directory());
+}
+
+absl::StatusOr<v1::JobSpec> LoadJobSpecWithOverrides(const std::string& path,
+                                                     const std::vector<std::string>& overrides) {
+  absl::StatusOr<v1::JobSpec> spec = LoadJobSpecFile(path);
+  if (!spec.ok()) return spec.status();
+  for (const std::string& assignment : overrides) {
+    if (absl::Status status = ApplyJobSpecOverride(*spec, assignment); !status.ok()) {
+      return absl::Status(status.code(), absl::StrCat("--set ", assignment, ": ", status.message()));
+    }
+  }
+  std::error_code error;
+  const std::filesystem::path file = std::filesystem::absolute(path, error);
+  if (error) return absl::InvalidArgumentError(absl::StrCat("job spec file ", path, ": ", error.message()));
+  ResolveJobSpecPaths(*spec, file.parent_path().string());
+  return spec;
 }
 
 }  // namespace tunefleet

@@ -2,6 +2,7 @@
 // Reading a JobSpec from the YAML or JSON a user writes.
 
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
@@ -33,5 +34,13 @@ namespace tunefleet {
 // directories) absolute against `base_dir`, the spec file's directory, so a
 // spec can sit beside its data and still be submitted from anywhere.
 void ResolveJobSpecPaths(v1::JobSpec& spec, const std::string& base_dir);
+
+// The spec as `tunefleet submit` and `tunefleet-trainer train` both read it:
+// the file, then each --set override (errors say which), then every relative
+// path against the spec file's folder, whether the file or an override wrote
+// it, so `--set dataset.path=x.jsonl` means what `dataset: {path: x.jsonl}`
+// in the file means.
+absl::StatusOr<v1::JobSpec> LoadJobSpecWithOverrides(const std::string& path,
+                                                     const std::vector<std::string>& overrides);
 
 }  // namespace tunefleet

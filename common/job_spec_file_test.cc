@@ -1,5 +1,8 @@
 #include "common/job_spec_file.h"
 
+#include <filesystem>
+#include <fstream>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -101,6 +104,37 @@ TEST(ResolveJobSpecPaths, RelativePathsFollowTheSpecFile) {
   EXPECT_EQ(spec.model().path(), "/specs/base_model");
   EXPECT_EQ(spec.dataset().path(), "/abs/train.jsonl");
   EXPECT_EQ(spec.dataset().validation_path(), "");
+}
+
+}  // namespace
+}  // namespace tunefleet
+
+namespace tunefleet {
+namespace {
+
+// `--set dataset.path=x` means what `dataset: {path: x}` in the file means,
+// from whichever folder the command runs in (issue 19, item 6).
+TEST(LoadJobSpecWithOverrides, RelativeOverridesResolveAgainstTheSpecFileLikeTheFile) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "spec-overrides";
+  std::filesystem::create_directories(dir / "specs");
+  {
+    std::ofstream out(dir / "specs/job.yaml");
+    out << "model: {path: base}\ndataset: {path: data/train.jsonl}\n";
+  }
+  const std::filesystem::path previous = std::filesystem::current_path();
+  std::filesystem::current_path(dir);  // elsewhere than the spec's folder
+  auto from_file = LoadJobSpecWithOverrides("specs/job.yaml", {});
+  auto from_set = LoadJobSpecWithOverrides("specs/job.yaml", {"dataset.path=data/train.jsonl", "model.path=base"});
+  auto bad = LoadJobSpecWithOverrides("specs/job.yaml", {"dataset.nope=1"});
+  std::filesystem::current_path(previous);
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  ASSERT_TRUE(from_set.ok()) << from_set.status();
+  const std::string folder = (dir / "specs").string();
+  EXPECT_EQ(from_file->dataset().path(), folder + "/data/train.jsonl");
+  EXPECT_EQ(from_set->dataset().path(), from_file->dataset().path());
+  EXPECT_EQ(from_set->model().path(), folder + "/base");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("--set dataset.nope=1"));
 }
 
 }  // namespace

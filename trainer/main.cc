@@ -96,12 +96,8 @@ int Train(const std::string& spec_path, const std::vector<std::string>& override
           tunefleet::RunOptions options) {
   // Before anything reads a user path, and before any thread starts.
   if (auto s = InstallPolicyFromFlags(path_flags); !s.ok()) return Fail(s);
-  auto spec = tunefleet::LoadJobSpecFile(spec_path);
+  auto spec = tunefleet::LoadJobSpecWithOverrides(spec_path, overrides);
   if (!spec.ok()) return Fail(spec.status());
-  for (const std::string& assignment : overrides) {
-    if (auto s = tunefleet::ApplyJobSpecOverride(*spec, assignment); !s.ok()) return Fail(s);
-  }
-  tunefleet::ResolveJobSpecPaths(*spec, std::filesystem::absolute(spec_path).parent_path().string());
   InstallSignalHandlers();
   options.stop_requested = &g_stop_requested;
   options.save_requested = &g_save_requested;

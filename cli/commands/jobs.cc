@@ -1,6 +1,5 @@
 // submit, list, get, cancel.
 
-#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/ascii.h"
@@ -21,24 +20,8 @@ struct SubmitOptions {
   std::string request_id;
 };
 
-// The spec as the user means it: the file's relative paths against the file's
-// folder, then --set overrides, whose relative paths are against the shell's
-// current folder (where the user typed them).
-absl::StatusOr<v1::JobSpec> BuildSpec(const SubmitOptions& options) {
-  absl::StatusOr<v1::JobSpec> spec = LoadJobSpecFile(options.spec_file);
-  if (!spec.ok()) return spec.status();
-  const std::filesystem::path file = std::filesystem::absolute(options.spec_file);
-  ResolveJobSpecPaths(*spec, file.parent_path().string());
-  for (const auto& assignment : options.overrides) {
-    absl::Status status = ApplyJobSpecOverride(*spec, assignment);
-    if (!status.ok()) return absl::Status(status.code(), absl::StrCat("--set ", assignment, ": ", status.message()));
-  }
-  ResolveJobSpecPaths(*spec, std::filesystem::current_path().string());
-  return spec;
-}
-
 int Submit(const GlobalOptions& global, const SubmitOptions& options) {
-  absl::StatusOr<v1::JobSpec> spec = BuildSpec(options);
+  absl::StatusOr<v1::JobSpec> spec = LoadJobSpecWithOverrides(options.spec_file, options.overrides);
   if (!spec.ok()) return ReportError(spec.status());
   auto connection = Connection::Open(global);
   if (!connection.ok()) return ReportError(connection.status());

@@ -113,9 +113,12 @@ absl::StatusOr<int64_t> TotalTrainingSteps(int64_t max_steps, double epochs, int
 }
 
 std::vector<std::vector<int64_t>> EvalMicroBatches(int64_t num_sequences, int micro_batch_size, int rank,
-                                                   int world_size) {
+                                                   int world_size, int max_batches) {
   std::vector<std::vector<int64_t>> batches;
-  if (micro_batch_size < 1 || world_size < 1 || rank < 0 || rank >= world_size) return batches;
+  if (micro_batch_size < 1 || world_size < 1 || rank < 0 || rank >= world_size || max_batches < 0) return batches;
+  if (max_batches > 0) {
+    num_sequences = std::min<int64_t>(num_sequences, static_cast<int64_t>(max_batches) * micro_batch_size);
+  }
   // Contiguous shards whose sizes differ by at most one.
   const int64_t begin = num_sequences * rank / world_size;
   const int64_t end = num_sequences * (rank + 1) / world_size;

@@ -93,8 +93,11 @@ absl::StatusOr<int64_t> TotalTrainingSteps(int64_t max_steps, double epochs, int
 // dropped. Rank r reads the r-th contiguous shard of the set, in
 // micro-batches of at most micro_batch_size rows (the last may be smaller;
 // a rank may have one batch fewer than another, or none: the trainer sums
-// loss and token counts over ranks). Empty for invalid arguments.
+// loss and token counts over ranks). With max_batches > 0 only the first
+// max_batches x micro_batch_size sequences take part (evaluation.max_batches):
+// the same sequences at every world size, so the loss stays comparable.
+// Empty for invalid arguments.
 std::vector<std::vector<int64_t>> EvalMicroBatches(int64_t num_sequences, int micro_batch_size, int rank,
-                                                   int world_size);
+                                                   int world_size, int max_batches = 0);
 
 }  // namespace tunefleet

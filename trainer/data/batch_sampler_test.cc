@@ -138,5 +138,22 @@ TEST(EvalMicroBatchesTest, RanksCoverEverySequenceOnceInOrder) {
   }
 }
 
+TEST(EvalMicroBatchesTest, MaxBatchesTakesTheSameFirstSequencesAtEveryWorldSize) {
+  for (int world : {1, 2, 3}) {
+    std::vector<int64_t> joined;
+    for (int r = 0; r < world; ++r) {
+      for (const auto& b : EvalMicroBatches(100, 4, r, world, /*max_batches=*/3)) {
+        joined.insert(joined.end(), b.begin(), b.end());
+      }
+    }
+    std::vector<int64_t> expected(12);
+    for (int i = 0; i < 12; ++i) expected[static_cast<size_t>(i)] = i;
+    EXPECT_EQ(joined, expected) << "world " << world;
+  }
+  // A cap above the set's size changes nothing; a negative one is refused.
+  EXPECT_EQ(EvalMicroBatches(10, 4, 0, 1, 50).size(), 3u);
+  EXPECT_TRUE(EvalMicroBatches(10, 4, 0, 1, -1).empty());
+}
+
 }  // namespace
 }  // namespace tunefleet

@@ -50,7 +50,8 @@ absl::StatusOr<std::unique_ptr<RankData>> RankData::Load(const v1::JobSpec& spec
 
   if (self->data_.validation.has_value()) {
     const PackedDataset& val = *self->data_.validation;
-    for (const auto& indices : EvalMicroBatches(val.num_sequences(), hp.micro_batch_size(), rank, world_size)) {
+    for (const auto& indices : EvalMicroBatches(val.num_sequences(), hp.micro_batch_size(), rank, world_size,
+                                                spec.evaluation().max_batches())) {
       self->validation_.push_back(ToTensors(val.Gather(indices), device));
     }
   }
