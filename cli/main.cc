@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   AddPlotCommand(app, global, exit_code);
   AddAuditCommand(app, global, exit_code);
   AddPkiCommand(app, exit_code);
+  AddLineageCommand(app, exit_code);
   AddUpCommand(app, global, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -15,6 +15,7 @@ void AddWorkerCommands(CLI::App& app, const GlobalOptions& global, int& exit_cod
 void AddPlotCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);     // plot
 void AddAuditCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);    // audit
 void AddPkiCommand(CLI::App& app, int& exit_code);                                   // pki init|worker|user
+void AddLineageCommand(CLI::App& app, int& exit_code);                               // lineage
 void AddUpCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);       // up
 
 }  // namespace tunefleet::cli

@@ -116,6 +116,7 @@ json ManifestBody(const Manifest& m) {
             {"optimizer_shards", shards}};
   // JSON has no NaN/Inf; a non-finite loss is simply not recorded.
   if (m.loss && std::isfinite(*m.loss)) j["loss"] = *m.loss;
+  if (m.lineage) j["lineage"] = json::parse(LineageToJson(*m.lineage));
   return j;
 }
 
@@ -156,6 +157,11 @@ absl::StatusOr<Manifest> ManifestFromJson(absl::string_view text, absl::string_v
     if (j.contains("loss")) m.loss = j.at("loss").get<double>();
     m.files = FilesFromJson(j.at("files"));
     for (const json& s : j.at("optimizer_shards")) m.optimizer_shards.push_back(ShardFromJson(s));
+    if (j.contains("lineage")) {
+      auto lineage = LineageFromJson(j.at("lineage").dump(), path);
+      if (!lineage.ok()) return lineage.status();
+      m.lineage = *std::move(lineage);
+    }
     return m;
   } catch (const std::exception& e) {
     return ParseError(path, e);

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/lineage/lineage_record.h"
 
 namespace tunefleet {
 
@@ -52,6 +53,7 @@ struct Manifest {
   int64_t created_unix_ms = 0;
   std::vector<FileRecord> files;                       // sorted by name
   std::vector<OptimizerShardRecord> optimizer_shards;  // sorted by begin
+  std::optional<Lineage> lineage;                      // what made it; absent in older manifests
 
   const FileRecord* FindFile(absl::string_view name) const;
 };

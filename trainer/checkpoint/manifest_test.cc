@@ -52,6 +52,16 @@ TEST(ManifestTest, RoundTrips) {
   EXPECT_EQ(back->FindFile("absent"), nullptr);
 }
 
+TEST(ManifestTest, CarriesItsLineageAndOlderManifestsHaveNone) {
+  Manifest m = SampleManifest();
+  EXPECT_FALSE(ManifestFromJson(ManifestToJson(m), "manifest.json")->lineage.has_value());
+  m.lineage = Lineage{"0.1.0", std::string(64, 'a'), {{"dataset", "/data/train.jsonl", 3, std::string(64, 'b')}}};
+  absl::StatusOr<Manifest> back = ManifestFromJson(ManifestToJson(m), "manifest.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE(back->lineage.has_value());
+  EXPECT_EQ(LineageToJson(*back->lineage), LineageToJson(*m.lineage));
+}
+
 TEST(ManifestTest, NonFiniteLossIsLeftOut) {
   Manifest m = SampleManifest();
   m.loss = std::numeric_limits<double>::quiet_NaN();
