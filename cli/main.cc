@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   AddAuditCommand(app, global, exit_code);
   AddPkiCommand(app, exit_code);
   AddLineageCommand(app, exit_code);
+  AddEvalCommand(app, exit_code);
   AddUpCommand(app, global, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

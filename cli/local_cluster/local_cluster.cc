@@ -24,13 +24,12 @@
 #include "tunefleet/v1/admin_service.grpc.pb.h"
 
 namespace tunefleet::cli {
-namespace {
 
 namespace fs = std::filesystem;
 
 // A sibling binary of the build tree (build/cli/tunefleet -> build/coordinator/
 // tunefleet-coordinator) or of an install (bin/tunefleet -> bin/tunefleet-coordinator).
-std::string FindBinary(const std::string& folder, const std::string& name) {
+std::string FindSiblingBinary(const std::string& folder, const std::string& name) {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   const fs::path dir = self.parent_path();
@@ -39,6 +38,8 @@ std::string FindBinary(const std::string& folder, const std::string& name) {
   }
   return (dir.parent_path() / folder / name).string();  // named in the error if missing
 }
+
+namespace {
 
 bool StopRequested(const sigset_t& signals, int& which) {
   const timespec zero{};
@@ -89,9 +90,9 @@ void StopAll(std::vector<Daemon>& daemons) {
 }  // namespace
 
 int RunLocalCluster(LocalClusterOptions o) {
-  if (o.coordinator_binary.empty()) o.coordinator_binary = FindBinary("coordinator", "tunefleet-coordinator");
-  if (o.worker_binary.empty()) o.worker_binary = FindBinary("worker", "tunefleet-worker");
-  if (o.trainer_binary.empty()) o.trainer_binary = FindBinary("trainer", "tunefleet-trainer");
+  if (o.coordinator_binary.empty()) o.coordinator_binary = FindSiblingBinary("coordinator", "tunefleet-coordinator");
+  if (o.worker_binary.empty()) o.worker_binary = FindSiblingBinary("worker", "tunefleet-worker");
+  if (o.trainer_binary.empty()) o.trainer_binary = FindSiblingBinary("trainer", "tunefleet-trainer");
   for (const auto& binary : {o.coordinator_binary, o.worker_binary}) {
     if (access(binary.c_str(), X_OK) != 0) {
       std::cerr << "tunefleet: NOT_FOUND: " << binary << " is not an executable (build it, or pass its path)\n";

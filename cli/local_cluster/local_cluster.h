@@ -30,4 +30,8 @@ struct LocalClusterOptions {
 // Runs until a stop signal (or a daemon dies); the process's exit status.
 int RunLocalCluster(LocalClusterOptions options);
 
+// A sibling binary of the build tree (build/cli/tunefleet ->
+// build/<folder>/<name>) or of an install (bin/tunefleet -> bin/<name>).
+std::string FindSiblingBinary(const std::string& folder, const std::string& name);
+
 }  // namespace tunefleet::cli

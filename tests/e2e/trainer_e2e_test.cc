@@ -6,7 +6,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/testing/child_process.h"
 
@@ -20,6 +23,7 @@ using testing::RunCommand;
 const std::string kTrainer = TUNEFLEET_BINARY_DIR "/trainer/tunefleet-trainer";
 const std::string kDemoData = TUNEFLEET_BINARY_DIR "/demo/tunefleet-demo-data";
 const std::string kDemo = TUNEFLEET_SOURCE_DIR "/demo";
+const std::string kCli = TUNEFLEET_BINARY_DIR "/cli/tunefleet";
 
 class TrainerE2eTest : public ::testing::Test {
  protected:
@@ -71,6 +75,67 @@ TEST_F(TrainerE2eTest, LoraRunExportsAPeftAdapter) {
   auto eval = RunCommand({kTrainer, "evaluate", "--model", kDemo + "/base_model", "--adapter", dir_ + "/adapter", "--data",
                    dir_ + "/data/test.jsonl", "--limit", "2", "--max-new-tokens", "2"});
   EXPECT_EQ(eval.exit_code, 0) << eval.output;
+}
+
+// `tunefleet eval` (the trainer's `compare`): per task and over all, the
+// paired difference and its interval; a model against itself differs by
+// exactly nothing, a trained adapter against its base by something.
+TEST_F(TrainerE2eTest, TunefleetEvalComparesACandidateWithItsBaselinePerTask) {
+  {
+    std::ifstream in(dir_ + "/data/test.jsonl");
+    std::ofstream out(dir_ + "/tasks.jsonl");
+    std::string line;
+    for (int i = 0; i < 6 && std::getline(in, line); ++i) {
+      nlohmann::json record = nlohmann::json::parse(line);
+      record["task"] = i % 2 == 0 ? "even" : "odd";
+      out << record.dump() << "\n";
+    }
+  }
+  auto train = RunCommand({kTrainer, "train", "--spec", kDemo + "/finetune.yaml",  //
+                           "--set", "dataset.path=" + dir_ + "/data/train.jsonl",  //
+                           "--set", "dataset.validation_path=",                    //
+                           "--set", "method.type=lora",                            //
+                           "--set", "hyperparameters.max_steps=3",                 //
+                           "--set", "export.directory=" + dir_ + "/adapter"});
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  const std::vector<std::string> common = {"--data", dir_ + "/tasks.jsonl", "--chat-template", "none",
+                                           "--max-new-tokens", "3", "--resamples", "200", "-o", "json"};
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {kCli, "eval", "--baseline-model", kDemo + "/base_model"});
+    args.insert(args.end(), common.begin(), common.end());
+    return RunCommand(args);
+  };
+  const auto rows_of = [](const std::string& output) {
+    const nlohmann::json report = nlohmann::json::parse(output.substr(output.find('{')));
+    std::map<std::string, nlohmann::json> rows;
+    for (const auto& row : report["rows"]) rows[row["task"].get<std::string>() + "/" + row["metric"].get<std::string>()] = row;
+    return rows;
+  };
+
+  auto same = run({});
+  ASSERT_EQ(same.exit_code, 0) << same.output;
+  auto rows = rows_of(same.output);
+  for (const char* key : {"even/exact match", "odd/exact match", "(all tasks)/exact match", "even/answer loss (nats/token)",
+                          "(all tasks)/answer loss (nats/token)"}) {
+    ASSERT_EQ(rows.count(key), 1u) << key << "\n" << same.output;
+    EXPECT_EQ(rows[key]["difference"].get<double>(), 0.0) << key;
+    EXPECT_EQ(rows[key]["ci_low"].get<double>(), 0.0) << key;
+    EXPECT_EQ(rows[key]["ci_high"].get<double>(), 0.0) << key;
+  }
+  EXPECT_EQ(rows["even/exact match"]["n"].get<int>(), 3);
+  EXPECT_EQ(rows["(all tasks)/exact match"]["n"].get<int>(), 6);
+
+  auto tuned = run({"--candidate-adapter", dir_ + "/adapter"});
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.output;
+  rows = rows_of(tuned.output);
+  const nlohmann::json& loss = rows["(all tasks)/answer loss (nats/token)"];
+  EXPECT_NE(loss["difference"].get<double>(), 0.0) << tuned.output;
+  EXPECT_LE(loss["ci_low"].get<double>(), loss["difference"].get<double>());
+  EXPECT_GE(loss["ci_high"].get<double>(), loss["difference"].get<double>());
+
+  auto missing = run({"--candidate-adapter", dir_ + "/no-such-adapter"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.output.find("candidate: "), std::string::npos) << missing.output;
 }
 
 TEST_F(TrainerE2eTest, BadSpecNamesFileLineAndField) {

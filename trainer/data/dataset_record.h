@@ -28,6 +28,11 @@ struct DatasetRecord {
   std::string completion;              // DATASET_FORMAT_PROMPT_COMPLETION
   std::vector<ChatMessage> messages;   // DATASET_FORMAT_CHAT
   std::string source;
+  // The record's optional "task" key (A/B evaluation reports per task):
+  // [A-Za-z0-9_.-], at most kMaxTaskNameBytes; empty when absent.
+  std::string task;
 };
+
+inline constexpr size_t kMaxTaskNameBytes = 64;
 
 }  // namespace tunefleet

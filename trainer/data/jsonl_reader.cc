@@ -1,5 +1,6 @@
 #include "trainer/data/jsonl_reader.h"
 
+#include <algorithm>
 #include <fstream>
 #include <istream>
 #include <streambuf>
@@ -146,6 +147,20 @@ class LineParser {
     DatasetRecord record;
     record.format = format_;
     record.source = where;
+    if (auto task = object.find("task"); task != object.end()) {
+      const bool valid = task->is_string() && !task->get_ref<const std::string&>().empty() &&
+                         task->get_ref<const std::string&>().size() <= kMaxTaskNameBytes &&
+                         std::all_of(task->get_ref<const std::string&>().begin(),
+                                     task->get_ref<const std::string&>().end(), [](char c) {
+                                       return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                                              c == '-' || c == '.';
+                                     });
+      if (!valid) {
+        return LineError(where, absl::StrCat("\"task\" must be a name of 1 to ", kMaxTaskNameBytes,
+                                             " characters from [A-Za-z0-9_.-]"));
+      }
+      record.task = task->get<std::string>();
+    }
     switch (format_) {
       case v1::DATASET_FORMAT_TEXT: {
         absl::StatusOr<std::string> text = StringField(object, "text", "text", where, format_);

@@ -26,6 +26,23 @@ TEST(JsonlReaderTest, ReadsTextAndIgnoresOtherKeys) {
   EXPECT_EQ((*records)[1].format, v1::DATASET_FORMAT_TEXT);
 }
 
+TEST(JsonlReaderTest, ATaskNameIsKeptAndABadOneIsNamed) {
+  auto records = ParseJsonl("{\"prompt\": \"p\", \"completion\": \"c\", \"task\": \"smart-home.v2\"}\n"
+                            "{\"prompt\": \"p\", \"completion\": \"c\"}\n",
+                            "mem", v1::DATASET_FORMAT_UNSPECIFIED);
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_EQ((*records)[0].task, "smart-home.v2");
+  EXPECT_EQ((*records)[1].task, "");
+  for (const char* bad : {"{\"text\": \"t\", \"task\": 3}", "{\"text\": \"t\", \"task\": \"\"}",
+                          "{\"text\": \"t\", \"task\": \"a b\"}",
+                          "{\"text\": \"t\", \"task\": \"\\u001b[31m\"}"}) {
+    auto parsed = ParseJsonl(bad, "mem", v1::DATASET_FORMAT_UNSPECIFIED);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_NE(parsed.status().message().find("mem:1"), std::string::npos) << parsed.status();
+    EXPECT_NE(parsed.status().message().find("\"task\""), std::string::npos) << parsed.status();
+  }
+}
+
 TEST(JsonlReaderTest, DetectsPromptCompletion) {
   auto records = ReadJsonlFile(TestData("prompt_completion.jsonl"), v1::DATASET_FORMAT_UNSPECIFIED);
   ASSERT_TRUE(records.ok()) << records.status();

@@ -19,16 +19,19 @@ absl::StatusOr<int32_t> SpecialId(const Tokenizer& tokenizer, const std::string&
 
 // Structured output: when the expected answer is a JSON object, how much of
 // it the reply gets right, field by field (exact values).
-void ScoreJsonFields(const std::string& expected, const std::string& reply, ExactMatchResult* result) {
+// Returns the example's fraction (negative when no JSON object is expected).
+double ScoreJsonFields(const std::string& expected, const std::string& reply, ExactMatchResult* result) {
   const nlohmann::json want = nlohmann::json::parse(expected, nullptr, /*allow_exceptions=*/false);
-  if (!want.is_object() || want.empty()) return;
+  if (!want.is_object() || want.empty()) return -1;
   ++result->json_expected;
   const nlohmann::json got = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
-  if (!got.is_object()) return;
+  if (!got.is_object()) return 0;
   ++result->json_valid;
   int fields = 0;
   for (const auto& [key, value] : want.items()) fields += got.contains(key) && got[key] == value ? 1 : 0;
-  result->json_field_score += static_cast<double>(fields) / static_cast<double>(want.size());
+  const double fraction = static_cast<double>(fields) / static_cast<double>(want.size());
+  result->json_field_score += fraction;
+  return fraction;
 }
 
 }  // namespace
@@ -117,9 +120,12 @@ absl::StatusOr<ExactMatchResult> EvaluateExactMatch(CausalLM& model, const Token
       }
       const bool correct = absl::StripAsciiWhitespace(reply) == absl::StripAsciiWhitespace(example.answer);
       result.correct += correct ? 1 : 0;
-      ScoreJsonFields(example.answer, reply, &result);
+      const double json_fields = ScoreJsonFields(example.answer, reply, &result);
       ++result.total;
       if (result.samples.size() < 4) result.samples.push_back({example.prompt, example.answer, reply});
+      const bool json_valid =
+          json_fields >= 0 && nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false).is_object();
+      result.per_example.push_back({std::move(reply), correct, json_valid, json_fields});
     }
   }
   return result;

@@ -19,6 +19,16 @@ struct PromptAndAnswer {
   std::string answer;
 };
 
+// One example's outcome, for paired (A/B) comparison.
+struct ExampleScore {
+  std::string reply;
+  bool correct = false;
+  bool json_valid = false;  // the reply parses as a JSON object
+  // The fraction of the expected JSON object's keys the reply got exactly;
+  // negative where the expected answer is no JSON object.
+  double json_fields = -1;
+};
+
 struct ExactMatchResult {
   int correct = 0;
   int total = 0;
@@ -32,6 +42,7 @@ struct ExactMatchResult {
   double accuracy() const { return total == 0 ? 0.0 : static_cast<double>(correct) / total; }
   // A few (prompt, expected, got) triples, for a person to look at.
   std::vector<std::vector<std::string>> samples;
+  std::vector<ExampleScore> per_example;  // in the examples' order
 };
 
 // The prompt as a single user turn in `chat_template` (after a system turn
