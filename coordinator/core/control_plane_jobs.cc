@@ -81,6 +81,8 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
   std::vector<size_t> row_of(batch.size(), kNone);
   std::map<std::string, size_t> batch_request_ids;  // a retry inside the batch: the same row
   std::set<std::string> batch_names;
+  std::map<std::string, int64_t> active;  // owner -> jobs queued or running
+  bool active_counted = false;
   for (size_t i = 0; i < batch.size(); ++i) {
     const v1::CreateJobRequest& request = *batch[i]->request;
     const std::string& request_id = request.request_id();
@@ -97,6 +99,22 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
     if (auto s = CheckGangFits(batch[i]->spec); !s.ok()) {
       results[i] = s;
       continue;
+    }
+    if (options_.max_active_jobs_per_user > 0) {
+      if (!active_counted) {  // one pass over the table per batch, not per job
+        for (const auto& [job_name, entry] : jobs_) {
+          if (!jobs::IsTerminal(entry.job.state())) ++active[entry.job.owner()];
+        }
+        active_counted = true;
+      }
+      const std::string& owner = batch[i]->owner;
+      if (active[owner] >= options_.max_active_jobs_per_user) {
+        results[i] = absl::ResourceExhaustedError(absl::StrCat(
+            owner.empty() ? "anonymous" : owner, " has ", active[owner], " jobs queued or running; the quota is ",
+            options_.max_active_jobs_per_user, " per user (--max-active-jobs-per-user)"));
+        continue;
+      }
+      ++active[owner];
     }
     std::string name = absl::StrCat("jobs/", request.job_id().empty() ? RandomJobId() : request.job_id());
     for (int retry = 0; request.job_id().empty() && retry < 8 && (jobs_.count(name) || batch_names.count(name));
@@ -359,6 +377,8 @@ ControlPlaneStats ControlPlane::Stats() const {
   stats.attempts_started_total = attempts_started_;
   stats.attempts_ended_total = attempts_ended_;
   stats.restarts_total = restarts_;
+  stats.metric_samples_dropped_total = metric_samples_dropped_;
+  stats.metric_history_bytes = static_cast<int64_t>(history_.bytes());
   return stats;
 }
 
