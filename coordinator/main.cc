@@ -215,6 +215,8 @@ int main(int argc, char** argv) {
   double metrics_rate = defaults.metrics_rate_per_rank, metrics_burst = defaults.metrics_burst_per_rank;
   int64_t max_active_jobs_per_user = defaults.max_active_jobs_per_user;
   tunefleet::coordinator::StreamLimits streams;
+  double finished_job_retention_s = absl::ToDoubleSeconds(defaults.finished_job_retention);
+  double gone_worker_retention_s = absl::ToDoubleSeconds(defaults.gone_worker_retention);
   std::vector<std::string> allowed_path_roots;
   MetricsFlags metrics_flags;
   bool init = false;
@@ -273,6 +275,14 @@ int main(int argc, char** argv) {
                  "Jobs one user may have queued or running at once (0: no quota)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--finished-job-retention", finished_job_retention_s,
+                 "Seconds a finished job stays in memory; after, it is served from the database")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--gone-worker-retention", gone_worker_retention_s,
+                 "Seconds a LOST worker stays in the registry (and /metrics) before it is forgotten")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--max-streams-per-user", streams.per_caller,
                  "Watch and log streams one caller may hold open at once")
       ->check(CLI::PositiveNumber)
@@ -323,6 +333,8 @@ int main(int argc, char** argv) {
     options.metrics_rate_per_rank = metrics_rate;
     options.metrics_burst_per_rank = metrics_burst;
     options.max_active_jobs_per_user = max_active_jobs_per_user;
+    options.finished_job_retention = absl::Seconds(finished_job_retention_s);
+    options.gone_worker_retention = absl::Seconds(gone_worker_retention_s);
     options.allowed_path_roots = allowed_path_roots;
     tunefleet::store::SqliteOptions store_options;
     store_options.init = init;

@@ -9,7 +9,8 @@
 // The implementation is split by concern: control_plane.cc (state, loading,
 // attempts), control_plane_jobs.cc (JobService), control_plane_workers.cc
 // (WorkerService, AdminService), control_plane_tick.cc (liveness, drain
-// deadlines, placement).
+// deadlines, placement), control_plane_retention.cc (what leaves memory, and
+// reading it back from the Store).
 
 #include <cstdint>
 #include <functional>
@@ -65,6 +66,11 @@ struct ControlPlaneOptions {
   // A List page ends before its items pass this many bytes (and at its
   // page_size): every page fits in a gRPC message.
   size_t list_page_bytes = kMaxListPageBytes;
+  // A job that ended this long ago leaves memory; the Store still serves it
+  // (GetJob, ListJobs, events, metrics, logs). InfiniteDuration(): never.
+  absl::Duration finished_job_retention = absl::Hours(1);
+  // A worker LOST this long leaves the registry (memory, Store, /metrics).
+  absl::Duration gone_worker_retention = absl::Hours(24);
   // Jobs one user may have QUEUED or RUNNING at once; CreateJob past it is
   // RESOURCE_EXHAUSTED. 0: no quota.
   int64_t max_active_jobs_per_user = 1000;
@@ -92,6 +98,8 @@ struct ControlPlaneStats {
     double checkpoint_save_seconds = -1;
   };
   std::vector<JobFigures> running_jobs;
+  int64_t jobs_in_memory = 0;  // active ones and those within finished_job_retention
+  int64_t jobs_forgotten_total = 0;  // finished jobs that left memory (still in the Store)
   int64_t metric_samples_dropped_total = 0;  // past a rank's rate (ControlPlaneOptions)
   int64_t metric_history_bytes = 0;
 };
@@ -175,6 +183,7 @@ class ControlPlane {
   struct JobEntry {
     v1::Job job;
     int64_t order = 0;
+    std::string request_id;  // CreateJob's, for request_ids_
     int64_t last_event = 0;  // the newest event's sequence; the events stay in the store
     absl::Time queued_since;
     absl::Time attempt_start;
@@ -275,6 +284,15 @@ class ControlPlane {
   // A drained attempt whose ranks have all exited ends (DRAINED, not counted).
   absl::Status FinishDrainIfDone(JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckHungRanks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Finished jobs and gone workers past their retention leave memory.
+  void ForgetPastRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A job that is not in memory (finished past its retention), from the
+  // Store; NOT_FOUND when it never existed.
+  absl::StatusOr<store::StoredJob> StoredJob(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Where rank `rank` of attempt `attempt` ran (`rank_workers`: by rank).
+  absl::StatusOr<LogSource> LogSourceOf(const std::string& name, int64_t attempt,
+                                        const std::vector<std::string>& rank_workers, int32_t rank) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A failed rank of a multi-worker gang: true when the verdict waits for the
   // other workers (see JobEntry::failure_pending), false to end the attempt now.
   bool DeferFailure(JobEntry& entry, const std::string& reporter, const std::string& detail)
@@ -321,6 +339,7 @@ class ControlPlane {
   std::set<std::string> history_loaded_ ABSL_GUARDED_BY(mu_);
   SampleRateLimiter sample_rate_ ABSL_GUARDED_BY(mu_);  // keyed "job rank"
   int64_t metric_samples_dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t jobs_forgotten_ ABSL_GUARDED_BY(mu_) = 0;
   MetricHistory history_;  // its own lock; taken after mu_, never before
 };
 

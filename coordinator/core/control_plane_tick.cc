@@ -41,6 +41,7 @@ void ControlPlane::Tick() {
     }
   }
   sample_rate_.Prune(now);
+  ForgetPastRetention();
   CheckDrains();
   CheckHungRanks();
   PlaceQueuedJobs();
