@@ -92,6 +92,10 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
   for (const auto& [reason, n] : stats.restarts_total) {
     AddSample(restarts, {{"reason", Short(reason, "ATTEMPT_END_REASON_")}}, static_cast<double>(n));
   }
+  auto forgotten = MetricFamilyOf("tunefleet_jobs_forgotten_total",
+                                   "Finished jobs that left memory after --finished-job-retention (still in the database)",
+                                   MetricType::Counter);
+  AddSample(forgotten, {}, static_cast<double>(stats.jobs_forgotten_total));
   auto dropped = MetricFamilyOf("tunefleet_metric_samples_dropped_total",
                                  "Metric samples dropped because their rank reported past its rate limit",
                                  MetricType::Counter);
@@ -120,7 +124,7 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
     if (job.seconds_since_checkpoint >= 0) AddSample(since, labels, job.seconds_since_checkpoint);
     if (job.checkpoint_save_seconds >= 0) AddSample(save, labels, job.checkpoint_save_seconds);
   }
-  for (auto* family : {&jobs, &queue, &workers, &age, &missed, &started, &ended, &restarts, &dropped, &history,
+  for (auto* family : {&jobs, &queue, &workers, &age, &missed, &started, &ended, &restarts, &forgotten, &dropped, &history,
                        &step, &total, &train, &eval, &tps, &used, &since, &save}) {
     families.push_back(std::move(*family));
   }
