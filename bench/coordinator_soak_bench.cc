@@ -159,7 +159,8 @@ class Soak {
     const absl::Duration day = absl::Hours(flags_.hours);
     double owed_jobs = 0;
     int hour = 0;
-    std::printf("| sim hour | jobs submitted | jobs in memory | workers in registry | metric history (KiB) | RSS (MiB) |\n");
+    std::printf("| sim hour | jobs submitted | jobs in memory | workers in registry | metric history (KiB) "
+                "| RSS (MiB) |\n");
     std::printf("| ---: | ---: | ---: | ---: | ---: | ---: |\n");
     Print(0);
     while (*now_ - start < day) {

@@ -15,8 +15,8 @@ absl::Status CheckSample(const v1::MetricSample& sample) {
   }
   const int entries = sample.values_size() + sample.text_size();
   if (entries > kMaxEntries) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where(), ": values and text: ", entries, " entries; the limit is ", kMaxEntries, " (kMaxEntries)"));
+    return absl::InvalidArgumentError(absl::StrCat(where(), ": values and text: ", entries, " entries; the limit is ",
+                                                   kMaxEntries, " (kMaxEntries)"));
   }
   if (static_cast<int64_t>(sample.event().size()) > kMaxEventBytes) {
     return absl::InvalidArgumentError(absl::StrCat(where(), ": event: ", sample.event().size(), " bytes; the limit is ",

@@ -200,7 +200,9 @@ absl::StatusOr<v1::ListJobsResponse> ControlPlane::ListJobs(const v1::ListJobsRe
   }
   std::vector<v1::JobState> states;
   for (int state : request.states()) {
-    if (!v1::JobState_IsValid(state)) return absl::InvalidArgumentError(absl::StrCat("states: ", state, " is not a job state"));
+    if (!v1::JobState_IsValid(state)) {
+      return absl::InvalidArgumentError(absl::StrCat("states: ", state, " is not a job state"));
+    }
     states.push_back(static_cast<v1::JobState>(state));
   }
   absl::MutexLock lock(&mu_);
@@ -265,7 +267,7 @@ absl::StatusOr<v1::Job> ControlPlane::CancelJob(const std::string& name) {
 absl::StatusOr<std::vector<v1::JobEvent>> ControlPlane::EventsAfter(const std::string& name, int64_t after,
                                                                     bool* finished) {
   absl::MutexLock lock(&mu_);
-  v1::JobState state;
+  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
   int64_t last_event = 0;
   if (auto found = FindJob(name); found.ok()) {
     state = (*found)->job.state();
