@@ -86,7 +86,9 @@ class CoordinatorProcess {
     std::vector<std::string> args = {flags.coordinator,  "--listen", "127.0.0.1:0", "--database", dir + "/state.db",
                                      "--port-file", port_file, "--heartbeat-interval",
                                      std::to_string(flags.heartbeat_interval), "--metrics-listen", "127.0.0.1:0",
-                                     "--metrics-port-file", metrics_file};
+                                     "--metrics-port-file", metrics_file,
+                                     // One user submits every job of the burst: past the default quota.
+                                     "--max-active-jobs-per-user", "0"};
     if (flags.tls) {
       const security::TlsFiles tls = security::CoordinatorFiles(dir + "/pki");
       for (const std::string& a : {std::string("--tls-ca"), tls.ca, std::string("--tls-cert"), tls.certificate,

@@ -76,7 +76,8 @@ struct SecurityFlags {
 
 int Run(const std::string& listen, const std::string& database, tunefleet::store::SqliteOptions store_options,
         const std::string& port_file, const MetricsFlags& metrics_flags, const SecurityFlags& security,
-        tunefleet::coordinator::ControlPlaneOptions options, absl::Duration tick) {
+        tunefleet::coordinator::ControlPlaneOptions options, tunefleet::coordinator::StreamLimits streams,
+        absl::Duration tick) {
   // Block the stop signals in every thread (gRPC's inherit the mask); the
   // main loop takes them with sigtimedwait.
   sigset_t stop_signals;
@@ -126,7 +127,7 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
     return 1;
   }
   const auth::Authorizer authorizer(std::move(tokens), security.insecure, audit->get());
-  tunefleet::coordinator::JobServiceImpl jobs(**plane, authorizer, log_credentials);
+  tunefleet::coordinator::JobServiceImpl jobs(**plane, authorizer, log_credentials, streams);
   tunefleet::coordinator::WorkerServiceImpl workers(**plane, authorizer);
   tunefleet::coordinator::AdminServiceImpl admin(**plane, authorizer);
 
@@ -208,6 +209,14 @@ int main(int argc, char** argv) {
   double drain_deadline_s = 300, tick_s = 0.2;
   double hang_multiplier = 10, hang_floor_s = 120, hang_startup_s = 600;
   size_t metrics_history = 10000;
+  tunefleet::coordinator::ControlPlaneOptions defaults;
+  size_t metrics_history_job_bytes = defaults.metrics_history_job_bytes;
+  size_t metrics_history_bytes = defaults.metrics_history_bytes;
+  double metrics_rate = defaults.metrics_rate_per_rank, metrics_burst = defaults.metrics_burst_per_rank;
+  int64_t max_active_jobs_per_user = defaults.max_active_jobs_per_user;
+  tunefleet::coordinator::StreamLimits streams;
+  double finished_job_retention_s = absl::ToDoubleSeconds(defaults.finished_job_retention);
+  double gone_worker_retention_s = absl::ToDoubleSeconds(defaults.gone_worker_retention);
   std::vector<std::string> allowed_path_roots;
   MetricsFlags metrics_flags;
   bool init = false;
@@ -250,6 +259,37 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--metrics-history", metrics_history, "Metric samples kept in memory per job for WatchJobMetrics")
       ->capture_default_str();
+  app.add_option("--metrics-history-job-bytes", metrics_history_job_bytes,
+                 "Bytes of metric samples kept in memory per job; past it older points are thinned")
+      ->capture_default_str();
+  app.add_option("--metrics-history-bytes", metrics_history_bytes,
+                 "Bytes of metric samples kept in memory across all jobs; past it the largest history is thinned")
+      ->capture_default_str();
+  app.add_option("--metrics-rate-per-rank", metrics_rate,
+                 "Metric samples a second one rank may report on average; past it they are dropped and counted "
+                 "(tunefleet_metric_samples_dropped_total). 0: no limit")
+      ->capture_default_str();
+  app.add_option("--metrics-burst-per-rank", metrics_burst, "Metric samples one rank may report at once")
+      ->capture_default_str();
+  app.add_option("--max-active-jobs-per-user", max_active_jobs_per_user,
+                 "Jobs one user may have queued or running at once (0: no quota)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--finished-job-retention", finished_job_retention_s,
+                 "Seconds a finished job stays in memory; after, it is served from the database")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--gone-worker-retention", gone_worker_retention_s,
+                 "Seconds a LOST worker stays in the registry (and /metrics) before it is forgotten")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--max-streams-per-user", streams.per_caller,
+                 "Watch and log streams one caller may hold open at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-streams", streams.total, "Watch and log streams open at once, all callers together")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--metrics-listen", metrics_flags.listen,
                  "Serve Prometheus /metrics here (e.g. 0.0.0.0:9464; port 0 picks one; empty: off)");
   app.add_option("--metrics-port-file", metrics_flags.port_file, "Write the bound /metrics port here");
@@ -288,13 +328,20 @@ int main(int argc, char** argv) {
     options.hang_floor = absl::Seconds(hang_floor_s);
     options.hang_startup = absl::Seconds(hang_startup_s);
     options.metrics_history = metrics_history;
+    options.metrics_history_job_bytes = metrics_history_job_bytes;
+    options.metrics_history_bytes = metrics_history_bytes;
+    options.metrics_rate_per_rank = metrics_rate;
+    options.metrics_burst_per_rank = metrics_burst;
+    options.max_active_jobs_per_user = max_active_jobs_per_user;
+    options.finished_job_retention = absl::Seconds(finished_job_retention_s);
+    options.gone_worker_retention = absl::Seconds(gone_worker_retention_s);
     options.allowed_path_roots = allowed_path_roots;
     tunefleet::store::SqliteOptions store_options;
     store_options.init = init;
     store_options.bad_rows =
         bad_rows == "quarantine" ? tunefleet::store::BadRowPolicy::kQuarantine : tunefleet::store::BadRowPolicy::kRefuse;
     return Run(listen, database, std::move(store_options), port_file, metrics_flags, security, std::move(options),
-               absl::Seconds(tick_s));
+               streams, absl::Seconds(tick_s));
   } catch (const std::exception& e) {  // a last guard: nothing escapes main
     Log("coordinator", absl::StrCat("internal error: ", e.what()));
     return tunefleet::exit_codes::kInternalError;

@@ -33,9 +33,16 @@ absl::Status ControlPlane::Load() {
   if (!stored_jobs.ok()) return stored_jobs.status();
   for (auto& stored : *stored_jobs) {
     const std::string name = stored.job.name();
+    last_generation_ = std::max(last_generation_, stored.job.generation());
+    // Finished past the retention: served from the store, not held (ForgetPastRetention).
+    if (jobs::IsTerminal(stored.job.state()) &&
+        Now() - FromProtoTime(stored.job.end_time()) >= options_.finished_job_retention) {
+      continue;
+    }
     JobEntry& entry = jobs_[name];
     entry.job = std::move(stored.job);
     entry.order = stored.order;
+    entry.request_id = stored.request_id;
     entry.last_event = stored.last_event;
     entry.queued_since = Now();
     entry.attempt_start = Now();

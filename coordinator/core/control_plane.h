@@ -9,7 +9,8 @@
 // The implementation is split by concern: control_plane.cc (state, loading,
 // attempts), control_plane_jobs.cc (JobService), control_plane_workers.cc
 // (WorkerService, AdminService), control_plane_tick.cc (liveness, drain
-// deadlines, placement).
+// deadlines, placement), control_plane_retention.cc (what leaves memory, and
+// reading it back from the Store).
 
 #include <cstdint>
 #include <functional>
@@ -29,6 +30,7 @@
 #include "common/grpc_limits.h"
 #include "coordinator/jobs/job_lifecycle.h"
 #include "coordinator/metrics/metric_history.h"
+#include "coordinator/metrics/sample_rate_limiter.h"
 #include "coordinator/scheduler/scheduler.h"
 #include "coordinator/store/store.h"
 #include "tunefleet/v1/admin_service.pb.h"
@@ -51,10 +53,27 @@ struct ControlPlaneOptions {
   double hang_multiplier = 10;
   absl::Duration hang_floor = absl::Minutes(2);
   absl::Duration hang_startup = absl::Minutes(10);
-  size_t metrics_history = 10000;  // samples kept per job
+  // Metric samples kept in memory (MetricHistory): per job by count and
+  // bytes, and bytes across all jobs; past them older points are thinned.
+  size_t metrics_history = 10000;
+  size_t metrics_history_job_bytes = MetricHistoryLimits{}.bytes_per_job;
+  size_t metrics_history_bytes = MetricHistoryLimits{}.total_bytes;
+  // Samples a rank may report, per second on average and at once; past that
+  // they are dropped and counted (checkpoint events never are: the control
+  // plane acts on them). rate <= 0: no limit.
+  double metrics_rate_per_rank = 100;
+  double metrics_burst_per_rank = 1000;
   // A List page ends before its items pass this many bytes (and at its
   // page_size): every page fits in a gRPC message.
   size_t list_page_bytes = kMaxListPageBytes;
+  // A job that ended this long ago leaves memory; the Store still serves it
+  // (GetJob, ListJobs, events, metrics, logs). InfiniteDuration(): never.
+  absl::Duration finished_job_retention = absl::Hours(1);
+  // A worker LOST this long leaves the registry (memory, Store, /metrics).
+  absl::Duration gone_worker_retention = absl::Hours(24);
+  // Jobs one user may have QUEUED or RUNNING at once; CreateJob past it is
+  // RESOURCE_EXHAUSTED. 0: no quota.
+  int64_t max_active_jobs_per_user = 1000;
   // Every path of a job spec must lie under one of these; empty: any path.
   std::vector<std::string> allowed_path_roots;
   // Called (under the lock; keep it cheap) with each placed job's queue wait.
@@ -79,6 +98,10 @@ struct ControlPlaneStats {
     double checkpoint_save_seconds = -1;
   };
   std::vector<JobFigures> running_jobs;
+  int64_t jobs_in_memory = 0;  // active ones and those within finished_job_retention
+  int64_t jobs_forgotten_total = 0;  // finished jobs that left memory (still in the Store)
+  int64_t metric_samples_dropped_total = 0;  // past a rank's rate (ControlPlaneOptions)
+  int64_t metric_history_bytes = 0;
 };
 
 // Where a rank's log is: the worker's log service and the attempt.
@@ -123,6 +146,9 @@ class ControlPlane {
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& request);
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
   // Samples of a generation that is not the job's current one are dropped (fencing).
+  // INVALID_ARGUMENT, storing nothing, for a sample past
+  // common/metric_sample_limits.h; samples past a rank's rate are dropped
+  // (counted in Stats), not refused.
   // UNAUTHENTICATED for a session that is not the worker's current one;
   // PERMISSION_DENIED, storing nothing, when a sample of a current attempt is
   // for a rank not placed on this worker.
@@ -157,6 +183,7 @@ class ControlPlane {
   struct JobEntry {
     v1::Job job;
     int64_t order = 0;
+    std::string request_id;  // CreateJob's, for request_ids_
     int64_t last_event = 0;  // the newest event's sequence; the events stay in the store
     absl::Time queued_since;
     absl::Time attempt_start;
@@ -216,7 +243,11 @@ class ControlPlane {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   ControlPlane(std::unique_ptr<store::Store> store, ControlPlaneOptions options)
-      : store_(std::move(store)), options_(std::move(options)), history_(options_.metrics_history) {}
+      : store_(std::move(store)),
+        options_(std::move(options)),
+        sample_rate_(options_.metrics_rate_per_rank, options_.metrics_burst_per_rank),
+        history_(MetricHistoryLimits{options_.metrics_history, options_.metrics_history_job_bytes,
+                                     options_.metrics_history_bytes}) {}
   absl::Status Load();
 
   absl::Time Now() const { return options_.clock(); }
@@ -253,6 +284,15 @@ class ControlPlane {
   // A drained attempt whose ranks have all exited ends (DRAINED, not counted).
   absl::Status FinishDrainIfDone(JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckHungRanks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Finished jobs and gone workers past their retention leave memory.
+  void ForgetPastRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A job that is not in memory (finished past its retention), from the
+  // Store; NOT_FOUND when it never existed.
+  absl::StatusOr<store::StoredJob> StoredJob(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Where rank `rank` of attempt `attempt` ran (`rank_workers`: by rank).
+  absl::StatusOr<LogSource> LogSourceOf(const std::string& name, int64_t attempt,
+                                        const std::vector<std::string>& rank_workers, int32_t rank) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A failed rank of a multi-worker gang: true when the verdict waits for the
   // other workers (see JobEntry::failure_pending), false to end the attempt now.
   bool DeferFailure(JobEntry& entry, const std::string& reporter, const std::string& detail)
@@ -297,6 +337,9 @@ class ControlPlane {
   std::map<std::string, int64_t> restarts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> heartbeats_missed_ ABSL_GUARDED_BY(mu_);  // by worker name
   std::set<std::string> history_loaded_ ABSL_GUARDED_BY(mu_);
+  SampleRateLimiter sample_rate_ ABSL_GUARDED_BY(mu_);  // keyed "job rank"
+  int64_t metric_samples_dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t jobs_forgotten_ ABSL_GUARDED_BY(mu_) = 0;
   MetricHistory history_;  // its own lock; taken after mu_, never before
 };
 

@@ -81,6 +81,8 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
   std::vector<size_t> row_of(batch.size(), kNone);
   std::map<std::string, size_t> batch_request_ids;  // a retry inside the batch: the same row
   std::set<std::string> batch_names;
+  std::map<std::string, int64_t> active;  // owner -> jobs queued or running
+  bool active_counted = false;
   for (size_t i = 0; i < batch.size(); ++i) {
     const v1::CreateJobRequest& request = *batch[i]->request;
     const std::string& request_id = request.request_id();
@@ -98,12 +100,30 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
       results[i] = s;
       continue;
     }
+    if (options_.max_active_jobs_per_user > 0) {
+      if (!active_counted) {  // one pass over the table per batch, not per job
+        for (const auto& [job_name, entry] : jobs_) {
+          if (!jobs::IsTerminal(entry.job.state())) ++active[entry.job.owner()];
+        }
+        active_counted = true;
+      }
+      const std::string& owner = batch[i]->owner;
+      if (active[owner] >= options_.max_active_jobs_per_user) {
+        results[i] = absl::ResourceExhaustedError(absl::StrCat(
+            owner.empty() ? "anonymous" : owner, " has ", active[owner], " jobs queued or running; the quota is ",
+            options_.max_active_jobs_per_user, " per user (--max-active-jobs-per-user)"));
+        continue;
+      }
+      ++active[owner];
+    }
     std::string name = absl::StrCat("jobs/", request.job_id().empty() ? RandomJobId() : request.job_id());
     for (int retry = 0; request.job_id().empty() && retry < 8 && (jobs_.count(name) || batch_names.count(name));
          ++retry) {
       name = absl::StrCat("jobs/", RandomJobId());  // a random id that is taken: draw again
     }
-    if (jobs_.count(name) || batch_names.count(name)) {
+    // A finished job that left memory holds its name in the Store (one
+    // indexed read, for chosen ids only): refused here, not by the batch's insert.
+    if (jobs_.count(name) || batch_names.count(name) || (!request.job_id().empty() && store_->LoadJob(name).ok())) {
       results[i] = absl::AlreadyExistsError(absl::StrCat(name, " already exists"));
       continue;
     }
@@ -113,6 +133,7 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
     entry.job.set_state(v1::JOB_STATE_QUEUED);
     entry.job.set_attempt(1);
     entry.job.set_owner(batch[i]->owner);
+    entry.request_id = request_id;
     *entry.job.mutable_create_time() = ToProtoTime(Now());
     entry.queued_since = Now();
     // Built by hand: the entry is not in jobs_ until it is durable.
@@ -164,8 +185,11 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
 absl::StatusOr<v1::Job> ControlPlane::GetJob(const std::string& name) {
   absl::MutexLock lock(&mu_);
   auto entry = FindJob(name);
-  if (!entry.ok()) return entry.status();
-  return (*entry)->job;
+  if (entry.ok()) return (*entry)->job;
+  if (entry.status().code() != absl::StatusCode::kNotFound) return entry.status();
+  auto stored = StoredJob(name);
+  if (!stored.ok()) return stored.status();
+  return std::move(stored->job);
 }
 
 absl::StatusOr<v1::ListJobsResponse> ControlPlane::ListJobs(const v1::ListJobsRequest& request) {
@@ -174,14 +198,26 @@ absl::StatusOr<v1::ListJobsResponse> ControlPlane::ListJobs(const v1::ListJobsRe
   if (!request.page_token().empty() && !absl::SimpleAtoi(request.page_token(), &after)) {
     return absl::InvalidArgumentError("page_token: not a token this server issued");
   }
-  std::set<int> states(request.states().begin(), request.states().end());
+  std::vector<v1::JobState> states;
+  for (int state : request.states()) {
+    if (!v1::JobState_IsValid(state)) {
+      return absl::InvalidArgumentError(absl::StrCat("states: ", state, " is not a job state"));
+    }
+    states.push_back(static_cast<v1::JobState>(state));
+  }
   absl::MutexLock lock(&mu_);
+  // Paged from the Store, which holds every job (finished ones that left
+  // memory too) in submission order; a job still in memory is listed as
+  // memory has it (its live progress). Its state is the same in both: every
+  // change is written before it is applied.
+  auto rows = store_->LoadJobsAfter(after, states, page_size + 1);
+  if (!rows.ok()) return rows.status();
   v1::ListJobsResponse response;
   int64_t last_listed = after;
   size_t page_bytes = 0;
-  for (auto it = job_order_.upper_bound(after); it != job_order_.end(); ++it) {
-    const v1::Job& job = jobs_.at(it->second).job;
-    if (!states.empty() && !states.count(job.state())) continue;
+  for (store::StoredJob& row : *rows) {
+    auto live = jobs_.find(row.job.name());
+    const v1::Job& job = live != jobs_.end() ? live->second.job : row.job;
     const size_t job_bytes = job.ByteSizeLong();
     // Full by count or by bytes (one job always fits): the token resumes after the last listed.
     if (response.jobs_size() == page_size ||
@@ -191,7 +227,7 @@ absl::StatusOr<v1::ListJobsResponse> ControlPlane::ListJobs(const v1::ListJobsRe
     }
     *response.add_jobs() = job;
     page_bytes += job_bytes;
-    last_listed = it->first;
+    last_listed = row.order;
   }
   return response;
 }
@@ -199,6 +235,12 @@ absl::StatusOr<v1::ListJobsResponse> ControlPlane::ListJobs(const v1::ListJobsRe
 absl::StatusOr<v1::Job> ControlPlane::CancelJob(const std::string& name) {
   absl::MutexLock lock(&mu_);
   auto found = FindJob(name);
+  if (!found.ok() && found.status().code() == absl::StatusCode::kNotFound) {
+    auto stored = StoredJob(name);  // only finished jobs leave memory
+    if (!stored.ok()) return stored.status();
+    return absl::FailedPreconditionError(
+        absl::StrCat(name, " has already ended (", v1::JobState_Name(stored->job.state()), ")"));
+  }
   if (!found.ok()) return found.status();
   JobEntry& entry = **found;
   switch (entry.job.state()) {
@@ -225,18 +267,28 @@ absl::StatusOr<v1::Job> ControlPlane::CancelJob(const std::string& name) {
 absl::StatusOr<std::vector<v1::JobEvent>> ControlPlane::EventsAfter(const std::string& name, int64_t after,
                                                                     bool* finished) {
   absl::MutexLock lock(&mu_);
-  auto found = FindJob(name);
-  if (!found.ok()) return found.status();
-  const JobEntry& entry = **found;
+  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
+  int64_t last_event = 0;
+  if (auto found = FindJob(name); found.ok()) {
+    state = (*found)->job.state();
+    last_event = (*found)->last_event;
+  } else if (found.status().code() != absl::StatusCode::kNotFound) {
+    return found.status();
+  } else {
+    auto stored = StoredJob(name);
+    if (!stored.ok()) return stored.status();
+    state = stored->job.state();
+    last_event = stored->last_event;
+  }
   // Paged from the store: memory holds only the newest sequence.
   std::vector<v1::JobEvent> out;
-  if (after < entry.last_event) {
+  if (after < last_event) {
     auto events = store_->LoadEvents(name, after, kEventPage);
     if (!events.ok()) return events.status();
     out = std::move(*events);
   }
   const int64_t last_read = out.empty() ? after : out.back().sequence();
-  *finished = jobs::IsTerminal(entry.job.state()) && last_read >= entry.last_event;
+  *finished = jobs::IsTerminal(state) && last_read >= last_event;
   return out;
 }
 
@@ -273,6 +325,20 @@ absl::StatusOr<std::vector<v1::MetricSample>> ControlPlane::MetricsAfter(const s
   {
     absl::MutexLock lock(&mu_);
     auto entry = FindJob(name);
+    if (!entry.ok() && entry.status().code() == absl::StatusCode::kNotFound) {
+      // A finished job that left memory: its saved samples, straight from the store.
+      auto stored = StoredJob(name);
+      if (!stored.ok()) return stored.status();
+      auto saved = store_->LoadMetrics(name);
+      if (!saved.ok()) return saved.status();
+      *finished = true;
+      std::vector<v1::MetricSample> out;
+      for (size_t i = static_cast<size_t>(std::max<int64_t>(*cursor, 0)); i < saved->size(); ++i) {
+        if ((*saved)[i].step() > after_step) out.push_back(std::move((*saved)[i]));
+      }
+      *cursor = static_cast<int64_t>(saved->size());
+      return out;
+    }
     if (!entry.ok()) return entry.status();
     const v1::JobState state = (*entry)->job.state();
     // Read before the samples: a job that had ended has reported all of them.
@@ -286,21 +352,19 @@ absl::StatusOr<std::vector<v1::MetricSample>> ControlPlane::MetricsAfter(const s
 absl::StatusOr<LogSource> ControlPlane::FindLogSource(const std::string& name, int32_t rank) {
   absl::MutexLock lock(&mu_);
   auto entry = FindJob(name);
-  if (!entry.ok()) return entry.status();
-  const JobEntry& job = **entry;
-  if (job.last_rank_workers.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(name, " has not run yet (or ran before a coordinator restart)"));
+  if (entry.ok()) return LogSourceOf(name, (*entry)->last_attempt, (*entry)->last_rank_workers, rank);
+  if (entry.status().code() != absl::StatusCode::kNotFound) return entry.status();
+  // A finished job that left memory: its last attempt's placement, from the store.
+  if (auto stored = StoredJob(name); !stored.ok()) return stored.status();
+  auto attempts = store_->LoadAttempts(name);
+  if (!attempts.ok()) return attempts.status();
+  if (attempts->empty()) return LogSourceOf(name, 0, {}, rank);
+  const store::AttemptRecord& last = attempts->back();
+  std::vector<std::string> rank_workers(last.placements.size());
+  for (const v1::RankPlacement& p : last.placements) {
+    if (p.rank() >= 0 && p.rank() < static_cast<int32_t>(rank_workers.size())) rank_workers[p.rank()] = p.worker();
   }
-  if (rank < 0 || rank >= static_cast<int32_t>(job.last_rank_workers.size())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rank: ", rank, " is not in [0, ", job.last_rank_workers.size(), ")"));
-  }
-  auto worker = workers_.find(job.last_rank_workers[rank]);
-  if (worker == workers_.end() || worker->second.worker.resources().log_address().empty()) {
-    return absl::UnavailableError(absl::StrCat(job.last_rank_workers[rank], " serves no logs"));
-  }
-  return LogSource{worker->second.worker.resources().log_address(), job.last_attempt,
-                   job.last_rank_workers[rank].substr(job.last_rank_workers[rank].find('/') + 1)};
+  return LogSourceOf(name, last.attempt, rank_workers, rank);
 }
 
 absl::StatusOr<v1::ListCheckpointsResponse> ControlPlane::ListCheckpoints(const std::string& name) {
@@ -308,8 +372,15 @@ absl::StatusOr<v1::ListCheckpointsResponse> ControlPlane::ListCheckpoints(const 
   {
     absl::MutexLock lock(&mu_);
     auto entry = FindJob(name);
-    if (!entry.ok()) return entry.status();
-    directory = (*entry)->job.spec().checkpoint().directory();
+    if (entry.ok()) {
+      directory = (*entry)->job.spec().checkpoint().directory();
+    } else if (entry.status().code() != absl::StatusCode::kNotFound) {
+      return entry.status();
+    } else {
+      auto stored = StoredJob(name);
+      if (!stored.ok()) return stored.status();
+      directory = stored->job.spec().checkpoint().directory();
+    }
   }
   // The file system is read without the lock.
   auto checkpoints = ListCommittedCheckpoints(directory, name);
@@ -359,6 +430,10 @@ ControlPlaneStats ControlPlane::Stats() const {
   stats.attempts_started_total = attempts_started_;
   stats.attempts_ended_total = attempts_ended_;
   stats.restarts_total = restarts_;
+  stats.metric_samples_dropped_total = metric_samples_dropped_;
+  stats.jobs_in_memory = static_cast<int64_t>(jobs_.size());
+  stats.jobs_forgotten_total = jobs_forgotten_;
+  stats.metric_history_bytes = static_cast<int64_t>(history_.bytes());
   return stats;
 }
 

@@ -413,6 +413,120 @@ TEST_F(ControlPlaneTest, AFinishedJobsLogSourceAndMetricHistorySurviveARestart) 
   EXPECT_TRUE(finished);
 }
 
+// Every job, through ListJobs pages of one job each: name -> serialized job.
+std::map<std::string, std::string> ListAll(ControlPlane& plane, std::vector<int> states = {}) {
+  std::map<std::string, std::string> listed;
+  v1::ListJobsRequest request;
+  request.set_page_size(1);
+  for (int state : states) request.add_states(static_cast<v1::JobState>(state));
+  do {
+    auto page = plane.ListJobs(request);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) break;
+    for (const v1::Job& job : page->jobs()) EXPECT_TRUE(listed.emplace(job.name(), job.SerializeAsString()).second);
+    request.set_page_token(page->next_page_token());
+  } while (!request.page_token().empty());
+  return listed;
+}
+
+TEST_F(ControlPlaneTest, AFinishedJobLeavesMemoryAfterItsRetentionAndIsServedFromTheStoreAlike) {
+  v1::RegisterWorkerRequest worker;
+  worker.set_worker_id("w");
+  worker.mutable_resources()->set_cpu_slots(2);
+  worker.mutable_resources()->set_log_address("10.0.0.7:7000");
+  sessions_["w"] = plane_->RegisterWorker(worker)->session();
+  v1::Job done = Submit(1);
+  v1::Job running = Submit(1);
+  plane_->Tick();
+  done = Get(done.name());
+  running = Get(running.name());
+  v1::ReportMetricsRequest report;
+  report.set_worker_id("w");
+  report.set_session(sessions_["w"]);
+  report.set_generation(done.generation());
+  v1::MetricSample* sample = report.add_samples();
+  sample->set_job(done.name());
+  sample->set_step(7);
+  ASSERT_TRUE(plane_->ReportMetrics(report).ok());
+  Beat("w", {Rank(done, 0, v1::RANK_PHASE_SUCCEEDED), Rank(running, 0, v1::RANK_PHASE_RUNNING)});
+  done = Get(done.name());
+  ASSERT_EQ(done.state(), v1::JOB_STATE_SUCCEEDED);
+  const auto listed = ListAll(*plane_);
+  const auto listed_succeeded = ListAll(*plane_, {v1::JOB_STATE_SUCCEEDED});
+  ASSERT_EQ(listed.size(), 2u);
+  ASSERT_EQ(listed_succeeded.size(), 1u);
+  EXPECT_EQ(plane_->Stats().jobs_in_memory, 2);
+
+  // Within the retention it stays; past it, it leaves memory (the running job stays).
+  now_ += absl::Minutes(59);
+  Beat("w", {Rank(running, 0, v1::RANK_PHASE_RUNNING)});
+  plane_->Tick();
+  EXPECT_EQ(plane_->Stats().jobs_in_memory, 2);
+  now_ += absl::Minutes(2);
+  Beat("w", {Rank(running, 0, v1::RANK_PHASE_RUNNING)});
+  plane_->Tick();
+
+  auto expect_served_alike = [&] {
+    EXPECT_EQ(plane_->Stats().jobs_in_memory, 1);
+    EXPECT_EQ(Get(done.name()).SerializeAsString(), done.SerializeAsString());
+    // Both listed, once each, the finished job alike (the running one moves
+    // on: an hour without a step ends its attempt as hung and requeues it).
+    const auto now_listed = ListAll(*plane_);
+    ASSERT_EQ(now_listed.size(), 2u);
+    ASSERT_EQ(now_listed.count(done.name()), 1u);
+    EXPECT_EQ(now_listed.at(done.name()), listed.at(done.name()));
+    EXPECT_EQ(ListAll(*plane_, {v1::JOB_STATE_SUCCEEDED}), listed_succeeded);
+    bool finished = false;
+    auto events = plane_->EventsAfter(done.name(), 0, &finished);
+    ASSERT_TRUE(events.ok()) << events.status();
+    EXPECT_EQ(events->size(), 3u);  // submitted, placed, succeeded
+    EXPECT_TRUE(finished);
+    int64_t cursor = 0;
+    auto samples = plane_->MetricsAfter(done.name(), &cursor, 0, &finished);
+    ASSERT_TRUE(samples.ok()) << samples.status();
+    ASSERT_EQ(samples->size(), 1u);
+    EXPECT_EQ((*samples)[0].step(), 7);
+    auto source = plane_->FindLogSource(done.name(), 0);
+    ASSERT_TRUE(source.ok()) << source.status();
+    EXPECT_EQ(source->log_address, "10.0.0.7:7000");
+    EXPECT_EQ(plane_->CancelJob(done.name()).status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(plane_->GetJob("jobs/never").status().code(), absl::StatusCode::kNotFound);
+    v1::CreateJobRequest again;
+    again.set_job_id(done.name().substr(5));
+    again.mutable_spec()->mutable_model()->set_path("/m");
+    again.mutable_spec()->mutable_dataset()->set_path("/d.jsonl");
+    EXPECT_EQ(plane_->CreateJob(again).status().code(), absl::StatusCode::kAlreadyExists);
+  };
+  expect_served_alike();
+  EXPECT_EQ(plane_->Stats().jobs_forgotten_total, 1);
+  Open();  // a restart changes nothing: the finished job is not loaded back
+  expect_served_alike();
+  EXPECT_EQ(Get(running.name()).state(), v1::JOB_STATE_RUNNING);
+}
+
+TEST_F(ControlPlaneTest, AWorkerLostPastItsRetentionLeavesTheRegistryAndTheStore) {
+  Register("gone", 1);
+  Register("stays", 1);
+  now_ += absl::Seconds(20);  // past the 15 s timeout
+  Beat("stays");
+  plane_->Tick();
+  ASSERT_EQ(plane_->GetWorker("workers/gone")->state(), v1::WORKER_STATE_LOST);
+  ASSERT_EQ(plane_->Stats().heartbeats_missed_total.count("gone"), 1u);
+  for (int hour = 0; hour < 25; ++hour) {
+    now_ += absl::Hours(1);
+    Beat("stays");
+    plane_->Tick();
+  }
+  EXPECT_EQ(plane_->GetWorker("workers/gone").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(plane_->GetWorker("workers/stays").ok());
+  const ControlPlaneStats stats = plane_->Stats();
+  EXPECT_EQ(stats.heartbeats_missed_total.count("gone"), 0u) << "its /metrics series go too";
+  EXPECT_EQ(stats.worker_heartbeat_age_seconds.count("gone"), 0u);
+  Open();
+  EXPECT_EQ(plane_->GetWorker("workers/gone").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(plane_->ListWorkers({}).workers_size(), 1);
+}
+
 // total_steps arrives as a double from a worker: NaN, Inf and values past
 // int64 are dropped before the cast to the progress' integer (undefined
 // behaviour otherwise), and a good figure stays.

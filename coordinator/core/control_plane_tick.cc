@@ -40,6 +40,8 @@ void ControlPlane::Tick() {
       EndAttempt(entry, v1::ATTEMPT_END_REASON_TRAINER_FAILED, entry.failure_detail).IgnoreError();  // next tick
     }
   }
+  sample_rate_.Prune(now);
+  ForgetPastRetention();
   CheckDrains();
   CheckHungRanks();
   PlaceQueuedJobs();

@@ -14,6 +14,7 @@
 #include "common/exit_codes.h"
 #include "common/job_spec_limits.h"
 #include "common/log.h"
+#include "common/metric_sample_limits.h"
 #include "common/metric_samples.h"
 #include "common/proto_time.h"
 #include "common/security/secrets.h"
@@ -361,6 +362,9 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
   if (worker == workers_.end() || worker->second.session.empty() || worker->second.session != request.session()) {
     return absl::UnauthenticatedError(absl::StrCat(name, ": not its current session; register again"));
   }
+  for (const v1::MetricSample& sample : request.samples()) {
+    if (auto s = metric_sample_limits::CheckSample(sample); !s.ok()) return s;
+  }
   // Only ranks this worker holds in a current attempt may speak, checked
   // before anything is stored: one forged sample refuses the whole report.
   for (const v1::MetricSample& sample : request.samples()) {
@@ -382,6 +386,14 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
     auto it = jobs_.find(sample.job());
     if (it == jobs_.end() || it->second.job.state() != v1::JOB_STATE_RUNNING ||
         it->second.job.generation() != request.generation()) {
+      continue;
+    }
+    // Past its rate a rank's samples are dropped, not refused: a refusal
+    // would make the worker send them again. The events the control plane
+    // acts on (checkpoints) always pass.
+    if (!sample_rate_.Admit(absl::StrCat(sample.job(), " ", sample.rank()), Now()) &&
+        sample.event() != metric_keys::kCheckpointEvent) {
+      ++metric_samples_dropped_;
       continue;
     }
     accepted[sample.job()].push_back(sample);

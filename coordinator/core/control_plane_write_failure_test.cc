@@ -36,6 +36,15 @@ class FaultyStore final : public store::Store {
     return inner_->PutWorker(worker);
   }
   absl::StatusOr<std::vector<store::StoredJob>> LoadJobs() override { return inner_->LoadJobs(); }
+  absl::StatusOr<store::StoredJob> LoadJob(const std::string& name) override { return inner_->LoadJob(name); }
+  absl::StatusOr<std::vector<store::StoredJob>> LoadJobsAfter(int64_t after, const std::vector<v1::JobState>& states,
+                                                              int64_t limit) override {
+    return inner_->LoadJobsAfter(after, states, limit);
+  }
+  absl::Status DeleteWorker(const std::string& name) override {
+    if (*fail_) return Injected();
+    return inner_->DeleteWorker(name);
+  }
   absl::StatusOr<std::vector<v1::JobEvent>> LoadEvents(const std::string& job, int64_t after,
                                                        int64_t limit) override {
     return inner_->LoadEvents(job, after, limit);

@@ -92,6 +92,17 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
   for (const auto& [reason, n] : stats.restarts_total) {
     AddSample(restarts, {{"reason", Short(reason, "ATTEMPT_END_REASON_")}}, static_cast<double>(n));
   }
+  auto forgotten = MetricFamilyOf("tunefleet_jobs_forgotten_total",
+                                   "Finished jobs that left memory after --finished-job-retention (still in the database)",
+                                   MetricType::Counter);
+  AddSample(forgotten, {}, static_cast<double>(stats.jobs_forgotten_total));
+  auto dropped = MetricFamilyOf("tunefleet_metric_samples_dropped_total",
+                                 "Metric samples dropped because their rank reported past its rate limit",
+                                 MetricType::Counter);
+  AddSample(dropped, {}, static_cast<double>(stats.metric_samples_dropped_total));
+  auto history = MetricFamilyOf("tunefleet_metric_history_bytes",
+                                "Memory held by the metric samples kept for WatchJobMetrics, all jobs", MetricType::Gauge);
+  AddSample(history, {}, static_cast<double>(stats.metric_history_bytes));
   auto step = MetricFamilyOf("tunefleet_job_step", "Newest step of a running job", MetricType::Gauge);
   auto total = MetricFamilyOf("tunefleet_job_total_steps", "Steps a running job will train", MetricType::Gauge);
   auto train = MetricFamilyOf("tunefleet_job_train_loss", "Newest training loss (rank 0)", MetricType::Gauge);
@@ -113,8 +124,8 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
     if (job.seconds_since_checkpoint >= 0) AddSample(since, labels, job.seconds_since_checkpoint);
     if (job.checkpoint_save_seconds >= 0) AddSample(save, labels, job.checkpoint_save_seconds);
   }
-  for (auto* family : {&jobs, &queue, &workers, &age, &missed, &started, &ended, &restarts, &step, &total, &train,
-                       &eval, &tps, &used, &since, &save}) {
+  for (auto* family : {&jobs, &queue, &workers, &age, &missed, &started, &ended, &restarts, &forgotten, &dropped, &history,
+                       &step, &total, &train, &eval, &tps, &used, &since, &save}) {
     families.push_back(std::move(*family));
   }
   return families;

@@ -59,9 +59,10 @@ grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext* context, const v1::C
 
 grpc::Status JobServiceImpl::WatchJobEvents(grpc::ServerContext* context, const v1::WatchJobEventsRequest* request,
                                             grpc::ServerWriter<v1::JobEvent>* writer) {
-  if (auto p = auth_.Authorize(*context, "JobService/WatchJobEvents", request->name()); !p.ok()) {
-    return ToGrpcStatus(p.status());
-  }
+  auto principal = auth_.Authorize(*context, "JobService/WatchJobEvents", request->name());
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  auto lease = streams_.Acquire(principal->Display());
+  if (!lease.ok()) return ToGrpcStatus(lease.status());
   int64_t after = request->after();
   while (!context->IsCancelled()) {
     bool finished = false;
@@ -80,9 +81,10 @@ grpc::Status JobServiceImpl::WatchJobEvents(grpc::ServerContext* context, const 
 
 grpc::Status JobServiceImpl::WatchJobMetrics(grpc::ServerContext* context, const v1::WatchJobMetricsRequest* request,
                                              grpc::ServerWriter<v1::MetricSample>* writer) {
-  if (auto p = AuthorizeForJob(context, "JobService/WatchJobMetrics", request->name()); !p.ok()) {
-    return ToGrpcStatus(p.status());
-  }
+  auto principal = AuthorizeForJob(context, "JobService/WatchJobMetrics", request->name());
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  auto lease = streams_.Acquire(principal->Display());
+  if (!lease.ok()) return ToGrpcStatus(lease.status());
   int64_t cursor = 0;
   while (!context->IsCancelled()) {
     bool finished = false;
@@ -99,9 +101,10 @@ grpc::Status JobServiceImpl::WatchJobMetrics(grpc::ServerContext* context, const
 
 grpc::Status JobServiceImpl::ReadJobLogs(grpc::ServerContext* context, const v1::ReadJobLogsRequest* request,
                                          grpc::ServerWriter<v1::LogEntry>* writer) {
-  if (auto p = AuthorizeForJob(context, "JobService/ReadJobLogs", request->name()); !p.ok()) {
-    return ToGrpcStatus(p.status());
-  }
+  auto principal = AuthorizeForJob(context, "JobService/ReadJobLogs", request->name());
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  auto lease = streams_.Acquire(principal->Display());
+  if (!lease.ok()) return ToGrpcStatus(lease.status());
   if (request->offset() < 0 || request->tail_lines() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "offset, tail_lines: must not be negative");
   }

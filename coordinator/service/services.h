@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "coordinator/auth/authorizer.h"
 #include "coordinator/core/control_plane.h"
+#include "coordinator/service/stream_quota.h"
 #include "tunefleet/v1/admin_service.grpc.pb.h"
 #include "tunefleet/v1/job_service.grpc.pb.h"
 #include "tunefleet/v1/worker_service.grpc.pb.h"
@@ -22,9 +23,10 @@ class JobServiceImpl final : public v1::JobService::Service {
  public:
   // `log_credentials`: how ReadJobLogs dials a worker's log service (the
   // coordinator's certificate; null: plaintext, --insecure).
+  // `streams`: how many watch and log streams may be open at once.
   JobServiceImpl(ControlPlane& plane, const auth::Authorizer& auth,
-                 std::shared_ptr<grpc::ChannelCredentials> log_credentials)
-      : plane_(plane), auth_(auth), log_credentials_(std::move(log_credentials)) {}
+                 std::shared_ptr<grpc::ChannelCredentials> log_credentials, StreamLimits streams = {})
+      : plane_(plane), auth_(auth), log_credentials_(std::move(log_credentials)), streams_(streams) {}
   grpc::Status CreateJob(grpc::ServerContext*, const v1::CreateJobRequest*, v1::Job*) override;
   grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest*, v1::Job*) override;
   grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*, v1::ListJobsResponse*) override;
@@ -46,6 +48,7 @@ class JobServiceImpl final : public v1::JobService::Service {
   ControlPlane& plane_;
   const auth::Authorizer& auth_;
   const std::shared_ptr<grpc::ChannelCredentials> log_credentials_;
+  StreamQuota streams_;
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {

@@ -1,5 +1,7 @@
 #include "coordinator/store/sqlite_store.h"
 
+#include <functional>
+
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -158,6 +160,10 @@ class SqliteStore final : public Store {
                          const std::optional<AttemptRecord>& attempt) override;
   absl::Status PutWorker(const v1::Worker& worker) override;
   absl::StatusOr<std::vector<StoredJob>> LoadJobs() override;
+  absl::StatusOr<StoredJob> LoadJob(const std::string& name) override;
+  absl::StatusOr<std::vector<StoredJob>> LoadJobsAfter(int64_t after, const std::vector<v1::JobState>& states,
+                                                       int64_t limit) override;
+  absl::Status DeleteWorker(const std::string& name) override;
   absl::StatusOr<std::vector<v1::JobEvent>> LoadEvents(const std::string& job, int64_t after,
                                                        int64_t limit) override;
   absl::StatusOr<std::vector<AttemptRecord>> LoadAttempts(const std::string& job) override;
@@ -168,6 +174,11 @@ class SqliteStore final : public Store {
 
  private:
   absl::Status AppendEvents(const std::vector<v1::JobEvent>& events);
+  // Jobs rows matching `where` (with its parameters bound by `bind`); a row
+  // that does not read back is DATA_LOSS naming it (LoadJobs, at start, is
+  // where the bad-row policy applies).
+  absl::StatusOr<std::vector<StoredJob>> SelectJobs(const std::string& where,
+                                                    const std::function<void(Statement&)>& bind);
   absl::Status PutAttempt(const AttemptRecord& attempt);
   void Log(const std::string& message) const {
     if (options_.log) {
@@ -389,6 +400,65 @@ absl::StatusOr<std::vector<StoredJob>> SqliteStore::LoadJobs() {
     if (auto s = BadRow("jobs", "name", row.key, row.column, row.why, row.data); !s.ok()) return s;
   }
   return jobs;
+}
+
+absl::StatusOr<std::vector<StoredJob>> SqliteStore::SelectJobs(const std::string& where,
+                                                                const std::function<void(Statement&)>& bind) {
+  const std::string sql = absl::StrCat(
+      "SELECT j.seq, j.name, j.request_id, j.job, "
+      "(SELECT MAX(e.sequence) FROM events e WHERE e.job = j.name) FROM jobs j ",
+      where);
+  Statement select(db_, sql.c_str());
+  if (auto s = select.status(); !s.ok()) return s;
+  bind(select);
+  std::vector<StoredJob> jobs;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    StoredJob stored;
+    stored.order = select.Int(0);
+    const std::string name = select.Blob(1);
+    stored.request_id = select.Blob(2);
+    stored.last_event = select.Int(4);
+    if (!stored.job.ParseFromString(select.Blob(3)) || stored.job.name() != name) {
+      return absl::DataLossError(
+          absl::StrCat("table jobs, name ", name, ", column job: not a serialized tunefleet.v1.Job of that name"));
+    }
+    jobs.push_back(std::move(stored));
+  }
+  if (auto s = select.Done(rc); !s.ok()) return s;
+  return jobs;
+}
+
+absl::StatusOr<StoredJob> SqliteStore::LoadJob(const std::string& name) {
+  auto jobs = SelectJobs("WHERE j.name = ?", [&](Statement& select) { select.BindText(1, name); });
+  if (!jobs.ok()) return jobs.status();
+  if (jobs->empty()) return absl::NotFoundError(absl::StrCat(name, " not found"));
+  return std::move(jobs->front());
+}
+
+absl::StatusOr<std::vector<StoredJob>> SqliteStore::LoadJobsAfter(int64_t after,
+                                                                  const std::vector<v1::JobState>& states,
+                                                                  int64_t limit) {
+  std::string where = "WHERE j.seq > ?";
+  if (!states.empty()) {
+    absl::StrAppend(&where, " AND j.state IN (?");
+    for (size_t i = 1; i < states.size(); ++i) absl::StrAppend(&where, ", ?");
+    absl::StrAppend(&where, ")");
+  }
+  absl::StrAppend(&where, " ORDER BY j.seq LIMIT ?");
+  return SelectJobs(where, [&](Statement& select) {
+    int i = 1;
+    select.Bind(i++, after);
+    for (v1::JobState state : states) select.Bind(i++, static_cast<int64_t>(state));
+    select.Bind(i, limit > 0 ? limit : int64_t{-1});
+  });
+}
+
+absl::Status SqliteStore::DeleteWorker(const std::string& name) {
+  Statement remove(db_, "DELETE FROM workers WHERE name = ?");
+  if (auto s = remove.status(); !s.ok()) return s;
+  remove.BindText(1, name);
+  return remove.Run();
 }
 
 absl::StatusOr<std::vector<v1::JobEvent>> SqliteStore::LoadEvents(const std::string& job, int64_t after,

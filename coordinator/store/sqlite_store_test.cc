@@ -114,6 +114,54 @@ TEST_F(StoreTest, DuplicateJobNameIsAlreadyExistsAndWritesNothing) {
   EXPECT_EQ((*store)->LoadEvents("jobs/a", 0)->size(), 1u);  // the failed insert rolled back
 }
 
+TEST_F(StoreTest, OneJobAndPagesOfJobsInSubmissionOrderFilteredByState) {
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok());
+  const v1::JobState states[] = {v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_QUEUED, v1::JOB_STATE_SUCCEEDED,
+                                 v1::JOB_STATE_FAILED, v1::JOB_STATE_SUCCEEDED};
+  std::vector<int64_t> orders;
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "jobs/j" + std::to_string(i);
+    auto order = (*store)->InsertJob(MakeJob(name, states[i]), "req-" + std::to_string(i),
+                                     {Event(name, 1, "a"), Event(name, 2, "b")});
+    ASSERT_TRUE(order.ok()) << order.status();
+    orders.push_back(*order);
+  }
+  auto one = (*store)->LoadJob("jobs/j3");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->job.state(), v1::JOB_STATE_FAILED);
+  EXPECT_EQ(one->order, orders[3]);
+  EXPECT_EQ(one->request_id, "req-3");
+  EXPECT_EQ(one->last_event, 2);
+  EXPECT_EQ((*store)->LoadJob("jobs/none").status().code(), absl::StatusCode::kNotFound);
+
+  auto page = (*store)->LoadJobsAfter(orders[0], {}, 2);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].job.name(), "jobs/j1");
+  EXPECT_EQ((*page)[1].job.name(), "jobs/j2");
+  auto succeeded = (*store)->LoadJobsAfter(0, {v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_FAILED}, 0);
+  ASSERT_TRUE(succeeded.ok()) << succeeded.status();
+  std::vector<std::string> names;
+  for (const auto& row : *succeeded) names.push_back(row.job.name());
+  EXPECT_THAT(names, ::testing::ElementsAre("jobs/j0", "jobs/j2", "jobs/j3", "jobs/j4"));
+}
+
+TEST_F(StoreTest, ADeletedWorkerIsNotLoadedAgain) {
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok());
+  v1::Worker worker;
+  worker.set_name("workers/a");
+  ASSERT_TRUE((*store)->PutWorker(worker).ok());
+  worker.set_name("workers/b");
+  ASSERT_TRUE((*store)->PutWorker(worker).ok());
+  ASSERT_TRUE((*store)->DeleteWorker("workers/a").ok());
+  auto workers = (*store)->LoadWorkers();
+  ASSERT_TRUE(workers.ok());
+  ASSERT_EQ(workers->size(), 1u);
+  EXPECT_EQ((*workers)[0].name(), "workers/b");
+}
+
 TEST_F(StoreTest, UpdatingAnUnknownJobIsNotFound) {
   auto store = OpenSqliteStore(path_);
   ASSERT_TRUE(store.ok());

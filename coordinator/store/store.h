@@ -76,6 +76,15 @@ class Store {
   // Every job, in submission order. A row that does not read back is named
   // (table, key, column, why): refused, or quarantined, per the backend's options.
   virtual absl::StatusOr<std::vector<StoredJob>> LoadJobs() = 0;
+  // One job, as LoadJobs reads it; NOT_FOUND when there is none. Finished
+  // jobs leave the control plane's memory and are read back from here.
+  virtual absl::StatusOr<StoredJob> LoadJob(const std::string& name) = 0;
+  // At most `limit` jobs with submission order > `after`, in order; only
+  // jobs in one of `states` when it is not empty (ListJobs' pages).
+  virtual absl::StatusOr<std::vector<StoredJob>> LoadJobsAfter(int64_t after, const std::vector<v1::JobState>& states,
+                                                               int64_t limit) = 0;
+  // A worker gone for good leaves the registry.
+  virtual absl::Status DeleteWorker(const std::string& name) = 0;
   // Events of `job` with sequence > `after`, oldest first, at most `limit` (0: all).
   virtual absl::StatusOr<std::vector<v1::JobEvent>> LoadEvents(const std::string& job, int64_t after,
                                                                int64_t limit = 0) = 0;

@@ -37,6 +37,7 @@ class Cluster {
   void StartCoordinator(int port = 0);
   void KillCoordinator();  // SIGKILL, no goodbye
   int port() const { return port_; }
+  pid_t CoordinatorPid() const { return coordinator_->pid(); }
   const std::string& dir() const { return dir_; }
 
   // Starts a worker with `slots` CPU slots (--cpu-only), or with 0 one that

@@ -12,6 +12,7 @@
 #include "common/fs/atomic_file.h"
 #include "common/job_spec_file.h"
 #include "common/log.h"
+#include "common/metric_sample_limits.h"
 #include "common/proto_time.h"
 #include "common/security/tls.h"
 #include "common/version.h"
@@ -268,6 +269,11 @@ bool WorkerAgent::Supervise() {
           sample.set_job(process.job);
           sample.set_attempt(process.attempt);
           sample.set_rank(process.rank);
+          // One the coordinator would refuse would hold back the whole batch.
+          if (auto s = metric_sample_limits::CheckSample(sample); !s.ok()) {
+            Say(absl::StrCat("metric sample dropped: ", s.message()));
+            continue;
+          }
           *batch.add_samples() = std::move(sample);
         }
       }
@@ -334,8 +340,10 @@ void WorkerAgent::ReportMetrics() {
     context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_timeout));
     it->second.set_session(session_);
     const grpc::Status status = stub_->ReportMetrics(&context, it->second, &response);
-    if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
-      // Ranks the coordinator no longer places here: their samples are not wanted.
+    if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+        status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      // Ranks the coordinator no longer places here, or samples past its
+      // limits (a coordinator with other limits): sent again, refused again.
       Say(absl::StrCat("metrics refused: ", status.error_message()));
       it = pending_metrics_.erase(it);
       continue;
