@@ -15,6 +15,7 @@ namespace tunefleet::metric_keys {
 inline constexpr char kStepEvent[] = "step";
 inline constexpr char kEvalEvent[] = "eval";
 inline constexpr char kCheckpointEvent[] = "checkpoint";
+inline constexpr char kLineageEvent[] = "lineage";  // rank 0, once per attempt
 
 // Fields of every line.
 inline constexpr char kEvent[] = "event";
@@ -38,5 +39,10 @@ inline constexpr char kSaveSeconds[] = "save_seconds";
 inline constexpr char kStallSeconds[] = "stall_seconds";
 inline constexpr char kBytes[] = "bytes";
 inline constexpr char kCommitted[] = "committed";
+
+// "lineage": one text field, the record as compact JSON
+// (common/lineage/lineage_record.h), within one text value's limit
+// (common/metric_sample_limits.h).
+inline constexpr char kLineage[] = "lineage";
 
 }  // namespace tunefleet::metric_keys

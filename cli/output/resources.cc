@@ -84,6 +84,13 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
   kv.push_back({"Placements", placements.empty() ? "-" : absl::StrJoin(placements, " ")});
   if (!job.export_path().empty()) kv.push_back({"Export", job.export_path()});
   if (!job.failure_reason().empty()) kv.push_back({"Failure", job.failure_reason()});
+  if (!job.lineage().spec_sha256().empty()) {  // `tunefleet lineage` on the export gives the full hashes
+    kv.push_back({"Lineage", absl::StrCat("tunefleet ", job.lineage().tunefleet_version(), ", spec sha256 ",
+                                          job.lineage().spec_sha256().substr(0, 16))});
+    for (const auto& input : job.lineage().inputs()) {
+      kv.push_back({absl::StrCat("  ", input.role()), absl::StrCat(input.sha256().substr(0, 16), "  ", input.path())});
+    }
+  }
   return RenderKeyValues(kv);
 }
 

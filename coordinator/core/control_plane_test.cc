@@ -2,6 +2,7 @@
 // heartbeats, completion, lost workers, fencing of old attempts, slots held
 // until ranks are confirmed dead, and state that survives a restart.
 
+#include "common/metric_keys.h"
 #include "coordinator/core/control_plane.h"
 #include "coordinator/store/sqlite_store.h"
 
@@ -530,6 +531,39 @@ TEST_F(ControlPlaneTest, AWorkerLostPastItsRetentionLeavesTheRegistryAndTheStore
 // total_steps arrives as a double from a worker: NaN, Inf and values past
 // int64 are dropped before the cast to the progress' integer (undefined
 // behaviour otherwise), and a good figure stays.
+// The trainer's lineage report lands on the job, in the database first (it
+// survives a restart); a malformed one is dropped without failing the report.
+TEST_F(ControlPlaneTest, ALineageReportIsStoredOnTheJobAndAMalformedOneIsDropped) {
+  Register("w", 1);
+  v1::Job job = Submit(1);
+  plane_->Tick();
+  job = Get(job.name());
+  ASSERT_EQ(job.state(), v1::JOB_STATE_RUNNING);
+  auto report = [&](const std::string& text) {
+    v1::ReportMetricsRequest request;
+    request.set_worker_id("w");
+    request.set_session(sessions_["w"]);
+    request.set_generation(job.generation());
+    v1::MetricSample* sample = request.add_samples();
+    sample->set_job(job.name());
+    sample->set_event(metric_keys::kLineageEvent);
+    (*sample->mutable_text())[metric_keys::kLineage] = text;
+    return plane_->ReportMetrics(request);
+  };
+  ASSERT_TRUE(report("{not json").ok());
+  EXPECT_TRUE(Get(job.name()).lineage().spec_sha256().empty());
+  ASSERT_TRUE(report(R"({"tunefleet_version": "0.1.0", "spec_sha256": "abc", "inputs": [)"
+                     R"({"role": "dataset", "path": "/d.jsonl", "size_bytes": 3, "sha256": "def"}]})")
+                  .ok());
+  EXPECT_EQ(Get(job.name()).lineage().spec_sha256(), "abc");
+  Open();  // a new process on the same database
+  const v1::Job reread = Get(job.name());
+  EXPECT_EQ(reread.lineage().spec_sha256(), "abc");
+  ASSERT_EQ(reread.lineage().inputs_size(), 1);
+  EXPECT_EQ(reread.lineage().inputs(0).path(), "/d.jsonl");
+  EXPECT_EQ(reread.lineage().inputs(0).size_bytes(), 3u);
+}
+
 TEST_F(ControlPlaneTest, NonFiniteOrHugeTotalStepsIsDroppedBeforeTheCast) {
   Register("w", 1);
   v1::Job job = Submit(1);

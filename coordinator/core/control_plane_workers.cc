@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/exit_codes.h"
 #include "common/job_spec_limits.h"
+#include "common/lineage/lineage_record.h"
 #include "common/log.h"
 #include "common/metric_sample_limits.h"
 #include "common/metric_samples.h"
@@ -21,6 +22,24 @@
 #include "coordinator/core/control_plane.h"
 
 namespace tunefleet::coordinator {
+namespace {
+
+v1::JobLineage ToProto(const Lineage& lineage) {
+  v1::JobLineage out;
+  out.set_tunefleet_version(lineage.tunefleet_version);
+  out.set_spec_sha256(lineage.spec_sha256);
+  for (const ContentHash& h : lineage.inputs) {
+    v1::JobLineage::Input* input = out.add_inputs();
+    input->set_role(h.role);
+    input->set_path(h.path);
+    input->set_size_bytes(h.size_bytes);
+    input->set_sha256(h.sha256);
+  }
+  return out;
+}
+
+}  // namespace
+
 namespace {
 
 bool IsLive(v1::RankPhase phase) {
@@ -398,6 +417,29 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
     }
     accepted[sample.job()].push_back(sample);
   }
+  // A job's lineage (rank 0, once per attempt) goes into the job's row
+  // before memory shows it; one that does not parse is dropped, named.
+  std::map<std::string, v1::JobLineage> lineages;
+  for (const auto& [job, samples] : accepted) {
+    for (const v1::MetricSample& sample : samples) {
+      if (sample.event() != metric_keys::kLineageEvent || sample.rank() != 0) continue;
+      auto text = sample.text().find(metric_keys::kLineage);
+      auto lineage = LineageFromJson(text == sample.text().end() ? "" : text->second, absl::StrCat(job, " lineage"));
+      if (!lineage.ok()) {
+        Log("coordinator", absl::StrCat("WARNING dropping a malformed lineage report: ", lineage.status().message()));
+        continue;
+      }
+      lineages[job] = ToProto(*lineage);
+    }
+  }
+  for (const auto& [job, lineage] : lineages) {
+    v1::Job next = jobs_.at(job).job;
+    *next.mutable_lineage() = lineage;
+    if (auto s = store_->UpdateJob(next, {}); !s.ok()) {
+      Log("coordinator", absl::StrCat("ERROR saving the lineage of ", job, ": ", s.ToString()));
+      return absl::UnavailableError(absl::StrCat("the coordinator could not save a job's lineage: ", s.message()));
+    }
+  }
   // Saved first (for WatchJobMetrics and `tunefleet plot` after a restart);
   // the worker keeps what was refused and sends it again.
   for (const auto& [job, samples] : accepted) {
@@ -407,6 +449,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
       return absl::UnavailableError(absl::StrCat("the coordinator could not save metric samples: ", s.message()));
     }
   }
+  for (const auto& [job, lineage] : lineages) *jobs_.at(job).job.mutable_lineage() = lineage;
   for (const auto& [job, samples] : accepted) {
     JobEntry& entry = jobs_.at(job);
     v1::JobProgress& progress = *entry.job.mutable_progress();
