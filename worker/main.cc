@@ -228,7 +228,9 @@ int main(int argc, char** argv) {
       options.credentials = *client;
       options.coordinator_server_name = coordinator_server_name;
     }
-    tunefleet::worker::LogServiceImpl logs(options.work_dir, board, /*require_coordinator=*/!insecure);
+    tunefleet::worker::LogServiceOptions log_options;
+    log_options.require_coordinator = !insecure;
+    tunefleet::worker::LogServiceImpl logs(options.work_dir, board, log_options);
     grpc::ServerBuilder builder;
     int log_port = 0;
     builder.AddListeningPort(log_listen, log_credentials, &log_port);
