@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "common/security/tls.h"
 #include "worker/logs/log_reader.h"
 #include "worker/supervisor/trainer_launch.h"
@@ -20,6 +21,17 @@ class ActiveRead {
  private:
   std::atomic<int>& count_;
 };
+
+// A follow that ends before its rank does is worth a line in the worker's
+// log: an operator sees streams end, and a test that a relay's cancellation
+// reached the worker.
+grpc::Status FollowEnded(const v1::ReadRankLogRequest& request, const std::string& why) {
+  if (request.follow()) {
+    Log("worker", absl::StrCat("log follow of ", request.job(), " attempt ", request.attempt(), " rank ",
+                               request.rank(), " ended: ", why));
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+}
 
 }  // namespace
 
@@ -83,7 +95,7 @@ grpc::Status LogServiceImpl::ReadRankLog(grpc::ServerContext* context, const v1:
             client_gone = !writer->Write(entry);
             return !client_gone;
           });
-      if (client_gone) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      if (client_gone) return FollowEnded(*request, "the client went away");
       if (!next.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(next.status().message()));
       if (*next != offset) last_new_byte = absl::Now();
       sent += *next - offset;
@@ -93,10 +105,13 @@ grpc::Status LogServiceImpl::ReadRankLog(grpc::ServerContext* context, const v1:
       if (!request->follow() && more) return grpc::Status::OK;
     }
     if (!live && !more) return grpc::Status::OK;
-    if (live && absl::Now() - last_new_byte > options_.max_idle) return grpc::Status::OK;  // follows again
+    if (live && absl::Now() - last_new_byte > options_.max_idle) {
+      FollowEnded(*request, absl::StrCat("idle for ", absl::FormatDuration(options_.max_idle)));
+      return grpc::Status::OK;  // the client follows again from its offset
+    }
     if (!more) absl::SleepFor(options_.poll_interval);
   }
-  return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  return FollowEnded(*request, "the client went away");
 }
 
 }  // namespace tunefleet::worker
