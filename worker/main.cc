@@ -18,7 +18,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/encryption_key.h"
 #include "absl/strings/str_join.h"
-#include "common/fs/path_policy.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
 #include "common/security/tls.h"
@@ -139,13 +138,11 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(work_dir, ec);
   options.work_dir = std::filesystem::absolute(work_dir).string();
-  // Default roots on: the work dir when none is given; checked here (a root
-  // that is a system tree or missing stops the worker, not every job).
-  if (paths.allowed_roots.empty()) paths.allowed_roots.push_back(options.work_dir);
-  for (std::string& root : paths.allowed_roots) root = std::filesystem::absolute(root).lexically_normal().string();
-  paths.denied_paths.push_back(options.work_dir + "/jobs");
-  if (auto checked = tunefleet::PathPolicy::Confined(paths.allowed_roots, paths.denied_paths); !checked.ok()) {
-    std::cerr << "tunefleet-worker: --allowed-root: " << checked.status().message() << "\n";
+  // Default roots on: the work dir when none is given.
+  if (auto policy = tunefleet::supervisor::WorkerPathPolicy(paths, options.work_dir); policy.ok()) {
+    paths = *std::move(policy);
+  } else {
+    std::cerr << "tunefleet-worker: " << policy.status().message() << "\n";
     return 2;
   }
   options.trainer = std::filesystem::absolute(trainer).string();
