@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <new>
+
 #include "absl/strings/string_view.h"
 #include "common/exit_codes.h"
 

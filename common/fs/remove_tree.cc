@@ -40,7 +40,8 @@ absl::StatusOr<std::vector<std::string>> Names(int dir_fd, const std::string& sh
 absl::Status RemoveAt(int dir_fd, const std::string& name, const std::string& shown, int depth) {
   // A file or a link goes with one unlinkat, which never follows the link.
   if (::unlinkat(dir_fd, name.c_str(), 0) == 0 || errno == ENOENT) return absl::OkStatus();
-  if (errno != EISDIR && errno != EPERM) return absl::ErrnoToStatus(errno, absl::StrCat("cannot remove ", shown));
+  if (errno != EISDIR && errno != EPERM)
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot remove ", shown));
   if (depth >= kMaxRemoveDepth) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot remove ", shown, ": nested deeper than ", kMaxRemoveDepth, " folders"));
@@ -57,7 +58,8 @@ absl::Status RemoveAt(int dir_fd, const std::string& name, const std::string& sh
     if (!names.ok()) return names.status();
     if (names->empty()) break;
     for (const std::string& child : *names) {
-      if (absl::Status s = RemoveAt(dir->get(), child, absl::StrCat(shown, "/", child), depth + 1); !s.ok()) return s;
+      if (absl::Status s = RemoveAt(dir->get(), child, absl::StrCat(shown, "/", child), depth + 1); !s.ok())
+        return s;
     }
   }
   if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
@@ -69,20 +71,21 @@ absl::Status RemoveAt(int dir_fd, const std::string& name, const std::string& sh
 }  // namespace
 
 absl::StatusOr<UniqueFd> OpenDirectoryAt(int dir_fd, const std::string& name) {
-  if (!IsOneComponent(name)) return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not one name"));
+  if (!IsOneComponent(name))
+    return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not one name"));
   UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     const int error = errno;
-    return absl::ErrnoToStatus(error, absl::StrCat("cannot open folder ", name,
-                                                   error == ELOOP || error == ENOTDIR
-                                                       ? " (a symbolic link or not a folder)"
-                                                       : ""));
+    return absl::ErrnoToStatus(
+        error, absl::StrCat("cannot open folder ", name,
+                            error == ELOOP || error == ENOTDIR ? " (a symbolic link or not a folder)" : ""));
   }
   return fd;
 }
 
 absl::Status RemoveTreeAt(int dir_fd, const std::string& name) {
-  if (!IsOneComponent(name)) return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not one name"));
+  if (!IsOneComponent(name))
+    return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not one name"));
   return RemoveAt(dir_fd, name, name, 0);
 }
 

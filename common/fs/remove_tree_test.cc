@@ -1,13 +1,12 @@
 #include "common/fs/remove_tree.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "tests/testing/child_process.h"
 
@@ -24,7 +23,9 @@ std::string Slurp(const std::string& path) {
   return text.str();
 }
 
-UniqueFd OpenDir(const std::string& path) { return UniqueFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); }
+UniqueFd OpenDir(const std::string& path) {
+  return UniqueFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
 
 TEST(RemoveTree, ALinkPlantedInTheTreeIsRemovedAsALinkAndItsTargetSurvives) {
   const std::string dir = testing::FreshTestDirectory();

@@ -2,11 +2,11 @@
 // soon as the user's client goes: the coordinator's relay cancels its own
 // stream to the worker with its client's (docs/operations.md, "Rank logs").
 
-#include <chrono>
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
 
 #include "tests/control_plane/cluster.h"
 

@@ -1,8 +1,8 @@
 #include "trainer/checkpoint/step_folder_ops.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,7 +49,8 @@ absl::StatusOr<std::string> MoveStepFolderAside(const CheckpointRoot& root, cons
       return target;
     }
     if (errno != EEXIST) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("cannot move ", root.JobDirectory(), "/", name, " aside"));
+      return absl::ErrnoToStatus(errno,
+                                 absl::StrCat("cannot move ", root.JobDirectory(), "/", name, " aside"));
     }
   }
   return absl::ResourceExhaustedError(

@@ -1,12 +1,12 @@
 #include "trainer/checkpoint/step_folder_ops.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "trainer/checkpoint/checkpoint_core_test_util.h"
 #include "trainer/checkpoint/discovery.h"

@@ -47,7 +47,8 @@ int64_t TailOffset(const LogSource& file, int lines, int64_t max_bytes) {
   while (end > floor) {
     const int64_t start = std::max(floor, end - static_cast<int64_t>(block.size()));
     absl::StatusOr<size_t> got = file.ReadAt(start, block.data(), static_cast<size_t>(end - start));
-    if (!got.ok() || *got != static_cast<size_t>(end - start)) return floor;  // shrank under us: from the floor
+    if (!got.ok() || *got != static_cast<size_t>(end - start))
+      return floor;  // shrank under us: from the floor
     for (int64_t i = end - start - 1; i >= 0; --i) {
       if (block[static_cast<size_t>(i)] == '\n' && ++seen == lines) return start + i + 1;
     }
@@ -71,7 +72,8 @@ absl::StatusOr<int64_t> ReadLogLines(const LogSource& file, int64_t offset, bool
   std::string pending;  // the line being gathered; it starts at `offset`
   int64_t at = offset;  // the next byte to read
   while (at < limit) {
-    const size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(block.size()), limit - at));
+    const size_t want =
+        static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(block.size()), limit - at));
     absl::StatusOr<size_t> got = file.ReadAt(at, block.data(), want);
     if (!got.ok()) return got.status();
     if (*got == 0) break;
@@ -90,7 +92,7 @@ absl::StatusOr<int64_t> ReadLogLines(const LogSource& file, int64_t offset, bool
         pending.append(bytes.substr(0, take));
         bytes.remove_prefix(take);
         if (pending.size() < static_cast<size_t>(kMaxLogLineBytes)) break;  // the rest is in the next block
-        length = static_cast<int64_t>(pending.size());  // one full piece of a long line
+        length = static_cast<int64_t>(pending.size());                      // one full piece of a long line
       }
       if (!emit(LogLine{offset, std::move(pending)})) return offset;
       offset += length;

@@ -14,9 +14,9 @@
 
 namespace tunefleet::worker {
 
-inline constexpr int kMaxTailLines = 10000;                  // ReadRankLog's tail_lines
-inline constexpr int64_t kMaxTailBytes = int64_t{4} << 20;   // what a tail may start before the end
-inline constexpr int64_t kMaxLogLineBytes = int64_t{64} << 10;  // a longer line comes in pieces
+inline constexpr int kMaxTailLines = 10000;                        // ReadRankLog's tail_lines
+inline constexpr int64_t kMaxTailBytes = int64_t{4} << 20;         // what a tail may start before the end
+inline constexpr int64_t kMaxLogLineBytes = int64_t{64} << 10;     // a longer line comes in pieces
 inline constexpr int64_t kMaxLogBytesPerCall = int64_t{64} << 20;  // one non-follow read
 inline constexpr size_t kLogBlockBytes = 64 << 10;
 

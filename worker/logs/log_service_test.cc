@@ -1,5 +1,11 @@
 #include "worker/logs/log_service.h"
 
+#include <gmock/gmock.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -7,12 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/server.h>
-#include <grpcpp/server_builder.h>
-#include <gtest/gtest.h>
 
 #include "worker/logs/log_reader.h"
 #include "worker/supervisor/trainer_launch.h"
@@ -119,7 +119,7 @@ TEST(LogService, AnIdleFollowEndsAfterItsBound) {
   for (v1::LogEntry entry; reader->Read(&entry);) offsets.push_back(entry.offset());
   const grpc::Status status = reader->Finish();
   EXPECT_TRUE(status.ok()) << status.error_message();  // ended by the idle bound, not the deadline
-  EXPECT_THAT(offsets, ElementsAre(0, 2));  // the client follows again from 2 + 2
+  EXPECT_THAT(offsets, ElementsAre(0, 2));             // the client follows again from 2 + 2
   EXPECT_TRUE(WaitFor([&] { return server.service().active_reads() == 0; }, 3s));
 }
 
@@ -137,7 +137,8 @@ TEST(LogService, TailReturnsTheLastLinesAndItsBoundIsNamed) {
     EXPECT_THAT(got, ElementsAre("line 97", "line 98", "line 99"));
   }
   grpc::ClientContext context;
-  auto reader = server.stub().ReadRankLog(&context, Request(/*follow=*/false, /*tail_lines=*/kMaxTailLines + 1));
+  auto reader =
+      server.stub().ReadRankLog(&context, Request(/*follow=*/false, /*tail_lines=*/kMaxTailLines + 1));
   v1::LogEntry entry;
   EXPECT_FALSE(reader->Read(&entry));
   const grpc::Status status = reader->Finish();

@@ -1,5 +1,7 @@
 #include "worker/supervisor/process_supervisor.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,9 +10,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "worker/supervisor/trainer_limits.h"
 
@@ -42,7 +41,8 @@ bool WaitForExec(pid_t pid, const std::string& program) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     std::error_code ec;
-    if (std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename() == program) return true;
+    if (std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename() == program)
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;
@@ -77,7 +77,8 @@ TEST(ProcessSupervisor, TheSpawnedChildRunsUnderItsTrainerLimits) {
   auto pid = Spawn(spec);
   ASSERT_TRUE(pid.ok()) << pid.status();
   ASSERT_TRUE(WaitForExec(*pid, "sleep"));
-  EXPECT_THAT(LimitLine(*pid, "Max address space"), MatchesRegex("Max address space +6442450944 +6442450944 +bytes *"));
+  EXPECT_THAT(LimitLine(*pid, "Max address space"),
+              MatchesRegex("Max address space +6442450944 +6442450944 +bytes *"));
   EXPECT_THAT(LimitLine(*pid, "Max open files"), MatchesRegex("Max open files +512 +512 +files *"));
   EXPECT_THAT(LimitLine(*pid, "Max core file size"), MatchesRegex("Max core file size +0 +0 +bytes *"));
   KillAndReap(*pid);
@@ -87,7 +88,8 @@ TEST(ProcessSupervisor, TheSpawnedChildRunsUnderItsTrainerLimits) {
   pid = Spawn(spec);
   ASSERT_TRUE(pid.ok()) << pid.status();
   ASSERT_TRUE(WaitForExec(*pid, "sleep"));
-  EXPECT_THAT(LimitLine(*pid, "Max address space"), MatchesRegex("Max address space +unlimited +unlimited +bytes *"));
+  EXPECT_THAT(LimitLine(*pid, "Max address space"),
+              MatchesRegex("Max address space +unlimited +unlimited +bytes *"));
   EXPECT_THAT(LimitLine(*pid, "Max open files"), MatchesRegex("Max open files +512 +512 +files *"));
   KillAndReap(*pid);
 }

@@ -12,9 +12,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace tunefleet::supervisor {
 namespace {
@@ -64,7 +64,8 @@ bool HasNeeded(const std::set<std::string>& controllers) {
 
 }  // namespace
 
-absl::StatusOr<std::string> OwnCgroupDirectory(const std::string& proc_self_cgroup, const std::string& mountinfo) {
+absl::StatusOr<std::string> OwnCgroupDirectory(const std::string& proc_self_cgroup,
+                                               const std::string& mountinfo) {
   auto membership = ReadText(proc_self_cgroup);
   if (!membership.ok()) return membership.status();
   std::string relative;
@@ -75,7 +76,8 @@ absl::StatusOr<std::string> OwnCgroupDirectory(const std::string& proc_self_cgro
       found = true;
     }
   }
-  if (!found) return absl::NotFoundError(absl::StrCat("no cgroup v2 membership (\"0::\") in ", proc_self_cgroup));
+  if (!found)
+    return absl::NotFoundError(absl::StrCat("no cgroup v2 membership (\"0::\") in ", proc_self_cgroup));
   auto mounts = ReadText(mountinfo);
   if (!mounts.ok()) return mounts.status();
   // "36 25 0:31 / /sys/fs/cgroup rw,... shared:9 - cgroup2 cgroup2 rw": the
@@ -95,8 +97,8 @@ absl::StatusOr<std::string> OwnCgroupDirectory(const std::string& proc_self_cgro
 absl::StatusOr<std::unique_ptr<TrainerCgroups>> TrainerCgroups::Open(const std::string& own_dir) {
   auto controllers = ReadText(own_dir + "/cgroup.controllers");
   if (!controllers.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("no cgroup v2 group at ", own_dir, " (",
-                                                      controllers.status().message(), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no cgroup v2 group at ", own_dir, " (", controllers.status().message(), ")"));
   }
   const std::set<std::string> offered = Words(*controllers);
   if (!HasNeeded(offered)) {
@@ -122,9 +124,9 @@ absl::StatusOr<std::unique_ptr<TrainerCgroups>> TrainerCgroups::Open(const std::
       error = WriteControl(subtree, "+memory +pids");
     }
     if (error != 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "cannot enable memory and pids in ", subtree, ": ", std::strerror(error),
-          error == EBUSY ? " (other processes share the worker's cgroup)" : ""));
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot enable memory and pids in ", subtree, ": ", std::strerror(error),
+                       error == EBUSY ? " (other processes share the worker's cgroup)" : ""));
     }
   }
   // A probe: creating a child is what delegation must allow.
@@ -147,11 +149,12 @@ absl::StatusOr<std::string> TrainerCgroups::Create(const std::string& name, uint
   if (mkdir(group.c_str(), 0755) != 0) {
     if (errno != EEXIST) return absl::ErrnoToStatus(errno, absl::StrCat("cannot make cgroup ", group));
     Remove(group);  // left by a worker before this one
-    if (mkdir(group.c_str(), 0755) != 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot make cgroup ", group));
+    if (mkdir(group.c_str(), 0755) != 0)
+      return absl::ErrnoToStatus(errno, absl::StrCat("cannot make cgroup ", group));
   }
   const auto bound = [](uint64_t value) { return value == 0 ? std::string("max") : absl::StrCat(value); };
-  for (const auto& [file, value] : {std::pair{"memory.max", bound(memory_max_bytes)},
-                                    std::pair{"pids.max", bound(pids_max)}}) {
+  for (const auto& [file, value] :
+       {std::pair{"memory.max", bound(memory_max_bytes)}, std::pair{"pids.max", bound(pids_max)}}) {
     if (absl::Status s = WriteStatus(absl::StrCat(group, "/", file), value); !s.ok()) {
       rmdir(group.c_str());
       return s;

@@ -1,13 +1,12 @@
 #include "worker/supervisor/trainer_cgroups.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace tunefleet::supervisor {
 namespace {
@@ -115,7 +114,8 @@ TEST(TrainerCgroups, TheRealCgroupIsUsableOrSaysWhyNot) {
   }
   auto opened = TrainerCgroups::Open(*own);
   if (!opened.ok()) {
-    EXPECT_THAT(opened.status().message(), ::testing::AnyOf(HasSubstr("memory and pids"), HasSubstr("cannot")));
+    EXPECT_THAT(opened.status().message(),
+                ::testing::AnyOf(HasSubstr("memory and pids"), HasSubstr("cannot")));
     return;
   }
   auto group = (*opened)->Create("tunefleet-test-" + std::to_string(getpid()), uint64_t{64} << 20, 32);

@@ -16,8 +16,9 @@ namespace tunefleet::supervisor {
 
 std::vector<ResourceLimit> TrainerRlimits(const TrainerLimits& limits, bool uses_gpu) {
   std::vector<ResourceLimit> rlimits;
-  rlimits.push_back({RLIMIT_AS, uses_gpu || limits.address_space_bytes == 0 ? RLIM_INFINITY
-                                                                             : rlim_t{limits.address_space_bytes}});
+  rlimits.push_back({RLIMIT_AS, uses_gpu || limits.address_space_bytes == 0
+                                    ? RLIM_INFINITY
+                                    : rlim_t{limits.address_space_bytes}});
   rlimits.push_back({RLIMIT_NOFILE, limits.open_files == 0 ? RLIM_INFINITY : rlim_t{limits.open_files}});
   rlimits.push_back({RLIMIT_CORE, 0});
   return rlimits;
@@ -29,14 +30,16 @@ uint64_t PhysicalMemoryBytes() {
   return pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) : 0;
 }
 
-absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text, uint64_t machine_bytes, absl::string_view flag) {
+absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text, uint64_t machine_bytes,
+                                         absl::string_view flag) {
   const std::string spelled = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(text));
   if (spelled == "0" || spelled == "OFF") return 0;
   const auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat(flag, " \"", text,
-                                                   "\": expected bytes with an optional K, M, G or T suffix "
-                                                   "(e.g. 8G), a percentage of the machine's memory (e.g. 80%), "
-                                                   "or 0/off for none"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " \"", text,
+                     "\": expected bytes with an optional K, M, G or T suffix "
+                     "(e.g. 8G), a percentage of the machine's memory (e.g. 80%), "
+                     "or 0/off for none"));
   };
   if (spelled.empty()) return bad();
   double scale = 1;
@@ -84,9 +87,9 @@ std::string ExitReason(int exit_code, bool oom_killed_in_cgroup, const TrainerLi
     if (uses_gpu || limits.address_space_bytes == 0) {
       return absl::StrCat("out of memory (exit ", exit_code, "): an allocation was refused");
     }
-    return absl::StrCat("out of memory (exit ", exit_code, "): an allocation was refused at the address-space ",
-                        "limit RLIMIT_AS of ", FormatBytes(limits.address_space_bytes),
-                        " (--trainer-address-space-max)");
+    return absl::StrCat("out of memory (exit ", exit_code,
+                        "): an allocation was refused at the address-space ", "limit RLIMIT_AS of ",
+                        FormatBytes(limits.address_space_bytes), " (--trainer-address-space-max)");
   }
   if (exit_code > 128) return absl::StrCat("killed by signal ", exit_code - 128);
   return "";

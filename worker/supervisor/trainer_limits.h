@@ -36,7 +36,8 @@ uint64_t PhysicalMemoryBytes();
 // "8G", "512M", "1.5T", "123456" (bytes; K, M, G, T are powers of 1024),
 // "50%" (of `machine_bytes`), or "0"/"off" for none. `flag` names the flag in
 // the error.
-absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text, uint64_t machine_bytes, absl::string_view flag);
+absl::StatusOr<uint64_t> ParseMemorySize(absl::string_view text, uint64_t machine_bytes,
+                                         absl::string_view flag);
 
 std::string FormatBytes(uint64_t bytes);  // "8 GiB", "1.5 GiB", "300 MiB"
 

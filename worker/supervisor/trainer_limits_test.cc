@@ -48,9 +48,10 @@ TEST(TrainerLimits, AMemoryFailureNamesTheLimitItMet) {
   TrainerLimits limits;
   limits.address_space_bytes = 2 * kGiB;
   limits.memory_max_bytes = 3 * kGiB;
-  EXPECT_EQ(ExitReason(exit_codes::kOutOfMemory, false, limits, false),
-            "out of memory (exit 71): an allocation was refused at the address-space limit RLIMIT_AS of 2 GiB "
-            "(--trainer-address-space-max)");
+  EXPECT_EQ(
+      ExitReason(exit_codes::kOutOfMemory, false, limits, false),
+      "out of memory (exit 71): an allocation was refused at the address-space limit RLIMIT_AS of 2 GiB "
+      "(--trainer-address-space-max)");
   EXPECT_EQ(ExitReason(128 + 9, true, limits, true),
             "out of memory: killed by the kernel's OOM killer at its cgroup's memory.max of 3 GiB "
             "(--trainer-memory-max)");
