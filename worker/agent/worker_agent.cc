@@ -270,6 +270,7 @@ void WorkerAgent::Stop(const std::string& job, int64_t generation, const std::st
 
 bool WorkerAgent::Supervise() {
   bool changed = false;
+  if (options_.trainer_cgroups != nullptr) options_.trainer_cgroups->RetryRemovals();
   for (auto& [key, process] : ranks_) {
     if (!IsLive(process.phase)) continue;
     if (process.metrics) {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -136,6 +137,11 @@ absl::StatusOr<std::unique_ptr<TrainerCgroups>> TrainerCgroups::Open(const std::
         absl::StrCat("cannot make a group beneath ", own_dir, ": ", std::strerror(errno)));
   }
   rmdir(probe.c_str());
+  // Groups a worker before this one left (it was killed): empty ones go now.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(own_dir, ec)) {
+    if (entry.path().filename().string().rfind("trainer-", 0) == 0) rmdir(entry.path().c_str());
+  }
   return std::unique_ptr<TrainerCgroups>(new TrainerCgroups(own_dir));
 }
 

@@ -42,11 +42,12 @@ class TrainerCgroups {
   // Kills what is left in the group and removes it; one still busy (its
   // processes are dying) is retried by the next call.
   void Remove(const std::string& group);
+  // Removes the groups that were still busy; the supervisor calls it each pass.
+  void RetryRemovals();
   const std::vector<std::string>& pending_removals() const { return pending_; }
 
  private:
   explicit TrainerCgroups(std::string dir) : dir_(std::move(dir)) {}
-  void RetryRemovals();
 
   const std::string dir_;
   std::vector<std::string> pending_;

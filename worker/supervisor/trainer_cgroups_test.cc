@@ -89,6 +89,18 @@ TEST(TrainerCgroups, EachTrainerGetsAGroupWithItsBoundsAndItIsRemovedAfter) {
   EXPECT_FALSE((*cgroups)->Create("../escape", 1, 1).ok());
 }
 
+TEST(TrainerCgroups, EmptyGroupsAWorkerBeforeThisOneLeftAreRemovedAtOpen) {
+  const std::string dir = FakeGroup("memory pids", "memory pids");
+  fs::create_directories(dir + "/trainer-old-g1-r0");
+  fs::create_directories(dir + "/trainer-busy-g1-r0");
+  Write(dir + "/trainer-busy-g1-r0/cgroup.procs", "1234\n");  // cgroupfs refuses rmdir while it holds one
+  fs::create_directories(dir + "/someone-else");
+  ASSERT_TRUE(TrainerCgroups::Open(dir).ok());
+  EXPECT_FALSE(fs::exists(dir + "/trainer-old-g1-r0"));
+  EXPECT_TRUE(fs::exists(dir + "/trainer-busy-g1-r0"));
+  EXPECT_TRUE(fs::exists(dir + "/someone-else"));
+}
+
 TEST(TrainerCgroups, AGroupStillBusyIsRemovedOnALaterPass) {
   const std::string dir = FakeGroup("memory pids", "memory pids");
   auto cgroups = TrainerCgroups::Open(dir);
