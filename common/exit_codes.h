@@ -15,6 +15,9 @@ inline constexpr int kDatabaseRefused = 65;
 inline constexpr int kDatabaseInUse = 69;
 // EX_SOFTWARE: an internal error (an exception reached main).
 inline constexpr int kInternalError = 70;
+// EX_OSERR: the trainer's memory was refused (an allocation failed, most
+// often at the address-space limit its worker set): the worker names the limit.
+inline constexpr int kOutOfMemory = 71;
 // EX_TEMPFAIL: the trainer stopped after a committed checkpoint (SIGTERM, a
 // drain): resumable, not a failure.
 inline constexpr int kStoppedAfterCheckpoint = 75;

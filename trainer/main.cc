@@ -17,7 +17,8 @@
 // goes on. SIGTERM or SIGINT saves one at the next step boundary and exits
 // 75 once it is committed (resumable); a second SIGTERM/SIGINT, or a failed
 // save, exits non-zero at once. Exit codes: 0 done, 1 error, 2 usage,
-// 70 internal error, 75 stopped after a committed checkpoint.
+// 70 internal error, 71 out of memory (an allocation refused, e.g. at the
+// address-space limit its worker set), 75 stopped after a committed checkpoint.
 
 #include <atomic>
 #include <signal.h>
@@ -31,6 +32,7 @@
 
 #include "common/exit_codes.h"
 #include "common/fs/process_path_policy.h"
+#include "common/out_of_memory.h"
 #include "common/job_spec_file.h"
 #include "trainer/tools/build_info.h"
 #include "trainer/tools/decrypt_command.h"
@@ -70,7 +72,9 @@ void InstallSignalHandlers() {
 
 int Fail(const absl::Status& status) {
   std::cerr << "tunefleet-trainer: " << status.message() << "\n";
-  return 1;
+  // A refused allocation that reached a status (libtorch's allocators throw
+  // errors, caught at module edges) still exits with the out-of-memory code.
+  return tunefleet::SaysOutOfMemory(status.message()) ? tunefleet::exit_codes::kOutOfMemory : 1;
 }
 
 // Where the job's paths may be opened (docs/security.md): the roots its
@@ -112,6 +116,7 @@ int Train(const std::string& spec_path, const std::vector<std::string>& override
 }  // namespace
 
 int main(int argc, char** argv) {
+  tunefleet::ExitWhenMemoryIsRefused();
   CLI::App app{"tunefleet-trainer: one rank of a tunefleet fine-tuning job, and its tools"};
   app.set_version_flag("--version", [] { return tunefleet::TrainerBuildInfo(); });
   app.require_subcommand(1);
@@ -202,7 +207,8 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {  // a last guard: nothing escapes main
     std::cerr << "tunefleet-trainer: internal error: " << e.what() << "\n";
-    return tunefleet::exit_codes::kInternalError;
+    return tunefleet::SaysOutOfMemory(e.what()) ? tunefleet::exit_codes::kOutOfMemory
+                                                : tunefleet::exit_codes::kInternalError;
   }
   return 2;
 }

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <grpcpp/server.h>
@@ -17,7 +18,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/encryption_key.h"
 #include "absl/strings/str_join.h"
-#include "common/fs/path_policy.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
 #include "common/security/tls.h"
@@ -26,6 +26,8 @@
 #include "worker/gpus/nvml_gpu_inventory.h"
 #include "worker/logs/log_service.h"
 #include "worker/metrics/worker_metrics.h"
+#include "worker/supervisor/trainer_cgroups.h"
+#include "worker/supervisor/trainer_limits.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"tunefleet-worker: runs tunefleet trainer ranks on this node"};
@@ -79,6 +81,23 @@ int main(int argc, char** argv) {
                  "Secret, mode 0400; see docs/security.md). Only its path reaches the trainers");
   app.add_option("--metrics-listen", metrics_listen, "Serve Prometheus /metrics here (e.g. 0.0.0.0:9465; empty: off)");
   app.add_option("--metrics-port-file", metrics_port_file, "Write the bound /metrics port here");
+  // Trainer limits (docs/operations.md): sizes are parsed after the flags,
+  // against this machine's memory.
+  std::string trainer_memory_max = "80%", trainer_address_space_max = "100%";
+  app.add_option("--trainer-memory-max", trainer_memory_max,
+                 "memory.max of each trainer's own cgroup, where the worker can make one: bytes (8G, 512M), a "
+                 "percentage of this machine's memory, or off")
+      ->capture_default_str();
+  app.add_option("--trainer-pids-max", options.trainer_limits.pids_max,
+                 "pids.max (processes and threads) of each trainer's cgroup; 0: none")
+      ->capture_default_str();
+  app.add_option("--trainer-address-space-max", trainer_address_space_max,
+                 "RLIMIT_AS of each CPU-only trainer (virtual memory): bytes, a percentage of this machine's "
+                 "memory, or off. Never set on a rank with a GPU (CUDA reserves far more address space than memory)")
+      ->capture_default_str();
+  app.add_option("--trainer-open-files", options.trainer_limits.open_files,
+                 "RLIMIT_NOFILE of each trainer; 0: the worker's own")
+      ->capture_default_str();
   tunefleet::supervisor::TrainerPathPolicy& paths = options.trainer_paths;
   app.add_option("--allowed-root", paths.allowed_roots,
                  "A folder jobs' paths (model, data, checkpoints, export) may be opened beneath; each trainer "
@@ -101,19 +120,29 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  const uint64_t machine_memory = tunefleet::supervisor::PhysicalMemoryBytes();
+  for (auto [text, flag, bytes] :
+       {std::tuple{&trainer_memory_max, "--trainer-memory-max", &options.trainer_limits.memory_max_bytes},
+        std::tuple{&trainer_address_space_max, "--trainer-address-space-max",
+                   &options.trainer_limits.address_space_bytes}}) {
+    auto parsed = tunefleet::supervisor::ParseMemorySize(*text, machine_memory, flag);
+    if (!parsed.ok()) {
+      std::cerr << "tunefleet-worker: " << parsed.status().message() << "\n";
+      return 2;
+    }
+    *bytes = *parsed;
+  }
   options.heartbeat_interval = absl::Seconds(heartbeat_s);
   options.stop_grace = absl::Seconds(stop_grace_s);
   options.drain_grace = absl::Seconds(drain_grace_s);
   std::error_code ec;
   std::filesystem::create_directories(work_dir, ec);
   options.work_dir = std::filesystem::absolute(work_dir).string();
-  // Default roots on: the work dir when none is given; checked here (a root
-  // that is a system tree or missing stops the worker, not every job).
-  if (paths.allowed_roots.empty()) paths.allowed_roots.push_back(options.work_dir);
-  for (std::string& root : paths.allowed_roots) root = std::filesystem::absolute(root).lexically_normal().string();
-  paths.denied_paths.push_back(options.work_dir + "/jobs");
-  if (auto checked = tunefleet::PathPolicy::Confined(paths.allowed_roots, paths.denied_paths); !checked.ok()) {
-    std::cerr << "tunefleet-worker: --allowed-root: " << checked.status().message() << "\n";
+  // Default roots on: the work dir when none is given.
+  if (auto policy = tunefleet::supervisor::WorkerPathPolicy(paths, options.work_dir); policy.ok()) {
+    paths = *std::move(policy);
+  } else {
+    std::cerr << "tunefleet-worker: " << policy.status().message() << "\n";
     return 2;
   }
   options.trainer = std::filesystem::absolute(trainer).string();
@@ -161,6 +190,27 @@ int main(int argc, char** argv) {
                                           ", work dir ", options.work_dir, ", job paths ",
                                           paths.allow_any_path ? std::string("anywhere (--allow-any-path)")
                                                                : absl::StrCat("beneath ", absl::StrJoin(paths.allowed_roots, ", "))));
+    // Each trainer in a cgroup of its own where the worker may make one;
+    // otherwise rlimits only, said once here.
+    std::unique_ptr<tunefleet::supervisor::TrainerCgroups> cgroups;
+    const tunefleet::supervisor::TrainerLimits& limits = options.trainer_limits;
+    auto own_cgroup = tunefleet::supervisor::OwnCgroupDirectory();
+    using OpenedCgroups = absl::StatusOr<std::unique_ptr<tunefleet::supervisor::TrainerCgroups>>;
+    OpenedCgroups opened = own_cgroup.ok() ? tunefleet::supervisor::TrainerCgroups::Open(*own_cgroup)
+                                           : OpenedCgroups(own_cgroup.status());
+    if (opened.ok()) {
+      cgroups = *std::move(opened);
+      options.trainer_cgroups = cgroups.get();
+    }
+    const auto bound = [](uint64_t bytes) {
+      return bytes == 0 ? std::string("none") : tunefleet::supervisor::FormatBytes(bytes);
+    };
+    tunefleet::Log("worker", absl::StrCat(
+        "trainer limits: address space ", bound(limits.address_space_bytes), " (CPU ranks; none with a GPU), ",
+        limits.open_files, " open files, no core files; ",
+        cgroups ? absl::StrCat("a cgroup each beneath ", *own_cgroup, ": memory.max ", bound(limits.memory_max_bytes),
+                               ", pids.max ", limits.pids_max == 0 ? std::string("none") : absl::StrCat(limits.pids_max))
+                : absl::StrCat("no cgroups, rlimits only (", opened.status().message(), ")")));
     tunefleet::worker::WorkerStatusBoard board;
     options.board = &board;
     std::shared_ptr<grpc::ServerCredentials> log_credentials = grpc::InsecureServerCredentials();
@@ -175,7 +225,9 @@ int main(int argc, char** argv) {
       options.credentials = *client;
       options.coordinator_server_name = coordinator_server_name;
     }
-    tunefleet::worker::LogServiceImpl logs(options.work_dir, board, /*require_coordinator=*/!insecure);
+    tunefleet::worker::LogServiceOptions log_options;
+    log_options.require_coordinator = !insecure;
+    tunefleet::worker::LogServiceImpl logs(options.work_dir, board, log_options);
     grpc::ServerBuilder builder;
     int log_port = 0;
     builder.AddListeningPort(log_listen, log_credentials, &log_port);

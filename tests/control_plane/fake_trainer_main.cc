@@ -11,6 +11,8 @@
 //   eval_every=N     an "eval" event every N steps
 //   uncommitted_at=S a "checkpoint" event at step S with "committed":0 and no
 //                    manifest (a save whose commit failed)
+//   alloc_mb=M       at start, allocate and touch M MiB in 64 MiB pieces (a
+//                    runaway rank): refused memory exits 71, as the trainer does
 // Its metrics lines carry the real trainer's fields (trainer/metrics/metrics_stream.h).
 // The trainer's signal contract: SIGUSR1 -> checkpoint at the next step and go
 // on; SIGTERM -> checkpoint at the next step and exit 75. A checkpoint writes
@@ -26,16 +28,20 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/exit_codes.h"
 #include "common/job_spec_file.h"
+#include "common/out_of_memory.h"
 #include "trainer/checkpoint/manifest.h"
 
 namespace {
@@ -70,6 +76,7 @@ int64_t NewestCheckpoint(const std::string& job_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tunefleet::ExitWhenMemoryIsRefused();
   std::string spec_path, metrics_path;
   if (argc < 2 || std::string(argv[1]) != "train") {
     std::cerr << "fake-trainer: usage: train --spec FILE [--metrics-out FILE]\n";
@@ -108,6 +115,14 @@ int main(int argc, char** argv) {
   if (attempt <= number("fail_attempts", 0)) {
     std::cout << "fake-trainer: failing attempt " << attempt << " on purpose" << std::endl;
     return 3;
+  }
+  if (const int alloc_mb = number("alloc_mb", 0); alloc_mb > 0) {
+    std::vector<std::unique_ptr<char[]>> held;
+    for (int done = 0; done < alloc_mb; done += 64) {
+      held.emplace_back(new char[64 << 20]);
+      std::memset(held.back().get(), 1, 64 << 20);  // resident, not just reserved
+    }
+    std::cout << "fake-trainer: holding " << alloc_mb << " MiB" << std::endl;
   }
   const int steps = number("steps", 3);
   const int step_ms = number("step_ms", 10);

@@ -1,16 +1,21 @@
 #include "trainer/checkpoint/discovery.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
-#include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/fs/process_path_policy.h"
+#include "common/fs/remove_tree.h"
 #include "trainer/checkpoint/checksummed_io.h"
 
 namespace tunefleet {
-
-namespace fs = std::filesystem;
 
 void LogTo(const CheckpointLog& log, const std::string& message) {
   if (log) {
@@ -22,20 +27,36 @@ void LogTo(const CheckpointLog& log, const std::string& message) {
 
 absl::StatusOr<std::vector<StepFolder>> ListStepFolders(const CheckpointRoot& root) {
   std::vector<StepFolder> folders;
-  const fs::path job_dir(root.JobDirectory());
-  std::error_code ec;
-  if (!fs::exists(job_dir, ec)) return folders;
-  fs::directory_iterator it(job_dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot list ", job_dir.string(), ": ", ec.message()));
-  for (const fs::directory_entry& entry : it) {
-    const std::optional<int64_t> step = ParseStepDirectoryName(entry.path().filename().string());
-    if (!step || !entry.is_directory(ec)) continue;
+  const std::string job_dir = root.JobDirectory();
+  // Listed through the job folder opened beneath the roots; each entry is
+  // judged by fstatat without following links, so a link named step-N is no
+  // step folder (and no retention or move-aside acts through it).
+  absl::StatusOr<UniqueFd> job = OpenUserDirectory(job_dir);
+  if (absl::IsNotFound(job.status())) return folders;
+  if (!job.ok()) return job.status();
+  const int listing_fd = ::fcntl(job->get(), F_DUPFD_CLOEXEC, 0);
+  DIR* listing = listing_fd < 0 ? nullptr : ::fdopendir(listing_fd);
+  if (listing == nullptr) {
+    const int error = errno;
+    if (listing_fd >= 0) ::close(listing_fd);
+    return absl::UnavailableError(absl::StrCat("cannot list ", job_dir, ": ", std::strerror(error)));
+  }
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string name = entry->d_name;
+    const std::optional<int64_t> step = ParseStepDirectoryName(name);
+    struct stat st {};
+    if (!step || ::fstatat(job->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) continue;
     StepFolder folder;
     folder.step = *step;
-    folder.dir = entry.path().string();
-    folder.committed = fs::exists(entry.path() / kManifestFileName, ec);
+    folder.dir = absl::StrCat(job_dir, "/", name);
+    if (absl::StatusOr<UniqueFd> step_dir = OpenDirectoryAt(job->get(), name); step_dir.ok()) {
+      struct stat manifest {};
+      folder.committed = ::fstatat(step_dir->get(), kManifestFileName, &manifest, AT_SYMLINK_NOFOLLOW) == 0 &&
+                         S_ISREG(manifest.st_mode);
+    }
     folders.push_back(std::move(folder));
   }
+  ::closedir(listing);
   std::sort(folders.begin(), folders.end(), [](const StepFolder& a, const StepFolder& b) { return a.step > b.step; });
   return folders;
 }

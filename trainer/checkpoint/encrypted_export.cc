@@ -16,6 +16,7 @@
 #include "common/crypto/encrypted_reader.h"
 #include "common/crypto/encrypted_writer.h"
 #include "common/fs/process_path_policy.h"
+#include "common/fs/remove_tree.h"
 #include "trainer/checkpoint/encrypted_files.h"
 #include "trainer/safetensors/atomic_file.h"
 
@@ -113,8 +114,8 @@ class StagingFolder {
   }
   ~StagingFolder() {
     if (restore_) InstallPathPolicy(restore_);
-    std::error_code ec;
-    fs::remove_all(path_, ec);
+    // Through descriptors, never following a link planted inside.
+    RemoveTree(path_).IgnoreError();
   }
   const std::string& path() const { return path_; }
 

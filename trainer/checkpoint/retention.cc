@@ -1,45 +1,14 @@
 #include "trainer/checkpoint/retention.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
 #include <filesystem>
 #include <set>
-#include <system_error>
 
 #include "absl/strings/str_cat.h"
-#include "common/fs/process_path_policy.h"
+#include "trainer/checkpoint/step_folder_ops.h"
 
 namespace tunefleet {
-namespace {
 
 namespace fs = std::filesystem;
-
-// Uncommit first (unlink the manifest, fsync the folder), then remove the
-// rest: a crash half-way leaves an uncommitted folder, never a committed
-// checkpoint with files missing.
-absl::Status RemoveCheckpointFolder(const std::string& dir) {
-  // Only a folder that resolves beneath the allowed roots is removed.
-  // (remove_all itself never follows links below it.)
-  if (absl::StatusOr<UniqueFd> checked = OpenUserDirectory(dir); !checked.ok()) return checked.status();
-  const std::string manifest = absl::StrCat(dir, "/", kManifestFileName);
-  if (::unlink(manifest.c_str()) != 0 && errno != ENOENT) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("cannot remove ", manifest));
-  }
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot remove ", dir, ": ", ec.message()));
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<RetentionReport> ApplyRetention(const CheckpointRoot& root, int keep_last, const CheckpointLog& log) {
   if (keep_last < 1) return absl::InvalidArgumentError(absl::StrCat("keep_last must be >= 1, not ", keep_last));
@@ -78,7 +47,8 @@ absl::StatusOr<RetentionReport> ApplyRetention(const CheckpointRoot& root, int k
       if (folder.committed) report.kept.push_back(folder.step);
       continue;
     }
-    if (absl::Status s = RemoveCheckpointFolder(folder.dir); !s.ok()) return s;
+    const std::string name = fs::path(folder.dir).filename().string();
+    if (absl::Status s = RemoveStepFolder(root, name); !s.ok()) return s;
     report.deleted.push_back(folder.dir);
   }
   return report;

@@ -203,9 +203,23 @@ void WorkerAgent::Start(const v1::Assignment& assignment) {
     process.attempt = assignment.attempt();
     process.generation = assignment.generation();
     process.rank = assignment.ranks(i);
-    const supervisor::ProcessSpec spec =
+    supervisor::ProcessSpec spec =
         supervisor::TrainerProcess(options_.trainer, launch, i, dir, options_.trainer_paths,
                                    options_.encryption_key_file);
+    process.uses_gpu = i < assignment.devices_size() && assignment.devices(i).gpu_indices_size() > 0;
+    spec.limits = supervisor::TrainerRlimits(options_.trainer_limits, process.uses_gpu);
+    if (options_.trainer_cgroups != nullptr && !ec) {
+      // Named after the coordinator's ids ([a-z0-9-]), never user text.
+      const std::string name = absl::StrCat("trainer-", job.substr(job.rfind('/') + 1), "-g",
+                                            assignment.generation(), "-r", process.rank);
+      auto group = options_.trainer_cgroups->Create(name, options_.trainer_limits.memory_max_bytes,
+                                                    options_.trainer_limits.pids_max);
+      if (group.ok()) {
+        process.cgroup = spec.cgroup = *group;
+      } else {
+        Say(absl::StrCat("no cgroup for ", job, " rank ", process.rank, " (rlimits only): ", group.status().message()));
+      }
+    }
     process.metrics = std::make_unique<MetricsTail>(supervisor::MetricsPath(dir, process.rank));
     if (i < assignment.devices_size()) {
       for (int32_t index : assignment.devices(i).gpu_indices()) process.gpu_uuids.push_back(GpuUuid(index));
@@ -214,6 +228,7 @@ void WorkerAgent::Start(const v1::Assignment& assignment) {
                                                                                ec.message())))
                   : supervisor::Spawn(spec);
     if (!pid.ok()) {
+      ReleaseCgroup(process);
       process.phase = v1::RANK_PHASE_FAILED;
       process.exit_code = -1;
       process.message = std::string(pid.status().message());
@@ -256,6 +271,7 @@ void WorkerAgent::Stop(const std::string& job, int64_t generation, const std::st
 
 bool WorkerAgent::Supervise() {
   bool changed = false;
+  if (options_.trainer_cgroups != nullptr) options_.trainer_cgroups->RetryRemovals();
   for (auto& [key, process] : ranks_) {
     if (!IsLive(process.phase)) continue;
     if (process.metrics) {
@@ -287,6 +303,7 @@ bool WorkerAgent::Supervise() {
       continue;
     }
     supervisor::SignalGroup(process.pid, SIGKILL);  // anything the trainer left in its group
+    const bool oom_killed = ReleaseCgroup(process);
     process.exit_code = *code;
     ++exits_by_code_[*code];
     if (*code == kExitCheckpointedStop) {
@@ -299,13 +316,21 @@ bool WorkerAgent::Supervise() {
       process.phase = v1::RANK_PHASE_SUCCEEDED;
     } else {
       process.phase = v1::RANK_PHASE_FAILED;
-      process.message = *code > 128 ? absl::StrCat("killed by signal ", *code - 128) : "";
+      process.message = supervisor::ExitReason(*code, oom_killed, options_.trainer_limits, process.uses_gpu);
     }
     Say(absl::StrCat(process.job, " generation ", process.generation, " rank ", process.rank, " exited ", *code,
-                     " -> ", v1::RankPhase_Name(process.phase)));
+                     " -> ", v1::RankPhase_Name(process.phase), process.message.empty() ? "" : ": ", process.message));
     changed = true;
   }
   return changed;
+}
+
+bool WorkerAgent::ReleaseCgroup(RankProcess& process) {
+  if (process.cgroup.empty() || options_.trainer_cgroups == nullptr) return false;
+  const bool oom_killed = options_.trainer_cgroups->OomKilled(process.cgroup);
+  options_.trainer_cgroups->Remove(process.cgroup);
+  process.cgroup.clear();
+  return oom_killed;
 }
 
 void WorkerAgent::StopEverything() {
@@ -323,6 +348,7 @@ void WorkerAgent::StopEverything() {
       }
       absl::SleepFor(absl::Milliseconds(20));
     }
+    ReleaseCgroup(process);
   }
 }
 

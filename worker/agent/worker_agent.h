@@ -21,7 +21,9 @@
 #include "worker/agent/generation_fence.h"
 #include "worker/agent/metrics_tail.h"
 #include "worker/agent/worker_status_board.h"
+#include "worker/supervisor/trainer_cgroups.h"
 #include "worker/supervisor/trainer_launch.h"
+#include "worker/supervisor/trainer_limits.h"
 
 namespace tunefleet::worker {
 
@@ -34,6 +36,9 @@ struct AgentOptions {
   std::string trainer;                // path of tunefleet-trainer
   std::string work_dir;               // per-attempt specs, logs, metrics
   supervisor::TrainerPathPolicy trainer_paths;  // where trainers may open the job's paths
+  supervisor::TrainerLimits trainer_limits;      // rlimits and cgroup bounds of every trainer
+  // Where each trainer gets a cgroup of its own; null: rlimits only.
+  supervisor::TrainerCgroups* trainer_cgroups = nullptr;
   absl::Duration heartbeat_interval = absl::Seconds(3);
   absl::Duration stop_grace = absl::Seconds(10);  // SIGTERM, then SIGKILL after this
   absl::Duration rpc_timeout = absl::Seconds(5);
@@ -73,6 +78,8 @@ class WorkerAgent {
     std::unique_ptr<MetricsTail> metrics;
     int64_t step = 0;
     std::vector<std::string> gpu_uuids;  // of the GPUs in its CUDA_VISIBLE_DEVICES
+    bool uses_gpu = false;
+    std::string cgroup;  // its own cgroup's directory; empty: none
   };
   using Key = std::tuple<std::string, int64_t, int32_t>;  // job, generation, rank
 
@@ -84,6 +91,8 @@ class WorkerAgent {
   void Stop(const std::string& job, int64_t generation, const std::string& reason);
   // Reaps exited trainers, escalates overdue stops; true when a phase changed.
   bool Supervise();
+  // After a trainer exited: whether the OOM killer struck in its cgroup; then removes the group.
+  bool ReleaseCgroup(RankProcess& process);
   void StopEverything();
   // Drain: SIGTERM (checkpoint, exit 75) to the live ranks of `job` (all when
   // empty) of `generation` (any when 0), SIGKILL after `grace`.

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -37,14 +39,33 @@ absl::StatusOr<pid_t> Spawn(const ProcessSpec& spec) {
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
 
+  std::vector<std::pair<decltype(RLIMIT_AS), rlimit>> limits;
+  for (const ResourceLimit& limit : spec.limits) {
+    rlimit current{};
+    if (getrlimit(limit.resource, &current) != 0) continue;
+    const rlim_t value = current.rlim_max == RLIM_INFINITY ? limit.value
+                         : limit.value == RLIM_INFINITY    ? current.rlim_max
+                                                           : std::min(limit.value, current.rlim_max);
+    limits.push_back({limit.resource, rlimit{value, value}});
+  }
+  int cgroup_fd = -1;
+  if (!spec.cgroup.empty()) {
+    const std::string procs = spec.cgroup + "/cgroup.procs";
+    cgroup_fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (cgroup_fd < 0) {
+      return absl::UnavailableError(absl::StrCat("cannot open ", procs, ": ", std::strerror(errno)));
+    }
+  }
   const int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) {
+    if (cgroup_fd >= 0) close(cgroup_fd);
     return absl::UnavailableError(absl::StrCat("cannot open log ", spec.log_path, ": ", std::strerror(errno)));
   }
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
     close(log_fd);
+    if (cgroup_fd >= 0) close(cgroup_fd);
     return absl::ResourceExhaustedError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
@@ -58,6 +79,23 @@ absl::StatusOr<pid_t> Spawn(const ProcessSpec& spec) {
     dup2(log_fd, STDERR_FILENO);
     const int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
+    // "0" moves the writing process. A trainer never runs outside the limits
+    // it was given: failing to apply one fails the start.
+    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) {
+      static const char kNoCgroup[] = "tunefleet-worker: cannot move the trainer into its cgroup\n";
+      const ssize_t ignored = write(STDERR_FILENO, kNoCgroup, sizeof(kNoCgroup) - 1);
+      (void)ignored;
+      _exit(127);
+    }
+    // setrlimit is one system call (prlimit64), safe between fork and exec.
+    for (const auto& [resource, value] : limits) {
+      if (setrlimit(resource, &value) != 0) {
+        static const char kNoLimit[] = "tunefleet-worker: cannot set the trainer's resource limits\n";
+        const ssize_t ignored = write(STDERR_FILENO, kNoLimit, sizeof(kNoLimit) - 1);
+        (void)ignored;
+        _exit(127);
+      }
+    }
     execve(argv[0], argv.data(), envp.data());
     static const char kFailed[] = "tunefleet-worker: exec of the trainer failed\n";
     const ssize_t ignored = write(STDERR_FILENO, kFailed, sizeof(kFailed) - 1);
@@ -66,6 +104,7 @@ absl::StatusOr<pid_t> Spawn(const ProcessSpec& spec) {
   }
   setpgid(pid, pid);  // also from here, so a signal sent right away reaches the group
   close(log_fd);
+  if (cgroup_fd >= 0) close(cgroup_fd);
   return pid;
 }
 

@@ -1,8 +1,11 @@
 #include "worker/supervisor/trainer_launch.h"
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/crypto/key_config.h"
+#include "common/fs/path_policy.h"
 
 namespace tunefleet::supervisor {
 
@@ -22,6 +25,20 @@ std::vector<std::string> TrainerPathFlags(const TrainerPathPolicy& policy) {
   for (const std::string& path : policy.denied_paths) flags.insert(flags.end(), {"--denied-path", path});
   if (policy.allow_any_path) flags.push_back("--allow-any-path");  // last: a lone flag after the pairs
   return flags;
+}
+
+absl::StatusOr<TrainerPathPolicy> WorkerPathPolicy(TrainerPathPolicy given, const std::string& work_dir) {
+  if (given.allowed_roots.empty()) given.allowed_roots.push_back(work_dir);
+  for (std::string& root : given.allowed_roots) {
+    root = std::filesystem::absolute(root).lexically_normal().string();
+    if (root.size() > 1 && root.back() == '/') root.pop_back();
+  }
+  given.denied_paths.push_back(absl::StrCat(work_dir, "/jobs"));
+  // Checked here, so a bad root stops the worker rather than failing every job.
+  if (auto checked = PathPolicy::Confined(given.allowed_roots, given.denied_paths); !checked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--allowed-root: ", checked.status().message()));
+  }
+  return given;
 }
 
 ProcessSpec TrainerProcess(const std::string& trainer, const v1::Assignment& assignment, int index,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "tunefleet/v1/worker.pb.h"
 #include "worker/supervisor/process_supervisor.h"
 
@@ -29,6 +30,13 @@ struct TrainerPathPolicy {
   bool allow_any_path = false;
 };
 std::vector<std::string> TrainerPathFlags(const TrainerPathPolicy& policy);
+
+// The worker's policy from its flags, confinement on by default: no
+// --allowed-root means `work_dir` (absolute); roots are made absolute and
+// normal; `<work_dir>/jobs` (specs and rank logs of every job) is always
+// denied. Each root is checked to open and to be no system tree (/, /etc,
+// /proc, /sys, /dev): INVALID_ARGUMENT naming --allowed-root otherwise.
+absl::StatusOr<TrainerPathPolicy> WorkerPathPolicy(TrainerPathPolicy given, const std::string& work_dir);
 
 // The process for the `index`-th rank of `assignment` (its local rank).
 // `encryption_key_file`: the worker's key file, empty for none.

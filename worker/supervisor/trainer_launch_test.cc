@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 
 namespace tunefleet::supervisor {
@@ -46,6 +47,30 @@ TEST(TrainerLaunch, TheWorkersRootsGoToEveryTrainer) {
                                      "/srv/models", "--denied-path", "/w/jobs"));
   paths.allow_any_path = true;
   EXPECT_EQ(TrainerProcess("/bin/trainer", TwoOfFour(), 0, "/w/a", paths).argv.back(), "--allow-any-path");
+}
+
+TEST(TrainerLaunch, ConfinementIsOnByDefaultBeneathTheWorkDir) {
+  const std::string work_dir = ::testing::TempDir() + "/worker-default-roots";
+  std::filesystem::create_directories(work_dir);
+  auto policy = WorkerPathPolicy({}, work_dir);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_THAT(policy->allowed_roots, ElementsAre(std::filesystem::path(work_dir).lexically_normal().string()));
+  EXPECT_THAT(policy->denied_paths, ElementsAre(work_dir + "/jobs"));
+  EXPECT_FALSE(policy->allow_any_path);
+  EXPECT_THAT(TrainerPathFlags(*policy), ElementsAre("--allowed-root", policy->allowed_roots[0], "--denied-path",
+                                                     work_dir + "/jobs"));
+}
+
+TEST(TrainerLaunch, SystemTreesAreNeverRootsAndTheFlagIsNamed) {
+  for (const char* root : {"/", "/etc", "/proc", "/dev", "/dev/shm", "/sys/fs"}) {
+    TrainerPathPolicy given;
+    given.allowed_roots = {root};
+    auto policy = WorkerPathPolicy(given, "/w");
+    ASSERT_FALSE(policy.ok()) << root;
+    EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument) << root;
+    EXPECT_THAT(std::string(policy.status().message()), ::testing::StartsWith("--allowed-root: allowed root \"")) << root;
+    EXPECT_THAT(std::string(policy.status().message()), ::testing::HasSubstr("which can never be a root")) << root;
+  }
 }
 
 TEST(TrainerLaunch, MultiRankGetsTorchrunEnvironment) {
