@@ -109,6 +109,7 @@ absl::StatusOr<Manifest> CommitManifest(const CheckpointRoot& root, const Commit
   manifest.world_size = request.world_size;
   manifest.save_id = request.save_id;
   manifest.loss = request.loss;
+  manifest.lineage = request.lineage;
   manifest.created_unix_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();

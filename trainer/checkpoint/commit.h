@@ -38,6 +38,8 @@ struct CommitRequest {
   // stale attempt (a newer generation has committed: see
   // trainer/train/checkpoint_identity.h).
   std::function<absl::Status()> fence;
+  // What made the weights (common/lineage), recorded in the manifest.
+  std::optional<Lineage> lineage;
 };
 
 // FAILED_PRECONDITION (or DEADLINE_EXCEEDED after a wait) naming the ranks

@@ -64,6 +64,19 @@ TEST(CommitTest, CommitsOnlyWhenEveryRankIsDone) {
   EXPECT_FALSE(std::filesystem::exists(root.StepDirectory(10) + "/manifest.json.tmp"));
 }
 
+TEST(CommitTest, TheManifestRecordsWhatMadeTheWeights) {
+  ScopedTestRoot tmp;
+  const CheckpointRoot root = tmp.Job();
+  WriteRank(root, 5, 0, 1, "a");
+  CommitRequest request = Request(5, 1, "a");
+  request.lineage = Lineage{"0.1.0", std::string(64, 'c'), {{"dataset", "/d.jsonl", 9, std::string(64, 'd')}}};
+  ASSERT_TRUE(CommitManifest(root, request).ok());
+  absl::StatusOr<Manifest> read = ReadManifest(root.StepDirectory(5));
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_TRUE(read->lineage.has_value());
+  EXPECT_EQ(read->lineage->inputs.at(0).path, "/d.jsonl");
+}
+
 TEST(CommitTest, ARecordFromAnotherSaveDoesNotCount) {
   ScopedTestRoot tmp;
   const CheckpointRoot root = tmp.Job();
