@@ -28,17 +28,7 @@ absl::StatusOr<RunEnd> Trainer::Run() {
     const absl::Status save_error = parts_.checkpointer.Poll();
     auto decision = parts_.agreement.AgreeOnStep(Vote(*result, save_error));
     if (!decision.ok()) return decision.status();
-    if (!save_error.ok()) return save_error;  // a failed save stops the run: see docs/checkpoints.md
-    if (decision->save_failed) {
-      return absl::AbortedError(absl::StrCat("stopping at step ", done, ": a checkpoint save failed on another rank"));
-    }
-    if (decision->nan_seen) {
-      return absl::InternalError(absl::StrCat("the loss of step ", done, " is not finite: training diverged"));
-    }
-    if (decision->stop && !parts_.checkpointer.enabled()) {
-      return absl::CancelledError(
-          absl::StrCat("stopped by request after step ", done, " (no checkpoint.directory: not resumable)"));
-    }
+    if (auto s = EndsTheRun(*decision, save_error, done); !s.ok()) return s;
 
     // Report.
     const double loss = decision->loss_sum / static_cast<double>(settings.global_loss_tokens);
@@ -61,6 +51,21 @@ absl::StatusOr<RunEnd> Trainer::Run() {
   if (auto s = CommitOnEveryRank("the final checkpoint"); !s.ok()) return s;
   if (auto s = Evaluate(total_steps); !s.ok()) return s;
   return RunEnd::kCompleted;
+}
+
+absl::Status Trainer::EndsTheRun(const StepDecision& decision, const absl::Status& save_error, int64_t step) const {
+  if (!save_error.ok()) return save_error;  // a failed save stops the run: see docs/checkpoints.md
+  if (decision.save_failed) {
+    return absl::AbortedError(absl::StrCat("stopping at step ", step, ": a checkpoint save failed on another rank"));
+  }
+  if (decision.nan_seen) {
+    return absl::InternalError(absl::StrCat("the loss of step ", step, " is not finite: training diverged"));
+  }
+  if (decision.stop && !parts_.checkpointer.enabled()) {
+    return absl::CancelledError(
+        absl::StrCat("stopped by request after step ", step, " (no checkpoint.directory: not resumable)"));
+  }
+  return absl::OkStatus();
 }
 
 // Last in set-up: it restores torch's RNG, which model and LoRA init draw from.

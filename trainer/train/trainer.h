@@ -63,6 +63,9 @@ class Trainer {
  private:
   absl::StatusOr<int64_t> Resume();
   StepVote Vote(const StepResult& result, const absl::Status& save_error);
+  // Not OK when the agreed step ends the run now: a failed save (here or on
+  // another rank), a non-finite loss, a stop without checkpoints to resume.
+  absl::Status EndsTheRun(const StepDecision& decision, const absl::Status& save_error, int64_t step) const;
   absl::Status Evaluate(int64_t step);
   // Waits for the checkpoint in flight; OK only when it committed on every rank.
   absl::Status CommitOnEveryRank(const std::string& what);
