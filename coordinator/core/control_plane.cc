@@ -215,17 +215,17 @@ v1::Assignment ControlPlane::MakeAssignment(const JobEntry& entry, const std::st
   assignment.set_generation(entry.job.generation());
   *assignment.mutable_spec() = entry.job.spec();
   assignment.set_world_size(static_cast<int32_t>(entry.ranks.size()));
-  std::string host = "127.0.0.1";
+  v1::RendezvousEndpoint& rendezvous = *assignment.mutable_rendezvous();
+  rendezvous.set_host("127.0.0.1");
   if (!entry.ranks.empty()) {
     auto it = workers_.find(entry.ranks[0].worker);
     if (it != workers_.end() && !it->second.worker.resources().address().empty()) {
-      host = it->second.worker.resources().address();
+      rendezvous.set_host(it->second.worker.resources().address());
     }
   }
   // Port 0 tells rank 0's worker to pick a free one and report it; the
   // other workers are sent the assignment only once it is known.
-  const int port = entry.ranks.size() > 1 ? entry.rendezvous_port : 0;
-  assignment.set_rendezvous_address(absl::StrCat(host, ":", port));
+  rendezvous.set_port(entry.ranks.size() > 1 ? entry.rendezvous_port : 0);
   // Empty for an attempt that was running before a coordinator restart (the
   // secret lives in memory only); its ranks met before.
   assignment.set_rendezvous_secret(entry.rendezvous_secret);

@@ -42,6 +42,8 @@ using testing::RunCommand;
 using Env = std::vector<std::pair<std::string, std::string>>;
 
 const std::string kTrainer = TUNEFLEET_BINARY_DIR "/trainer/tunefleet-trainer";
+// The trainer with test hooks (tests/testing/trainer_with_test_hooks_main.cc).
+const std::string kTrainerWithTestHooks = TUNEFLEET_BINARY_DIR "/tests/tunefleet-trainer-with-test-hooks";
 const std::string kDemoData = TUNEFLEET_BINARY_DIR "/demo/tunefleet-demo-data";
 const std::string kDemo = TUNEFLEET_SOURCE_DIR "/demo";
 // Another world size sums a step's gradients in another order (one rank's
@@ -88,9 +90,18 @@ std::string StepDir(const std::string& dir, int step) {
   return JobDir(dir) + name;
 }
 
-// N ranks meeting at a fresh FileStore; `env_of(rank)` adds to each rank's environment.
+// `args` run by the trainer with test hooks, whose checkpoint writer stops
+// for good after its first bytes of step `step`'s save.
+std::vector<std::string> WriterPausedAt(std::vector<std::string> args, int step) {
+  args[0] = kTrainerWithTestHooks;
+  args.insert(args.begin() + 1, {"--test-pause-checkpoint-write-at-step", std::to_string(step)});
+  return args;
+}
+
+// N ranks meeting at a fresh FileStore; `args_of(rank, args)` may change each rank's command line.
+using ArgsOf = std::function<std::vector<std::string>(int, std::vector<std::string>)>;
 std::vector<ChildProcess> StartRanks(int world, const std::vector<std::string>& base, const std::string& rendezvous,
-                                     const std::function<Env(int)>& env_of = {}) {
+                                     const ArgsOf& args_of = {}) {
   std::vector<ChildProcess> ranks;
   fs::remove_all(rendezvous);
   fs::create_directories(fs::path(rendezvous).parent_path());
@@ -103,12 +114,8 @@ std::vector<ChildProcess> StartRanks(int world, const std::vector<std::string>& 
         args.push_back(s);
       }
     }
-    Env env = kEnv;
-    if (env_of) {
-      const Env more = env_of(r);
-      env.insert(env.end(), more.begin(), more.end());
-    }
-    ranks.push_back(ChildProcess::Start(args, env));
+    if (args_of) args = args_of(r, std::move(args));
+    ranks.push_back(ChildProcess::Start(args, kEnv));
   }
   return ranks;
 }
@@ -194,9 +201,7 @@ void ResumeAtOtherWorldSize(const std::string& reference, int from, int to) {
   const std::string dir = FreshTestDirectory() + "/" + std::to_string(from) + "-to-" + std::to_string(to);
   {
     // The final save (step 6) blocks in its writer, so step 3 stays the newest commit.
-    auto ranks = StartRanks(from, TrainArgs(dir, kSteps, 3), dir + "/rendezvous", [](int) {
-      return Env{{"TUNEFLEET_TEST_PAUSE_CHECKPOINT_WRITE_AT_STEP", std::to_string(kSteps)}};
-    });
+    auto ranks = StartRanks(from, WriterPausedAt(TrainArgs(dir, kSteps, 3), kSteps), dir + "/rendezvous");
     ASSERT_TRUE(ranks[0].WaitForOutput("checkpoint: writer paused", kRunTimeout)) << ranks[0].output();
     for (auto& r : ranks) r.Signal(SIGKILL);
     for (auto& r : ranks) r.Wait(std::chrono::seconds(30));
@@ -233,9 +238,7 @@ TEST_F(CheckpointResumeTest, Bf16ResumesBitwiseFromItsFp32Masters) {
   }
   const std::string dir = base + "/resumed";
   {
-    auto ranks = StartRanks(2, bf16(TrainArgs(dir, kSteps, 3)), dir + "/rendezvous", [](int) {
-      return Env{{"TUNEFLEET_TEST_PAUSE_CHECKPOINT_WRITE_AT_STEP", std::to_string(kSteps)}};
-    });
+    auto ranks = StartRanks(2, WriterPausedAt(bf16(TrainArgs(dir, kSteps, 3)), kSteps), dir + "/rendezvous");
     ASSERT_TRUE(ranks[0].WaitForOutput("checkpoint: writer paused", kRunTimeout)) << ranks[0].output();
     for (auto& r : ranks) r.Signal(SIGKILL);
     for (auto& r : ranks) r.Wait(std::chrono::seconds(30));
@@ -256,8 +259,8 @@ TEST_F(CheckpointResumeTest, KillWhileWritingNeverLeavesALoadableCheckpoint) {
   const std::string reference = Reference();
   const std::string dir = FreshTestDirectory();
   {
-    auto ranks = StartRanks(2, TrainArgs(dir, kSteps, 2), dir + "/rendezvous", [](int rank) {
-      return rank == 1 ? Env{{"TUNEFLEET_TEST_PAUSE_CHECKPOINT_WRITE_AT_STEP", "4"}} : Env{};
+    auto ranks = StartRanks(2, TrainArgs(dir, kSteps, 2), dir + "/rendezvous", [](int rank, auto args) {
+      return rank == 1 ? WriterPausedAt(std::move(args), 4) : args;
     });
     ASSERT_TRUE(ranks[1].WaitForOutput("checkpoint: writer paused", kRunTimeout)) << ranks[1].output();
     for (auto& r : ranks) r.Signal(SIGKILL);

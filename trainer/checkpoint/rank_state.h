@@ -1,7 +1,8 @@
 #pragma once
 // What one rank hands the checkpoint at a step boundary, and what it gets
 // back on resume. Plain data: the training loop fills it from its model,
-// FlatParameters and ZeRO optimizer; the checkpoint never sees those types.
+// FlatParameters and optimizer (OptimizerShardState is the optimizer's own
+// record of its state); the checkpoint never sees those types.
 
 #include <cstdint>
 #include <optional>
@@ -12,21 +13,9 @@
 #include <torch/types.h>
 
 #include "trainer/checkpoint/trainer_state.h"
+#include "trainer/optim/optimizer_state.h"
 
 namespace tunefleet {
-
-// The AdamW state of this rank's range [begin, end) of the flat parameter
-// buffer padded to `padded_numel` (`numel` real elements).
-struct OptimizerShardState {
-  int64_t begin = 0;
-  int64_t end = 0;
-  int64_t padded_numel = 0;
-  int64_t numel = 0;
-  int64_t adamw_step = 0;  // AdamW::step_count(), for bias correction
-  torch::Tensor master;      // fp32, end - begin elements
-  torch::Tensor exp_avg;     // fp32, end - begin elements
-  torch::Tensor exp_avg_sq;  // fp32, end - begin elements
-};
 
 struct RankCheckpointState {
   int rank = 0;

@@ -31,11 +31,11 @@ inline std::string FreshStorePath() {
 // Calls body(rank, collectives) on `world` threads and joins them.
 inline void RunRanks(int world, const std::function<void(int, Collectives&)>& body,
                      std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-  const std::string url = "file://" + FreshStorePath();
+  const RendezvousEndpoint store = RendezvousEndpoint::File(FreshStorePath());
   std::vector<std::thread> threads;
   for (int r = 0; r < world; ++r) {
     threads.emplace_back([&, r] {
-      RendezvousConfig config{url, r, world, /*local_rank=*/0, /*secret=*/""};
+      RendezvousConfig config{store, r, world, /*local_rank=*/0, /*secret=*/""};
       auto collectives = ConnectCollectives(config, /*cuda=*/false, timeout);
       ASSERT_TRUE(collectives.ok()) << collectives.status();
       body(r, **collectives);

@@ -1,5 +1,6 @@
 #include "trainer/dist/process_group_collectives.h"
 
+#include <atomic>
 #include <exception>
 #include <memory>
 #include <type_traits>
@@ -37,11 +38,16 @@ absl::Status OpFailed(int rank, const std::string& op, const std::string& what, 
                                              " s; a peer rank died, hung or diverged): ", ExceptionText(error)));
 }
 
+// Set once any operation of a process group failed: it is then aborted at
+// exit, not shut down (a graceful shutdown would wait on the dead peer).
+using FailureFlag = std::shared_ptr<std::atomic<bool>>;
+
 class Pending : public CollectiveWork {
  public:
   Pending(c10::intrusive_ptr<c10d::Work> work, int rank, std::string op, std::string what,
-          std::chrono::milliseconds timeout)
-      : work_(std::move(work)), rank_(rank), op_(std::move(op)), what_(std::move(what)), timeout_(timeout) {}
+          std::chrono::milliseconds timeout, FailureFlag failed)
+      : work_(std::move(work)), rank_(rank), op_(std::move(op)), what_(std::move(what)), timeout_(timeout),
+        failed_(std::move(failed)) {}
 
   absl::Status Wait() override {
     if (!work_) return absl::OkStatus();
@@ -53,6 +59,7 @@ class Pending : public CollectiveWork {
       return absl::OkStatus();
     } catch (...) {
       work_.reset();
+      failed_->store(true);
       return OpFailed(rank_, op_, what_, timeout_, std::current_exception());
     }
   }
@@ -62,6 +69,7 @@ class Pending : public CollectiveWork {
   int rank_;
   std::string op_, what_;
   std::chrono::milliseconds timeout_;
+  FailureFlag failed_;
 };
 
 // Several operations that finish together: the reduces that stand in for a
@@ -145,6 +153,21 @@ class ProcessGroupCollectives : public Collectives {
                           std::chrono::milliseconds timeout, std::string backend)
       : store_(std::move(store)), pg_(std::move(pg)), rank_(rank), world_size_(world_size), timeout_(timeout),
         backend_(std::move(backend)) {}
+
+  // The process group ends with this object, on every way out of the run
+  // (c10d otherwise warns that it was never destroyed, and may leak the
+  // backend's communicators): shut down when all went well, aborted after a
+  // failed operation. Nothing may throw from here.
+  ~ProcessGroupCollectives() override {
+    try {
+      if (failed_->load()) {
+        pg_->abort();
+      } else {
+        pg_->shutdown();
+      }
+    } catch (...) {
+    }
+  }
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
@@ -323,8 +346,9 @@ class ProcessGroupCollectives : public Collectives {
   template <typename Fn>
   absl::StatusOr<std::unique_ptr<CollectiveWork>> Launch(const std::string& op, const std::string& what, Fn&& fn) {
     try {
-      return std::unique_ptr<CollectiveWork>(new Pending(fn(), rank_, op, what, timeout_));
+      return std::unique_ptr<CollectiveWork>(new Pending(fn(), rank_, op, what, timeout_, failed_));
     } catch (...) {
+      failed_->store(true);
       return OpFailed(rank_, op, what, timeout_, std::current_exception());
     }
   }
@@ -342,6 +366,7 @@ class ProcessGroupCollectives : public Collectives {
   int world_size_;
   std::chrono::milliseconds timeout_;
   std::string backend_;
+  FailureFlag failed_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace

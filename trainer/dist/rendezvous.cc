@@ -76,6 +76,48 @@ std::optional<std::string> ProcessEnv(const std::string& name) {
   return std::string(value);
 }
 
+RendezvousEndpoint RendezvousEndpoint::Tcp(std::string host, int port) {
+  RendezvousEndpoint endpoint;
+  endpoint.kind = Kind::kTcp;
+  endpoint.host = std::move(host);
+  endpoint.port = port;
+  return endpoint;
+}
+
+RendezvousEndpoint RendezvousEndpoint::File(std::string path) {
+  RendezvousEndpoint endpoint;
+  endpoint.kind = Kind::kFile;
+  endpoint.path = std::move(path);
+  return endpoint;
+}
+
+std::string RendezvousEndpoint::ToString() const {
+  switch (kind) {
+    case Kind::kTcp:
+      return absl::StrCat("tcp://", host, ":", port);
+    case Kind::kFile:
+      return absl::StrCat("file://", path);
+    case Kind::kNone:
+      break;
+  }
+  return "(none)";
+}
+
+absl::StatusOr<RendezvousEndpoint> ParseRendezvousEndpoint(const std::string& text) {
+  if (absl::StartsWith(text, "file://") && text.size() > 7) return RendezvousEndpoint::File(text.substr(7));
+  if (absl::StartsWith(text, "tcp://")) {
+    const std::string hostport = text.substr(6);
+    const auto colon = hostport.rfind(':');
+    int port = -1;
+    if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(hostport.substr(colon + 1), &port) ||
+        port < 0 || port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("rendezvous '", text, "' has no valid host and port"));
+    }
+    return RendezvousEndpoint::Tcp(hostport.substr(0, colon), port);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("rendezvous '", text, "' must be tcp://HOST:PORT or file:///PATH"));
+}
+
 absl::StatusOr<RendezvousConfig> ResolveRendezvous(const LaunchFlags& flags, const EnvLookup& env) {
   RendezvousConfig config;
   auto env_rank = EnvInt(env, "RANK", -1);
@@ -85,17 +127,22 @@ absl::StatusOr<RendezvousConfig> ResolveRendezvous(const LaunchFlags& flags, con
   for (const auto* s : {&env_rank, &env_world, &env_local, &env_port}) {
     if (!s->ok()) return s->status();
   }
-  config.url = flags.rendezvous;
   const auto master = env("MASTER_ADDR");
-  if (config.url.empty() && master.has_value() && !master->empty()) {
-    if (*env_port < 0) return absl::InvalidArgumentError("MASTER_ADDR is set but MASTER_PORT is not");
-    config.url = absl::StrCat("tcp://", *master, ":", *env_port);
+  if (!flags.rendezvous.empty()) {
+    auto parsed = ParseRendezvousEndpoint(flags.rendezvous);
+    if (!parsed.ok()) return parsed.status();
+    config.endpoint = *std::move(parsed);
+  } else if (master.has_value() && !master->empty()) {
+    if (*env_port < 0 || *env_port > 65535) {
+      return absl::InvalidArgumentError("MASTER_ADDR is set but MASTER_PORT is not a port");
+    }
+    config.endpoint = RendezvousEndpoint::Tcp(*master, *env_port);
   }
   config.secret = env("TUNEFLEET_RENDEZVOUS_SECRET").value_or("");
   config.rank = flags.rank >= 0 ? flags.rank : *env_rank;
   config.world_size = flags.world_size >= 0 ? flags.world_size : *env_world;
   config.local_rank = flags.local_rank >= 0 ? flags.local_rank : *env_local;
-  if (config.url.empty()) {
+  if (!config.distributed()) {
     if (config.world_size > 1) {
       return absl::InvalidArgumentError(absl::StrCat("world size ", config.world_size,
                                                      " needs a rendezvous: --rendezvous tcp://HOST:PORT or "
@@ -113,10 +160,6 @@ absl::StatusOr<RendezvousConfig> ResolveRendezvous(const LaunchFlags& flags, con
                                                    config.world_size));
   }
   if (config.local_rank < 0) config.local_rank = 0;
-  if (!absl::StartsWith(config.url, "tcp://") && !absl::StartsWith(config.url, "file://")) {
-    return absl::InvalidArgumentError(absl::StrCat("rendezvous '", config.url,
-                                                   "' must be tcp://HOST:PORT or file:///PATH"));
-  }
   return config;
 }
 
@@ -124,42 +167,37 @@ absl::StatusOr<std::unique_ptr<Collectives>> ConnectCollectives(const Rendezvous
                                                                 std::chrono::milliseconds timeout) {
   c10::intrusive_ptr<c10d::Store> store;
   std::string gloo_host;
+  const RendezvousEndpoint& endpoint = config.endpoint;
   try {
-    if (absl::StartsWith(config.url, "file://")) {
-      store = c10::make_intrusive<c10d::FileStore>(config.url.substr(7), config.world_size);
+    if (endpoint.kind == RendezvousEndpoint::Kind::kFile) {
+      store = c10::make_intrusive<c10d::FileStore>(endpoint.path, config.world_size);
       store->setTimeout(timeout);
       gloo_host = "";  // ranks may be on several hosts sharing the file
-    } else {
-      const std::string hostport = config.url.substr(6);
-      const auto colon = hostport.rfind(':');
-      int port = -1;
-      if (colon == std::string::npos || !absl::SimpleAtoi(hostport.substr(colon + 1), &port) || port < 0 ||
-          port > 65535) {
-        return absl::InvalidArgumentError(absl::StrCat("rendezvous '", config.url, "' has no valid port"));
-      }
+    } else if (endpoint.kind == RendezvousEndpoint::Kind::kTcp) {
       c10d::TCPStoreOptions options;
-      const std::string host = hostport.substr(0, colon);
       if (config.rank == 0) {
         // The store listens on the worker's cluster address only, not on
         // every interface as TCPStore would by itself.
-        auto fd = ListenOn(host, port);
+        auto fd = ListenOn(endpoint.host, endpoint.port);
         if (!fd.ok()) return fd.status();
         options.masterListenFd = *fd;
       }
-      options.port = static_cast<std::uint16_t>(port);
+      options.port = static_cast<std::uint16_t>(endpoint.port);
       options.isServer = config.rank == 0;
       options.numWorkers = config.world_size;
       options.waitWorkers = true;
       options.timeout = timeout;
-      store = c10::make_intrusive<c10d::TCPStore>(host, options);
-      gloo_host = IsLoopback(host) ? "127.0.0.1" : "";
+      store = c10::make_intrusive<c10d::TCPStore>(endpoint.host, options);
+      gloo_host = IsLoopback(endpoint.host) ? "127.0.0.1" : "";
+    } else {
+      return absl::InvalidArgumentError("no rendezvous to connect to");
     }
     // A namespace of our own in a store a launcher may share.
     // With a secret, under it: its keys cannot be guessed by whoever reaches the port.
     store = c10::make_intrusive<c10d::PrefixStore>(
         config.secret.empty() ? std::string("tunefleet") : "tunefleet/" + config.secret, store);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("rank ", config.rank, ": rendezvous at ", config.url, " of ",
+    return absl::UnavailableError(absl::StrCat("rank ", config.rank, ": rendezvous at ", endpoint.ToString(), " of ",
                                                config.world_size, " ranks failed within ", timeout.count() / 1000.0,
                                                " s: ", ExceptionText(e)));
   }

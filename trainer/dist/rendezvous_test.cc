@@ -18,7 +18,7 @@ EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
 TEST(RendezvousTest, NothingAskedMeansOneProcess) {
   auto config = ResolveRendezvous(LaunchFlags{}, FakeEnv({}));
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_TRUE(config->url.empty());
+  EXPECT_FALSE(config->distributed());
 }
 
 TEST(RendezvousTest, ReadsTorchrunEnvironment) {
@@ -26,7 +26,9 @@ TEST(RendezvousTest, ReadsTorchrunEnvironment) {
       LaunchFlags{}, FakeEnv({{"MASTER_ADDR", "10.0.0.7"}, {"MASTER_PORT", "29511"}, {"RANK", "2"},
                               {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "0"}}));
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->url, "tcp://10.0.0.7:29511");
+  EXPECT_EQ(config->endpoint.kind, RendezvousEndpoint::Kind::kTcp);
+  EXPECT_EQ(config->endpoint.host, "10.0.0.7");
+  EXPECT_EQ(config->endpoint.port, 29511);
   EXPECT_EQ(config->rank, 2);
   EXPECT_EQ(config->world_size, 4);
   EXPECT_EQ(config->local_rank, 0);
@@ -48,7 +50,8 @@ TEST(RendezvousTest, FlagsWinOverEnvironment) {
   auto config = ResolveRendezvous(flags, FakeEnv({{"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}, {"RANK", "0"},
                                                   {"WORLD_SIZE", "8"}}));
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->url, "file:///tmp/x");
+  EXPECT_EQ(config->endpoint.kind, RendezvousEndpoint::Kind::kFile);
+  EXPECT_EQ(config->endpoint.path, "/tmp/x");
   EXPECT_EQ(config->rank, 1);
   EXPECT_EQ(config->world_size, 2);
 }
@@ -73,6 +76,20 @@ TEST(RendezvousTest, ErrorsNameWhatIsMissing) {
 
   auto d = ResolveRendezvous(LaunchFlags{}, FakeEnv({{"RANK", "x"}}));
   EXPECT_NE(d.status().message().find("RANK=x"), std::string::npos) << d.status();
+}
+
+TEST(RendezvousTest, ParsesTcpAndFileEndpoints) {
+  auto tcp = ParseRendezvousEndpoint("tcp://10.0.0.7:29500");
+  ASSERT_TRUE(tcp.ok()) << tcp.status();
+  EXPECT_EQ(tcp->host, "10.0.0.7");
+  EXPECT_EQ(tcp->port, 29500);
+  EXPECT_EQ(tcp->ToString(), "tcp://10.0.0.7:29500");
+  auto file = ParseRendezvousEndpoint("file:///shared/rdzv");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->path, "/shared/rdzv");
+  for (const char* bad : {"tcp://h", "tcp://:1", "tcp://h:70000", "tcp://h:x", "file://", "h:1"}) {
+    EXPECT_FALSE(ParseRendezvousEndpoint(bad).ok()) << bad;
+  }
 }
 
 }  // namespace

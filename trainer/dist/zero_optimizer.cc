@@ -204,8 +204,33 @@ absl::Status ZeroOptimizer::Update(double learning_rate, double max_grad_norm, d
   return collectives_.AllGather(values.narrow(0, shard_begin_, shard_numel_), values, "the updated parameters");
 }
 
-absl::StatusOr<std::vector<double>> ZeroOptimizer::SumOverRanks(std::vector<double> values) {
-  return collectives_.SumDoubles(values, "the step's loss and token counts");
+std::optional<OptimizerShardState> ZeroOptimizer::SaveState() const {
+  if (options_.stage == 0 && collectives_.rank() != 0) return std::nullopt;
+  return SaveAdamWState(*adamw_, state_begin(), flat_);
+}
+
+absl::Status ZeroOptimizer::LoadState(const OptimizerShardState& state) {
+  return LoadAdamWState(*adamw_, state_begin(), flat_, state);
+}
+
+std::vector<std::string> ZeroOptimizer::FirstStepReport() const {
+  // Proof of overlap, read by tests: gradients still to come when the
+  // first bucket's reduction started.
+  const BucketTrace trace = buckets_->trace();
+  return {absl::StrFormat("rank %d: first gradient bucket launched with %d of %d gradients pending; %d buckets "
+                          "launched during backward, %d after",
+                          collectives_.rank(), trace.pending_at_first_launch, trace.total_params,
+                          trace.launched_during_backward, trace.launched_after_backward)};
+}
+
+std::vector<std::string> ZeroOptimizer::LastStepReport() const {
+  int64_t largest_bucket = 0;
+  for (const GradBucket& b : buckets_->buckets()) {
+    largest_bucket = std::max<int64_t>(largest_bucket, (b.end - b.begin) * flat_.values().element_size());
+  }
+  return {absl::StrFormat("rank %d: gradient memory after the step %d bytes (peak staging %d bytes, largest bucket "
+                          "%d bytes)",
+                          collectives_.rank(), gradient_bytes(), peak_staging_bytes(), largest_bucket)};
 }
 
 }  // namespace tunefleet

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,11 +55,12 @@ class ZeroOptimizer : public StepOptimizer {
   void BeginBackward(bool last) override;
   absl::StatusOr<double> FinishGradients() override;
   absl::Status Update(double learning_rate, double max_grad_norm, double grad_norm) override;
-  absl::StatusOr<std::vector<double>> SumOverRanks(std::vector<double> values) override;
   int64_t state_bytes() const override { return adamw_->state_bytes(); }
-  AdamW& adamw_state() override { return *adamw_; }
-  // Stage 0 keeps the whole range on every rank.
-  int64_t state_begin() const override { return options_.stage == 0 ? 0 : shard_begin_; }
+  // Stage 0 keeps the whole range on every rank: rank 0's copy is saved.
+  std::optional<OptimizerShardState> SaveState() const override;
+  absl::Status LoadState(const OptimizerShardState& state) override;
+  std::vector<std::string> FirstStepReport() const override;
+  std::vector<std::string> LastStepReport() const override;
 
   int stage() const { return options_.stage; }
   int64_t shard_begin() const { return shard_begin_; }
@@ -91,6 +93,8 @@ class ZeroOptimizer : public StepOptimizer {
   void ReleaseParamGrads();
   std::vector<int64_t> PieceSizes(const GradBucket& bucket) const;
   torch::Tensor OwnedGrads();
+  // Where the AdamW's range begins in the flat buffer.
+  int64_t state_begin() const { return options_.stage == 0 ? 0 : shard_begin_; }
 
   Collectives& collectives_;
   FlatParameters& flat_;

@@ -178,7 +178,7 @@ torch::Tensor Bf16ReferenceMaster(int world) {
   EXPECT_TRUE(flat.ok());
   LocalAdamW adamw(*flat, Options());
   TrainReference(params, *flat, adamw, world);
-  return adamw.adamw_state().master().clone();
+  return adamw.adamw().master().clone();
 }
 
 class ZeroBf16Test : public ::testing::TestWithParam<Case> {};
@@ -202,7 +202,7 @@ TEST_P(ZeroBf16Test, KeepsFp32MasterAndMomentsBesideBf16Weights) {
       }
     });
     if (::testing::Test::HasFatalFailure()) return;
-    AdamW& adamw = (*zero)->adamw_state();
+    const AdamW& adamw = (*zero)->adamw();
     const int64_t owned = stage == 0 ? flat->padded_numel() : flat->padded_numel() / world;
     const int64_t begin = stage == 0 ? 0 : rank * owned;
     // From the tensors: bf16 weights and gradients, fp32 master and moments.

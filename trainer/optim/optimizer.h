@@ -3,15 +3,18 @@
 // process (LocalAdamW) or is a ZeRO optimizer sharded over ranks
 // (trainer/dist/zero_optimizer.h): a hook before each backward, the
 // gradients made final (reduced over ranks) with their global norm, the
-// update, and sums over ranks for what the step reports.
+// update; and its state, saved into and loaded from checkpoints.
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "trainer/optim/adamw.h"
 #include "trainer/optim/flat_parameters.h"
+#include "trainer/optim/optimizer_state.h"
 
 namespace tunefleet {
 
@@ -26,15 +29,26 @@ class StepOptimizer {
   virtual absl::StatusOr<double> FinishGradients() = 0;
   // Clips to max_grad_norm (0: none) by `grad_norm` and updates the weights.
   virtual absl::Status Update(double learning_rate, double max_grad_norm, double grad_norm) = 0;
-  // Element-wise sums over ranks (the values unchanged on one process).
-  virtual absl::StatusOr<std::vector<double>> SumOverRanks(std::vector<double> values) = 0;
   // Bytes of optimizer state this rank holds (master weights, moments).
   virtual int64_t state_bytes() const = 0;
-  // The AdamW holding this rank's state and where its range begins in the
-  // flat buffer: checkpoints save it and restore it on resume.
-  virtual AdamW& adamw_state() = 0;
-  virtual int64_t state_begin() const = 0;
+
+  // This rank's state for a checkpoint (its tensors, not copies: the saver
+  // snapshots them); none on a rank whose state is a replica of rank 0's.
+  virtual std::optional<OptimizerShardState> SaveState() const = 0;
+  // Restores SaveState()'s record of this rank's range (re-sliced by the
+  // loader when the world size changed), weights included.
+  virtual absl::Status LoadState(const OptimizerShardState& state) = 0;
+
+  // Log lines about how the optimizer ran, read by people and tests:
+  // after the first step (ZeRO: how communication overlapped backward) and
+  // after the last (ZeRO: gradient memory). None for one process.
+  virtual std::vector<std::string> FirstStepReport() const { return {}; }
+  virtual std::vector<std::string> LastStepReport() const { return {}; }
 };
+
+// SaveState/LoadState for an AdamW over [begin, begin + its size) of `params`.
+OptimizerShardState SaveAdamWState(const AdamW& adamw, int64_t begin, const FlatParameters& params);
+absl::Status LoadAdamWState(AdamW& adamw, int64_t begin, FlatParameters& params, const OptimizerShardState& state);
 
 // One process: AdamW over the whole flat buffer.
 class LocalAdamW : public StepOptimizer {
@@ -47,14 +61,17 @@ class LocalAdamW : public StepOptimizer {
   void BeginBackward(bool) override {}
   absl::StatusOr<double> FinishGradients() override;
   absl::Status Update(double learning_rate, double max_grad_norm, double grad_norm) override;
-  absl::StatusOr<std::vector<double>> SumOverRanks(std::vector<double> values) override { return values; }
   int64_t state_bytes() const override { return adamw().state_bytes(); }
+  std::optional<OptimizerShardState> SaveState() const override { return SaveAdamWState(adamw(), 0, params_); }
+  absl::Status LoadState(const OptimizerShardState& state) override {
+    return LoadAdamWState(mutable_adamw(), 0, params_, state);
+  }
 
   const AdamW& adamw() const { return external_ != nullptr ? *external_ : adamw_; }
-  AdamW& adamw_state() override { return external_ != nullptr ? *external_ : adamw_; }
-  int64_t state_begin() const override { return 0; }
 
  private:
+  AdamW& mutable_adamw() { return external_ != nullptr ? *external_ : adamw_; }
+
   FlatParameters& params_;
   AdamW adamw_{torch::zeros({0}), 0, 0, AdamWOptions{}};
   AdamW* external_ = nullptr;

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -41,6 +40,7 @@ RunCheckpointer::RunCheckpointer(RunCheckpointerOptions options, CausalLM& model
       params_(params),
       optimizer_(optimizer),
       metrics_(metrics) {
+  if (!enabled()) return;
   AsyncSaverOptions saver;
   saver.root = root_;
   saver.keep_last = options_.keep_last;
@@ -49,18 +49,26 @@ RunCheckpointer::RunCheckpointer(RunCheckpointerOptions options, CausalLM& model
   const CheckpointRoot root = root_;
   const CheckpointIdentity identity = options_.identity;
   saver.commit_fence = [root, identity] { return CheckNotSuperseded(root, identity); };
-  if (options_.pause_writer_at_step >= 0) {
-    // Test hook: armed by Save() for that step only (see pause_armed_).
-    std::shared_ptr<std::atomic<bool>> armed = pause_armed_;
-    saver.write_hook = [armed](const std::string& name, uint64_t bytes) -> absl::Status {
-      if (!armed->load() || bytes == 0) return absl::OkStatus();
-      std::printf("checkpoint: writer paused in %s after %llu bytes\n", name.c_str(),
-                  static_cast<unsigned long long>(bytes));
-      std::fflush(stdout);
-      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));  // until the test kills us
+  if (options_.write_observer != nullptr) {
+    std::shared_ptr<CheckpointWriteObserver> observer = options_.write_observer;
+    std::shared_ptr<std::atomic<int64_t>> step = writing_step_;
+    saver.write_hook = [observer, step](const std::string& name, uint64_t bytes) {
+      return observer->Wrote(step->load(), name, bytes);
     };
   }
   saver_ = std::make_unique<AsyncCheckpointSaver>(std::move(saver));
+}
+
+bool RunCheckpointer::ShouldSave(int64_t step, bool requested) const {
+  if (!enabled()) return false;
+  const bool by_steps = options_.interval_steps > 0 && step % options_.interval_steps == 0;
+  return by_steps || requested || step == options_.total_steps;
+}
+
+bool RunCheckpointer::SaveDueByClock() const {
+  return enabled() && options_.rank == 0 && options_.interval_seconds > 0 &&
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save_).count() >=
+             static_cast<double>(options_.interval_seconds);
 }
 
 absl::StatusOr<RankCheckpointState> RunCheckpointer::Capture(int64_t step) const {
@@ -73,20 +81,7 @@ absl::StatusOr<RankCheckpointState> RunCheckpointer::Capture(int64_t step) const
     ModelStateDict dict = NamedStateDict(model_);
     state.model_weights = options_.lora ? std::move(dict.lora) : std::move(dict.weights);
   }
-  // Stage 0 keeps the whole optimizer on every rank: rank 0's copy suffices.
-  if (options_.zero_stage != 0 || options_.rank == 0) {
-    AdamW& adamw = optimizer_.adamw_state();
-    OptimizerShardState shard;
-    shard.begin = optimizer_.state_begin();
-    shard.end = shard.begin + adamw.master().numel();
-    shard.padded_numel = params_.padded_numel();
-    shard.numel = params_.numel();
-    shard.adamw_step = adamw.step_count();
-    shard.master = adamw.master();
-    shard.exp_avg = adamw.exp_avg();
-    shard.exp_avg_sq = adamw.exp_avg_sq();
-    state.optimizer_shard = std::move(shard);
-  }
+  state.optimizer_shard = optimizer_.SaveState();
   TrainerState& ts = state.trainer_state;
   ts.step = step;
   // The data position is a pure function of the step (RankData::ForStep);
@@ -117,13 +112,16 @@ absl::StatusOr<RankCheckpointState> RunCheckpointer::Capture(int64_t step) const
 absl::Status RunCheckpointer::Save(int64_t step, double loss) {
   auto state = Capture(step);
   if (!state.ok()) return state.status();
-  if (step == options_.pause_writer_at_step) {
-    (void)saver_->Wait();  // the previous save must not see the armed hook; its outcome stays queued
-    pause_armed_->store(true);
+  if (options_.write_observer != nullptr) {
+    // The previous save must finish first, so the observer is told the step
+    // of every write exactly; its outcome stays queued for Poll().
+    (void)saver_->Wait();
+    writing_step_->store(step);
   }
   if (absl::Status s = saver_->Start(*state, loss); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("checkpoint of step ", step, ": ", s.message()));
   }
+  last_save_ = std::chrono::steady_clock::now();
   if (!options_.async_save) return Finish();
   return absl::OkStatus();
 }
@@ -158,6 +156,7 @@ absl::Status RunCheckpointer::Report(const SaveOutcome& outcome) {
 
 absl::Status RunCheckpointer::Poll() {
   absl::Status first;
+  if (!enabled()) return first;
   while (std::optional<SaveOutcome> outcome = saver_->TakeCompleted()) {
     absl::Status s = Report(*outcome);
     if (first.ok()) first = s;
@@ -166,12 +165,13 @@ absl::Status RunCheckpointer::Poll() {
 }
 
 absl::Status RunCheckpointer::Finish() {
+  if (!enabled()) return absl::OkStatus();
   (void)saver_->Wait();  // its status comes back through the outcomes
   return Poll();
 }
 
 absl::Status RunCheckpointer::SetAsideNewerThan(int64_t resumed_step) {
-  if (options_.rank != 0) return absl::OkStatus();
+  if (!enabled() || options_.rank != 0) return absl::OkStatus();
   auto folders = ListStepFolders(root_);
   if (!folders.ok()) return folders.status();
   for (const StepFolder& folder : *folders) {
@@ -193,6 +193,7 @@ absl::Status RunCheckpointer::SetAsideNewerThan(int64_t resumed_step) {
 }
 
 absl::StatusOr<int64_t> RunCheckpointer::Resume() {
+  if (!enabled()) return 0;
   ResumeRequest request;
   request.rank = options_.rank;
   request.world_size = options_.world_size;
@@ -223,25 +224,17 @@ absl::StatusOr<int64_t> RunCheckpointer::Resume() {
 
   const std::optional<OptimizerShardState>& shard = loaded->optimizer_shard;
   if (!shard) return absl::DataLossError(absl::StrCat(loaded->dir, " has no optimizer state for rank ", options_.rank));
-  AdamW& adamw = optimizer_.adamw_state();
-  if (shard->begin != optimizer_.state_begin() || shard->end - shard->begin != adamw.master().numel()) {
-    return absl::InternalError(absl::StrCat("restored optimizer range [", shard->begin, ", ", shard->end,
-                                            ") is not this rank's"));
-  }
   try {
     torch::NoGradGuard no_grad;
     std::map<std::string, torch::Tensor> weights(loaded->model_weights.begin(), loaded->model_weights.end());
     absl::Status s = options_.lora ? LoadLoraWeights(model_, weights) : LoadWeights(model_, weights);
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat(loaded->dir, ": ", s.message()));
-    adamw.master().copy_(shard->master);
-    adamw.exp_avg().copy_(shard->exp_avg);
-    adamw.exp_avg_sq().copy_(shard->exp_avg_sq);
-    // Where master does not alias the weights (bf16 models), the weights
-    // of this range follow the fp32 master, as after an update.
-    params_.values().narrow(0, shard->begin, shard->end - shard->begin).copy_(adamw.master());
-    adamw.set_step_count(shard->adamw_step);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("restoring ", loaded->dir, ": ", e.what()));
+  }
+  // After the weights: the optimizer's range of them follows its fp32 master.
+  if (absl::Status s = optimizer_.LoadState(*shard); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(loaded->dir, ": ", s.message()));
   }
   if (auto rng = ts.rng_states.find(kTorchCpuRngName); rng != ts.rng_states.end()) {
     if (absl::Status s = RestoreTorchCpuRngState(rng->second); !s.ok()) return s;

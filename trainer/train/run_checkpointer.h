@@ -1,12 +1,15 @@
 #pragma once
-// The training loop's side of checkpoints: turns the live model, flat
-// parameters and optimizer into a RankCheckpointState at a step boundary
-// (saved asynchronously by AsyncCheckpointSaver), restores them from the
-// newest valid checkpoint at start-up, and reports each committed save in
-// the metrics stream. Which steps to save is the loop's decision (all
-// ranks must agree); this class only does it.
+// The training loop's checkpoints: when to save (every interval_steps, the
+// last step, by rank 0's clock every interval_seconds; the loop adds the
+// ranks' agreed requests), what to save (the model's weights, the
+// optimizer's own SaveState(), the trainer state), restoring all of it from
+// the newest valid checkpoint at start-up, and reporting each committed save
+// in the metrics stream. Saves are written asynchronously
+// (AsyncCheckpointSaver). With no checkpoint.directory it is off: it never
+// saves and resumes nothing.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,14 +25,18 @@
 #include "trainer/optim/flat_parameters.h"
 #include "trainer/optim/optimizer.h"
 #include "trainer/train/checkpoint_identity.h"
+#include "trainer/train/checkpoint_write_observer.h"
 
 namespace tunefleet {
 
 struct RunCheckpointerOptions {
-  std::string directory;  // checkpoint.directory (the shared volume)
+  std::string directory;  // checkpoint.directory (the shared volume); empty: checkpoints off
   CheckpointIdentity identity;
   bool async_save = true;
   int keep_last = 3;
+  int64_t interval_steps = 0;    // 0: none by steps
+  int64_t interval_seconds = 0;  // 0: none by time
+  int64_t total_steps = 0;       // the last step is always saved
   int rank = 0;
   int world_size = 1;
   int zero_stage = 0;
@@ -39,15 +46,24 @@ struct RunCheckpointerOptions {
   // Encryption at rest: every data file written under the ring's current
   // key, and read back with the ring; null: plaintext.
   std::shared_ptr<const crypto::KeyRing> encryption;
-  // Tests only: the writer blocks after its first bytes of this step's save
-  // (so a test can kill a rank mid-write); -1: never.
-  int64_t pause_writer_at_step = -1;
+  // Tests only (injected by a test build of the trainer); null: none.
+  std::shared_ptr<CheckpointWriteObserver> write_observer;
 };
 
 class RunCheckpointer {
  public:
   RunCheckpointer(RunCheckpointerOptions options, CausalLM& model, FlatParameters& params, StepOptimizer& optimizer,
                   MetricsStream& metrics);
+
+  bool enabled() const { return !options_.directory.empty(); }
+
+  // Whether to save after `step` (optimizer steps done): its cadence (every
+  // interval_steps, the last step) or `requested` (agreed by the ranks: a
+  // signal, the clock). Never when off.
+  bool ShouldSave(int64_t step, bool requested) const;
+  // Rank 0 only: interval_seconds have passed since the last save (or the
+  // start). The loop puts it to the ranks, so all save the same step.
+  bool SaveDueByClock() const;
 
   // Restores the newest valid checkpoint (logging any newer damaged one it
   // skips, by file) and returns its step; 0 with nothing restored when the
@@ -63,6 +79,7 @@ class RunCheckpointer {
 
   // Snapshots this rank's state at `step` (optimizer steps done) and starts
   // writing it; with async_save off, also waits for the write and commit.
+  // Call only where ShouldSave said so.
   absl::Status Save(int64_t step, double loss);
 
   // Reports saves that finished (rank 0: a metrics line per commit). The
@@ -84,7 +101,10 @@ class RunCheckpointer {
   FlatParameters& params_;
   StepOptimizer& optimizer_;
   MetricsStream& metrics_;
-  std::shared_ptr<std::atomic<bool>> pause_armed_ = std::make_shared<std::atomic<bool>>(false);
+  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+  // The step whose files the writer writes now, for the observer (set only
+  // once the previous save finished, so each write is told its own step).
+  std::shared_ptr<std::atomic<int64_t>> writing_step_ = std::make_shared<std::atomic<int64_t>>(-1);
   std::unique_ptr<AsyncCheckpointSaver> saver_;
 };
 

@@ -11,10 +11,10 @@ namespace tunefleet {
 absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, StepOptimizer& optimizer,
                                      const std::vector<BatchTensors>& micro_batches, const StepSettings& settings) {
   StepResult result;
-  double loss_sum = 0;
   try {
     model.train();
     params.ZeroGrads();
+    result.loss_sum = torch::zeros({}, params.values().options().dtype(torch::kFloat64));
     for (std::size_t i = 0; i < micro_batches.size(); ++i) {
       const BatchTensors& batch = micro_batches[i];
       torch::Tensor logits = model.Forward(batch.input_ids, batch.position_ids, batch.segment_ids);
@@ -23,7 +23,8 @@ absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, St
       optimizer.BeginBackward(i + 1 == micro_batches.size());
       // Each token weighs 1/N of the global batch, however the batch is split.
       (loss.sum / static_cast<double>(settings.global_loss_tokens)).backward();
-      loss_sum += loss.sum.item<double>();
+      // Summed on the device, in float64 (as a host double sum would be).
+      result.loss_sum.add_(loss.sum.detach().to(torch::kFloat64));
       result.tokens += batch.real_tokens;
     }
     if (micro_batches.empty()) optimizer.BeginBackward(true);  // still meet the other ranks
@@ -37,10 +38,6 @@ absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, St
     return absl::InternalError(absl::StrCat("gradient norm is ", result.grad_norm, ": training diverged"));
   }
   if (auto s = optimizer.Update(settings.learning_rate, settings.max_grad_norm, result.grad_norm); !s.ok()) return s;
-  auto sums = optimizer.SumOverRanks({loss_sum, static_cast<double>(result.tokens)});
-  if (!sums.ok()) return sums.status();
-  result.loss = (*sums)[0] / static_cast<double>(settings.global_loss_tokens);
-  result.global_tokens = static_cast<int64_t>((*sums)[1]);
   return result;
 }
 
@@ -48,6 +45,10 @@ absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, Ad
                                      const std::vector<BatchTensors>& micro_batches, const StepSettings& settings) {
   LocalAdamW local(params, optimizer);
   return TrainStep(model, params, local, micro_batches, settings);
+}
+
+double MeanLoss(const StepResult& result, const StepSettings& settings) {
+  return result.loss_sum.item<double>() / static_cast<double>(settings.global_loss_tokens);
 }
 
 absl::StatusOr<LossSums> EvaluateLossSums(CausalLM& model, const std::vector<BatchTensors>& batches) {

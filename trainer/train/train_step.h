@@ -14,11 +14,12 @@
 
 namespace tunefleet {
 
+// This rank's part of a step. The loss stays on the device: reading it is
+// a host sync, done once per step, where the ranks sum it.
 struct StepResult {
-  double loss = 0;            // mean over the global batch's loss tokens
-  double grad_norm = 0;       // before clipping
+  torch::Tensor loss_sum;     // summed token losses of this rank's micro-batches (float64 scalar, on the device)
+  double grad_norm = 0;       // before clipping, over every rank
   int64_t tokens = 0;         // tokens this rank processed (padding excluded)
-  int64_t global_tokens = 0;  // tokens every rank processed, together
 };
 
 struct StepSettings {
@@ -28,12 +29,16 @@ struct StepSettings {
 };
 
 // With data parallelism the optimizer reduces the gradients over ranks (see
-// trainer/dist/zero_optimizer.h); on one process it is LocalAdamW.
+// trainer/dist/zero_optimizer.h); on one process it is LocalAdamW. The
+// global batch's mean loss is the sum over ranks of loss_sum divided by
+// settings.global_loss_tokens (see MeanLoss for one process).
 absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, StepOptimizer& optimizer,
                                      const std::vector<BatchTensors>& micro_batches, const StepSettings& settings);
 // One process, AdamW over everything.
 absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, AdamW& optimizer,
                                      const std::vector<BatchTensors>& micro_batches, const StepSettings& settings);
+// One process: the step's mean loss over the batch's loss tokens (a host sync).
+double MeanLoss(const StepResult& result, const StepSettings& settings);
 
 struct LossSums {
   double sum = 0;     // summed token losses

@@ -1,13 +1,17 @@
 #pragma once
-// A whole training run of one rank: set up from the job spec, train, evaluate,
-// export. The command line and, later, the worker start it.
+// A whole training run of one rank: its components set up from the job spec,
+// the Trainer (trainer.h) run over them, then rank 0 exports the model. The
+// command line starts it (by hand, or as the worker's child).
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "trainer/dist/rendezvous.h"
+#include "trainer/train/checkpoint_write_observer.h"
+#include "trainer/train/trainer.h"
 #include "tunefleet/v1/job_spec.pb.h"
 
 namespace tunefleet {
@@ -32,11 +36,8 @@ struct RunOptions {
   // Encryption at rest of checkpoints and the export (--encryption-key-file;
   // empty: $TUNEFLEET_ENCRYPTION_KEY_FILE, set by the worker; neither: off).
   std::string encryption_key_file;
-};
-
-enum class RunEnd {
-  kCompleted,               // every step trained, exported
-  kStoppedAfterCheckpoint,  // stopped on request once a checkpoint committed: resumable
+  // Tests only: a test build of the trainer installs it (never production).
+  std::shared_ptr<CheckpointWriteObserver> checkpoint_write_observer;
 };
 
 // Trains per `spec` (defaults applied and validated here), resuming from the

@@ -180,11 +180,10 @@ void WorkerAgent::Start(const v1::Assignment& assignment) {
       Say(absl::StrCat("cannot write ", spec_path, ": ", s.message()));
     }
   }
-  // Rank 0 here and no port yet ("host:0"): pick one that is free on this
-  // node now and report it; the other workers' ranks are sent it after.
+  // Rank 0 here and no port yet: pick one that is free on this node now and
+  // report it; the other workers' ranks are sent it after.
   v1::Assignment launch = assignment;
-  const std::string& address = assignment.rendezvous_address();
-  if (assignment.world_size() > 1 && address.size() > 2 && address.compare(address.size() - 2, 2, ":0") == 0) {
+  if (assignment.world_size() > 1 && assignment.rendezvous().port() == 0) {
     auto known = rendezvous_ports_.find({job, assignment.generation()});
     int port = known != rendezvous_ports_.end() ? known->second : 0;
     if (port == 0) {
@@ -193,7 +192,7 @@ void WorkerAgent::Start(const v1::Assignment& assignment) {
       port = picked.ok() ? *picked : 0;
       if (port != 0) rendezvous_ports_[{job, assignment.generation()}] = port;
     }
-    launch.set_rendezvous_address(absl::StrCat(address.substr(0, address.size() - 1), port));
+    launch.mutable_rendezvous()->set_port(port);
   }
   for (int i = 0; i < assignment.ranks_size(); ++i) {
     const Key key{job, assignment.generation(), assignment.ranks(i)};

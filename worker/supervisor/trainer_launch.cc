@@ -55,13 +55,12 @@ ProcessSpec TrainerProcess(const std::string& trainer, const v1::Assignment& ass
               {"TUNEFLEET_GENERATION", absl::StrCat(assignment.generation())}};
   if (!encryption_key_file.empty()) spec.env.emplace_back(crypto::kEncryptionKeyFileEnv, encryption_key_file);
   if (assignment.world_size() > 1) {
-    const std::string& address = assignment.rendezvous_address();
-    const size_t colon = address.rfind(':');
+    // torchrun's variables: the trainer reads them as it reads torchrun's.
     spec.env.emplace_back("RANK", absl::StrCat(rank));
     spec.env.emplace_back("WORLD_SIZE", absl::StrCat(assignment.world_size()));
     spec.env.emplace_back("LOCAL_RANK", absl::StrCat(index));
-    spec.env.emplace_back("MASTER_ADDR", address.substr(0, colon));
-    spec.env.emplace_back("MASTER_PORT", colon == std::string::npos ? "" : address.substr(colon + 1));
+    spec.env.emplace_back("MASTER_ADDR", assignment.rendezvous().host());
+    spec.env.emplace_back("MASTER_PORT", absl::StrCat(assignment.rendezvous().port()));
     // In the environment, not argv: /proc/<pid>/cmdline is readable by every user.
     if (!assignment.rendezvous_secret().empty()) {
       spec.env.emplace_back("TUNEFLEET_RENDEZVOUS_SECRET", assignment.rendezvous_secret());

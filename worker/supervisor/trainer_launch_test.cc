@@ -21,7 +21,8 @@ v1::Assignment TwoOfFour() {
   a.set_world_size(4);
   a.add_ranks(2);
   a.add_ranks(3);
-  a.set_rendezvous_address("10.0.0.5:29509");
+  a.mutable_rendezvous()->set_host("10.0.0.5");
+  a.mutable_rendezvous()->set_port(29509);
   a.set_rendezvous_secret("s3cret");
   a.add_devices();
   a.add_devices();

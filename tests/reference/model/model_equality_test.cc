@@ -197,7 +197,7 @@ void RunAndCompareSteps(const std::string& name, const std::string& mode, std::s
     ASSERT_TRUE(result.ok()) << result.status();
     const double loss = expect.at("loss").get<double>();
     const double norm = expect.at("grad_norm").get<double>();
-    EXPECT_NEAR(result->loss, loss, 1e-5 * loss);
+    EXPECT_NEAR(MeanLoss(*result, step), loss, 1e-5 * loss);
     EXPECT_NEAR(result->grad_norm, norm, 1e-5 * norm);
     EXPECT_GT(norm, step.max_grad_norm);  // clipping is exercised
     const std::string p = "step" + std::to_string(s) + ".";

@@ -1,0 +1,126 @@
+#include "trainer/train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+
+namespace tunefleet {
+
+absl::StatusOr<RunEnd> Trainer::Run() {
+  auto first_step = Resume();
+  if (!first_step.ok()) return first_step.status();
+  const int64_t total_steps = parts_.data.total_steps();
+  parts_.reporter.Start(*first_step);
+  for (int64_t step = *first_step; step < total_steps; ++step) {
+    const int64_t done = step + 1;
+
+    // Train: forward and backward over this rank's micro-batches, update.
+    parts_.reporter.BeginStep();
+    const StepBatches batches = parts_.data.ForStep(step);
+    const StepSettings settings{settings_.schedule.At(step), settings_.max_grad_norm,
+                                std::max<int64_t>(1, batches.global_loss_tokens)};
+    auto result = TrainStep(parts_.model, parts_.params, parts_.optimizer, batches.micro_batches, settings);
+    if (!result.ok()) return result.status();
+
+    // Agree: every rank's requests, loss and tokens, in one collective.
+    const absl::Status save_error = parts_.checkpointer.Poll();
+    auto decision = parts_.agreement.AgreeOnStep(Vote(*result, save_error));
+    if (!decision.ok()) return decision.status();
+    if (auto s = EndsTheRun(*decision, save_error, done); !s.ok()) return s;
+
+    // Report.
+    const double loss = decision->loss_sum / static_cast<double>(settings.global_loss_tokens);
+    parts_.reporter.Step(done, {loss, settings.learning_rate, result->grad_norm, decision->tokens});
+
+    // Evaluate.
+    if (settings_.eval_every > 0 && done % settings_.eval_every == 0 && done != total_steps) {
+      if (auto s = Evaluate(done); !s.ok()) return s;
+    }
+
+    // Checkpoint.
+    if (parts_.checkpointer.ShouldSave(done, decision->save_now || decision->stop)) {
+      if (auto s = parts_.checkpointer.Save(done, loss); !s.ok()) return s;
+    }
+
+    // Stop.
+    if (decision->stop) return StopAfter(done);
+  }
+  // The final checkpoint must be committed before the run counts as done.
+  if (auto s = CommitOnEveryRank("the final checkpoint"); !s.ok()) return s;
+  if (auto s = Evaluate(total_steps); !s.ok()) return s;
+  return RunEnd::kCompleted;
+}
+
+absl::Status Trainer::EndsTheRun(const StepDecision& decision, const absl::Status& save_error, int64_t step) const {
+  if (!save_error.ok()) return save_error;  // a failed save stops the run: see docs/checkpoints.md
+  if (decision.save_failed) {
+    return absl::AbortedError(absl::StrCat("stopping at step ", step, ": a checkpoint save failed on another rank"));
+  }
+  if (decision.nan_seen) {
+    return absl::InternalError(absl::StrCat("the loss of step ", step, " is not finite: training diverged"));
+  }
+  if (decision.stop && !parts_.checkpointer.enabled()) {
+    return absl::CancelledError(
+        absl::StrCat("stopped by request after step ", step, " (no checkpoint.directory: not resumable)"));
+  }
+  return absl::OkStatus();
+}
+
+// Last in set-up: it restores torch's RNG, which model and LoRA init draw from.
+absl::StatusOr<int64_t> Trainer::Resume() {
+  if (!parts_.checkpointer.enabled()) return 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto resumed = parts_.checkpointer.Resume();
+  if (!resumed.ok()) return resumed.status();
+  // Every rank must resume the same step (they read the same storage).
+  if (auto s = parts_.agreement.SameOnEveryRank(*resumed, "resumed step"); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(s.message(), " (storage changed?)"));
+  }
+  if (auto s = parts_.checkpointer.SetAsideNewerThan(*resumed); !s.ok()) return s;
+  if (parts_.agreement.leader() && *resumed > 0) {
+    std::printf("checkpoint: resume took %.3f s\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    std::fflush(stdout);
+  }
+  return *resumed;
+}
+
+StepVote Trainer::Vote(const StepResult& result, const absl::Status& save_error) {
+  StepVote vote;
+  vote.stop = settings_.stop_requested != nullptr && settings_.stop_requested->load();
+  const bool signalled = settings_.save_requested != nullptr && settings_.save_requested->exchange(false);
+  vote.save_now = signalled || parts_.checkpointer.SaveDueByClock();
+  vote.save_failed = !save_error.ok();
+  vote.loss_sum = result.loss_sum.item<double>();  // the step's one host sync
+  vote.tokens = result.tokens;
+  return vote;
+}
+
+absl::Status Trainer::Evaluate(int64_t step) {
+  // Every rank evaluates its share (possibly none) and the sums meet.
+  auto local = EvaluateLossSums(parts_.model, parts_.data.validation());
+  if (!local.ok()) return local.status();
+  auto sums = parts_.agreement.Sum({local->sum, static_cast<double>(local->count)}, "the evaluation loss");
+  if (!sums.ok()) return sums.status();
+  if ((*sums)[1] > 0) parts_.reporter.Eval(step, (*sums)[0] / (*sums)[1]);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::CommitOnEveryRank(const std::string& what) {
+  if (!parts_.checkpointer.enabled()) return absl::OkStatus();
+  return parts_.agreement.AllSucceeded(parts_.checkpointer.Finish(), what);
+}
+
+absl::StatusOr<RunEnd> Trainer::StopAfter(int64_t step) {
+  // Exit only once the checkpoint is committed, and all ranks say so.
+  if (auto s = CommitOnEveryRank(absl::StrCat("the checkpoint of step ", step)); !s.ok()) return s;
+  std::printf("rank %d: stopped by request after committing the checkpoint of step %lld (resumable)\n",
+              parts_.agreement.rank(), static_cast<long long>(step));
+  std::fflush(stdout);
+  parts_.reporter.Stopped(step, parts_.checkpointer.root().StepDirectory(step));
+  return RunEnd::kStoppedAfterCheckpoint;
+}
+
+}  // namespace tunefleet

@@ -1,0 +1,78 @@
+#pragma once
+// One rank's training loop over its components, each with one job: the
+// model and its flat parameters, this rank's data, the optimizer, the
+// checkpointer (its own cadence; every component's state goes into its
+// checkpoints), the step reporter, and the ranks' agreement (every decision
+// the ranks take together, one collective per step). Set-up from the job
+// spec is training_run.cc's; this is the algorithm alone.
+
+#include <atomic>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "trainer/dist/rank_agreement.h"
+#include "trainer/model/llama_model.h"
+#include "trainer/optim/flat_parameters.h"
+#include "trainer/optim/lr_schedule.h"
+#include "trainer/optim/optimizer.h"
+#include "trainer/train/rank_data.h"
+#include "trainer/train/run_checkpointer.h"
+#include "trainer/train/step_reporter.h"
+#include "trainer/train/train_step.h"
+
+namespace tunefleet {
+
+enum class RunEnd {
+  kCompleted,               // every step trained, evaluated (export is the caller's)
+  kStoppedAfterCheckpoint,  // stopped on request once a checkpoint committed: resumable
+};
+
+// The components, none owned; they outlive the Trainer.
+struct TrainerParts {
+  CausalLM& model;
+  FlatParameters& params;
+  const RankData& data;
+  StepOptimizer& optimizer;
+  RunCheckpointer& checkpointer;
+  StepReporter& reporter;
+  RankAgreement& agreement;
+};
+
+struct TrainerSettings {
+  LrSchedule schedule;
+  double max_grad_norm = 0;     // 0: no clipping
+  int64_t eval_every = 0;       // 0: only after the last step
+  // Set from signal handlers, read at each step's end and agreed over ranks
+  // (any rank's request counts for all, so all save the same step): stop
+  // (SIGTERM, SIGINT): save, then RunEnd::kStoppedAfterCheckpoint; save
+  // (SIGUSR1): save and go on (cleared here). Null: never.
+  const std::atomic<bool>* stop_requested = nullptr;
+  std::atomic<bool>* save_requested = nullptr;
+};
+
+class Trainer {
+ public:
+  Trainer(TrainerParts parts, TrainerSettings settings) : parts_(parts), settings_(settings) {}
+
+  // Resumes from the newest valid checkpoint (if any), trains every
+  // remaining step, commits the last checkpoint and evaluates; or stops
+  // early on request once a checkpoint is committed.
+  absl::StatusOr<RunEnd> Run();
+
+ private:
+  absl::StatusOr<int64_t> Resume();
+  StepVote Vote(const StepResult& result, const absl::Status& save_error);
+  // Not OK when the agreed step ends the run now: a failed save (here or on
+  // another rank), a non-finite loss, a stop without checkpoints to resume.
+  absl::Status EndsTheRun(const StepDecision& decision, const absl::Status& save_error, int64_t step) const;
+  absl::Status Evaluate(int64_t step);
+  // Waits for the checkpoint in flight; OK only when it committed on every rank.
+  absl::Status CommitOnEveryRank(const std::string& what);
+  absl::StatusOr<RunEnd> StopAfter(int64_t step);
+
+  TrainerParts parts_;
+  TrainerSettings settings_;
+};
+
+}  // namespace tunefleet
