@@ -47,7 +47,7 @@ absl::StatusOr<Lineage> ReadLineage(const std::string& where) {
   if (!manifest.is_object()) return absl::DataLossError(absl::StrCat(path.string(), ": not a JSON object"));
   const auto lineage = manifest.find("lineage");
   if (lineage == manifest.end()) {
-    return absl::NotFoundError(absl::StrCat(path.string(), " records no lineage (written by a tunefleet before 0.2)"));
+    return absl::NotFoundError(absl::StrCat(path.string(), " records no lineage (written before tunefleet recorded lineage)"));
   }
   return LineageFromJson(lineage->dump(), path.string());
 }

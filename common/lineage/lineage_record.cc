@@ -37,7 +37,7 @@ absl::Status CheckSameInputs(const Lineage& recorded, const Lineage& now) {
   return absl::OkStatus();
 }
 
-std::string LineageToJson(const Lineage& lineage) {
+std::string LineageToJson(const Lineage& lineage, int indent) {
   Json inputs = Json::array();
   for (const ContentHash& h : lineage.inputs) {
     inputs.push_back({{"role", h.role}, {"path", h.path}, {"size_bytes", h.size_bytes}, {"sha256", h.sha256}});
@@ -45,7 +45,7 @@ std::string LineageToJson(const Lineage& lineage) {
   const Json j = {{"tunefleet_version", lineage.tunefleet_version},
                   {"spec_sha256", lineage.spec_sha256},
                   {"inputs", std::move(inputs)}};
-  return j.dump(2);
+  return j.dump(indent);
 }
 
 absl::StatusOr<Lineage> LineageFromJson(absl::string_view text, absl::string_view source) {

@@ -34,7 +34,8 @@ struct Lineage {
 // naming the first input that changed, with both hashes.
 absl::Status CheckSameInputs(const Lineage& recorded, const Lineage& now);
 
-std::string LineageToJson(const Lineage& lineage);
+// indent -1: one line (a metrics event); otherwise pretty, for files.
+std::string LineageToJson(const Lineage& lineage, int indent = 2);
 // `source` names the file in errors (DATA_LOSS).
 absl::StatusOr<Lineage> LineageFromJson(absl::string_view text, absl::string_view source);
 

@@ -138,6 +138,55 @@ TEST_F(TrainerE2eTest, TunefleetEvalComparesACandidateWithItsBaselinePerTask) {
   EXPECT_NE(missing.output.find("candidate: "), std::string::npos) << missing.output;
 }
 
+// Lineage: the export says what made it (`tunefleet lineage`), and a job
+// whose data changed between attempts stops instead of resuming on it.
+TEST_F(TrainerE2eTest, TheExportRecordsItsLineageAndChangedDataRefusesResume) {
+  const std::string data = dir_ + "/data/train.jsonl";
+  const std::vector<std::string> spec = {kTrainer, "train", "--spec", kDemo + "/finetune.yaml", "--job-id", "lineage",
+                                         "--set", "dataset.path=" + data, "--set", "dataset.validation_path=",
+                                         "--set", "checkpoint.directory=" + dir_ + "/checkpoints",
+                                         "--set", "export.directory=" + dir_ + "/export"};
+  auto with = [&](std::vector<std::string> args, const std::string& extra) {
+    args.push_back("--set");
+    args.push_back(extra);
+    return args;
+  };
+  auto first = RunCommand(with(spec, "hyperparameters.max_steps=2"));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("lineage: "), std::string::npos) << first.output;
+
+  auto shown = RunCommand({kCli, "lineage", dir_ + "/export", "-o", "json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  const nlohmann::json lineage = nlohmann::json::parse(shown.output.substr(shown.output.find('{')));
+  auto sum = RunCommand({"/usr/bin/sha256sum", data});
+  ASSERT_EQ(sum.exit_code, 0) << sum.output;
+  bool found = false;
+  for (const auto& input : lineage["inputs"]) {
+    if (input["role"] == "dataset") {
+      found = true;
+      EXPECT_EQ(input["path"], data);
+      EXPECT_EQ(input["sha256"].get<std::string>(), sum.output.substr(0, 64));
+    }
+  }
+  EXPECT_TRUE(found) << shown.output;
+  auto step = RunCommand({kCli, "lineage", dir_ + "/checkpoints/lineage/step-00000002"});
+  EXPECT_EQ(step.exit_code, 0) << step.output;
+  EXPECT_NE(step.output.find("dataset"), std::string::npos) << step.output;
+
+  {  // the same number of lines, one character different
+    std::ifstream in(data);
+    std::string text;
+    for (std::string line; std::getline(in, line);) text += line + "\n";
+    text[text.find('1')] = '2';
+    std::ofstream(data, std::ios::trunc) << text;
+  }
+  auto resumed = RunCommand(with(spec, "hyperparameters.max_steps=4"));
+  EXPECT_NE(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("dataset file " + data + " changed since the checkpoint was written"),
+            std::string::npos)
+      << resumed.output;
+}
+
 TEST_F(TrainerE2eTest, BadSpecNamesFileLineAndField) {
   const std::string spec = dir_ + "/bad.yaml";
   std::ofstream(spec) << "model:\n  path: " << kDemo << "/base_model\n"

@@ -15,6 +15,7 @@
 #include "trainer/checkpoint/discovery.h"
 #include "trainer/checkpoint/loader.h"
 #include "trainer/checkpoint/rng_state.h"
+#include "trainer/checkpoint/step_folder_ops.h"
 #include "trainer/model/weight_loading.h"
 
 namespace tunefleet {
@@ -46,6 +47,7 @@ RunCheckpointer::RunCheckpointer(RunCheckpointerOptions options, CausalLM& model
   saver.keep_last = options_.keep_last;
   saver.log = Log;
   saver.encryption = options_.encryption;
+  saver.lineage = options_.lineage;
   const CheckpointRoot root = root_;
   const CheckpointIdentity identity = options_.identity;
   saver.commit_fence = [root, identity] { return CheckNotSuperseded(root, identity); };
@@ -176,18 +178,12 @@ absl::Status RunCheckpointer::SetAsideNewerThan(int64_t resumed_step) {
   if (!folders.ok()) return folders.status();
   for (const StepFolder& folder : *folders) {
     if (!folder.committed || folder.step <= resumed_step) continue;
-    std::error_code error;
-    std::string target;
-    for (int n = 0;; ++n) {
-      target = absl::StrCat(folder.dir, ".damaged-", n);
-      if (!std::filesystem::exists(target, error)) break;
+    auto target = MoveStepFolderAside(root_, std::filesystem::path(folder.dir).filename().string());
+    if (!target.ok()) {
+      return absl::Status(target.status().code(), absl::StrCat("cannot move damaged checkpoint ", folder.dir,
+                                                               " aside: ", target.status().message()));
     }
-    std::filesystem::rename(folder.dir, target, error);
-    if (error) {
-      return absl::InternalError(absl::StrCat("cannot move damaged checkpoint ", folder.dir, " aside: ",
-                                              error.message()));
-    }
-    Log(absl::StrCat("moved damaged checkpoint ", folder.dir, " aside to ", target));
+    Log(absl::StrCat("moved damaged checkpoint ", folder.dir, " aside to ", *target));
   }
   return absl::OkStatus();
 }
@@ -208,6 +204,11 @@ absl::StatusOr<int64_t> RunCheckpointer::Resume() {
   }
   if (!loaded.ok()) return loaded.status();
   // Damaged newer checkpoints were logged by the loader, naming the file.
+  if (options_.lineage.has_value() && loaded->manifest.lineage.has_value()) {
+    if (absl::Status s = CheckSameInputs(*loaded->manifest.lineage, *options_.lineage); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("cannot resume from ", loaded->dir, ": ", s.message()));
+    }
+  }
   const TrainerState& ts = loaded->trainer_state;
   if (ts.flat_numel != params_.numel()) {
     return absl::FailedPreconditionError(absl::StrCat(

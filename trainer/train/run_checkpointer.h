@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/crypto/encryption_key.h"
+#include "common/lineage/lineage_record.h"
 #include "trainer/checkpoint/async_saver.h"
 #include "trainer/metrics/metrics_stream.h"
 #include "trainer/model/llama_model.h"
@@ -46,6 +47,10 @@ struct RunCheckpointerOptions {
   // Encryption at rest: every data file written under the ring's current
   // key, and read back with the ring; null: plaintext.
   std::shared_ptr<const crypto::KeyRing> encryption;
+  // What this run reads (rank 0 only; common/lineage): recorded in every
+  // manifest, and a checkpoint recorded with other model or data files is
+  // refused at resume rather than trained on silently.
+  std::optional<Lineage> lineage;
   // Tests only (injected by a test build of the trainer); null: none.
   std::shared_ptr<CheckpointWriteObserver> write_observer;
 };

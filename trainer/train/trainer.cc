@@ -72,8 +72,10 @@ absl::Status Trainer::EndsTheRun(const StepDecision& decision, const absl::Statu
 absl::StatusOr<int64_t> Trainer::Resume() {
   if (!parts_.checkpointer.enabled()) return 0;
   const auto start = std::chrono::steady_clock::now();
+  // Agreed: a rank that cannot resume (a damaged store, inputs that changed
+  // under the job) fails every rank now, not at their next collective.
   auto resumed = parts_.checkpointer.Resume();
-  if (!resumed.ok()) return resumed.status();
+  if (auto s = parts_.agreement.AllSucceeded(resumed.status(), "resuming from a checkpoint"); !s.ok()) return s;
   // Every rank must resume the same step (they read the same storage).
   if (auto s = parts_.agreement.SameOnEveryRank(*resumed, "resumed step"); !s.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(s.message(), " (storage changed?)"));

@@ -7,11 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/crypto/key_config.h"
+#include "common/fs/atomic_file.h"
 #include "common/fs/process_path_policy.h"
 #include "common/job_spec_defaults.h"
+#include "common/lineage/lineage.h"
 #include "common/job_spec_paths.h"
 #include "common/job_spec_validation.h"
 #include "common/metric_keys.h"
+#include "common/metric_sample_limits.h"
 #include "trainer/checkpoint/encrypted_export.h"
 #include "trainer/hf_io/hf_model_export.h"
 #include "trainer/hf_io/base_model.h"
@@ -159,10 +162,34 @@ absl::StatusOr<std::unique_ptr<StepOptimizer>> BuildOptimizer(
   return std::unique_ptr<StepOptimizer>(std::move(*created));
 }
 
+// Rank 0 hashes what the run reads (common/lineage) and reports it: a log
+// line, and a metrics event the coordinator keeps on the job (trimmed to
+// the inputs that fit one text value; the manifests and the export keep all).
+absl::StatusOr<Lineage> ReportLineage(const v1::JobSpec& spec, MetricsStream& metrics) {
+  const auto start = std::chrono::steady_clock::now();
+  auto lineage = ComputeLineage(spec);
+  if (!lineage.ok()) return lineage.status();
+  uint64_t bytes = 0;
+  for (const ContentHash& input : lineage->inputs) bytes += input.size_bytes;
+  std::printf("lineage: %zu input files (%.1f MB) hashed in %.2f s; spec sha256 %s\n", lineage->inputs.size(),
+              static_cast<double>(bytes) / 1e6,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+              lineage->spec_sha256.c_str());
+  Lineage reported = *lineage;
+  std::string text = LineageToJson(reported, /*indent=*/-1);
+  while (static_cast<int64_t>(text.size()) > metric_sample_limits::kMaxTextBytes && !reported.inputs.empty()) {
+    reported.inputs.pop_back();
+    text = LineageToJson(reported, /*indent=*/-1);
+  }
+  metrics.Write(metric_keys::kLineageEvent, 0, {}, {{metric_keys::kLineage, text}});
+  return lineage;
+}
+
 RunCheckpointerOptions CheckpointerOptions(const v1::JobSpec& spec, const CheckpointIdentity& identity,
                                            const RankData& data, const RankAgreement& agreement,
                                            const LoraConfig& lora, const RunOptions& options,
-                                           std::shared_ptr<const crypto::KeyRing> encryption) {
+                                           std::shared_ptr<const crypto::KeyRing> encryption,
+                                           const std::optional<Lineage>& lineage) {
   const auto& ckpt = spec.checkpoint();
   RunCheckpointerOptions c;
   c.directory = ckpt.directory();
@@ -180,6 +207,7 @@ RunCheckpointerOptions CheckpointerOptions(const v1::JobSpec& spec, const Checkp
   c.steps_per_epoch = data.steps_per_epoch();
   c.encryption = std::move(encryption);
   c.write_observer = options.checkpoint_write_observer;
+  c.lineage = lineage;
   return c;
 }
 
@@ -218,6 +246,12 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   // The components.
   auto metrics = MetricsStream::Open(leader ? options.metrics_out : std::string(), agreement.rank());
   if (!metrics.ok()) return metrics.status();
+  std::optional<Lineage> lineage;
+  if (leader) {
+    auto hashed = ReportLineage(spec, **metrics);
+    if (!hashed.ok()) return hashed.status();
+    lineage = *std::move(hashed);
+  }
   auto tokenizer = LoadBaseTokenizer(spec.model().path());
   if (!tokenizer.ok()) return tokenizer.status();
   const LoraConfig lora = LoraConfigOf(spec);
@@ -253,7 +287,7 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
     if (!launch.ok()) return launch.status();
     identity.launch = *launch;
   }
-  RunCheckpointer checkpointer(CheckpointerOptions(spec, identity, **data, agreement, lora, options, *encryption), lm,
+  RunCheckpointer checkpointer(CheckpointerOptions(spec, identity, **data, agreement, lora, options, *encryption, lineage), lm,
                                *params, **optimizer, **metrics);
   StepReporter reporter({agreement.rank(), options.log_every, total_steps, *device}, **metrics, **optimizer,
                         collectives.get());
@@ -275,7 +309,10 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
     return RunEnd::kCompleted;
   }
   const std::string out_dir = ExportDirectory(spec, identity.job);
-  const auto write = [&](const std::string& dir) { return Export(spec, lm, lora, dir); };
+  const auto write = [&](const std::string& dir) {
+    if (auto s = Export(spec, lm, lora, dir); !s.ok()) return s;
+    return WriteFileAtomically(dir + "/" + kLineageFileName, LineageToJson(*lineage) + "\n");
+  };
   if (auto s = WriteExport(out_dir, encryption->get(), write); !s.ok()) return s;
   std::printf("exported %s to %s\n", v1::ExportFormat_Name(spec.export_().format()).c_str(), out_dir.c_str());
   reporter.Done(total_steps, out_dir);
