@@ -24,25 +24,6 @@ struct Scored {
   std::vector<double> losses;
 };
 
-absl::StatusOr<GenerationFormat> FormatFrom(const EvaluateOptions& o) {
-  GenerationFormat format;
-  format.stop_strings = o.stop;
-  format.max_new_tokens = o.max_new_tokens;
-  format.system_message = o.system;
-  format.batch_size = o.batch_size;
-  if (o.chat_template == "chatml") {
-    format.chat_template = v1::CHAT_TEMPLATE_CHATML;
-  } else if (o.chat_template == "llama3") {
-    format.chat_template = v1::CHAT_TEMPLATE_LLAMA3;
-  } else if (o.chat_template == "none") {
-    format.chat_template = std::nullopt;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--chat-template: unknown '", o.chat_template, "' (chatml, llama3 or none)"));
-  }
-  return format;
-}
-
 // One model at a time, so the two never share memory.
 absl::StatusOr<Scored> Score(const std::string& model_dir, const std::string& adapter_dir,
                              const GenerationFormat& format, const std::vector<PromptAndAnswer>& examples) {
@@ -103,7 +84,7 @@ absl::Status RunCompare(const CompareOptions& options) {
   if (options.output != "table" && options.output != "json") {
     return absl::InvalidArgumentError(absl::StrCat("-o: unknown '", options.output, "' (table or json)"));
   }
-  auto format = FormatFrom(options.common);
+  auto format = GenerationFormatFrom(options.common);
   if (!format.ok()) return format.status();
   auto records = ReadJsonlFile(options.common.data_path, v1::DATASET_FORMAT_PROMPT_COMPLETION);
   if (!records.ok()) return records.status();

@@ -25,7 +25,7 @@ void AddEvaluateOptions(CLI::App& command, EvaluateOptions& options) {
   command.add_option("--limit", options.limit, "Evaluate the first N examples only (0: all)");
 }
 
-absl::Status RunEvaluate(const EvaluateOptions& options) {
+absl::StatusOr<GenerationFormat> GenerationFormatFrom(const EvaluateOptions& options) {
   GenerationFormat format;
   format.stop_strings = options.stop;
   format.max_new_tokens = options.max_new_tokens;
@@ -41,6 +41,12 @@ absl::Status RunEvaluate(const EvaluateOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat("--chat-template: unknown '", options.chat_template,
                                                    "' (chatml, llama3 or none)"));
   }
+  return format;
+}
+
+absl::Status RunEvaluate(const EvaluateOptions& options) {
+  absl::StatusOr<GenerationFormat> format = GenerationFormatFrom(options);
+  if (!format.ok()) return format.status();
   auto records = ReadJsonlFile(options.data_path, v1::DATASET_FORMAT_PROMPT_COMPLETION);
   if (!records.ok()) return records.status();
   std::vector<PromptAndAnswer> examples;
@@ -55,7 +61,7 @@ absl::Status RunEvaluate(const EvaluateOptions& options) {
   if (!options.adapter_dir.empty()) {
     if (auto s = LoadPeftAdapter(**model, options.adapter_dir); !s.ok()) return s;
   }
-  auto result = EvaluateExactMatch(**model, **tokenizer, format, examples);
+  auto result = EvaluateExactMatch(**model, **tokenizer, *format, examples);
   if (!result.ok()) return result.status();
   // One line per sample (a reply's newlines shown as \n), so scripts can pair them.
   const auto one_line = [](const std::string& text) { return absl::StrReplaceAll(text, {{"\n", "\\n"}}); };

@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "trainer/eval/exact_match.h"
 
 namespace tunefleet {
 
@@ -24,6 +26,9 @@ struct EvaluateOptions {
 };
 
 void AddEvaluateOptions(CLI::App& command, EvaluateOptions& options);
+// The generation settings of `options` (`compare` shares them);
+// INVALID_ARGUMENT for an unknown --chat-template.
+absl::StatusOr<GenerationFormat> GenerationFormatFrom(const EvaluateOptions& options);
 absl::Status RunEvaluate(const EvaluateOptions& options);
 
 }  // namespace tunefleet
