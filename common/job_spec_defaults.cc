@@ -58,6 +58,12 @@ v1::JobSpec WithDefaults(v1::JobSpec spec) {
   if (ckpt.keep_last() == 0) ckpt.set_keep_last(3);
   if (!ckpt.has_async_save()) ckpt.set_async_save(true);
 
+  if (spec.evaluation().has_after_training()) {
+    auto& after = *spec.mutable_evaluation()->mutable_after_training();
+    if (after.max_new_tokens() == 0) after.set_max_new_tokens(64);
+    if (after.bootstrap_resamples() == 0) after.set_bootstrap_resamples(2000);
+  }
+
   if (!spec.restart().has_max_restarts()) spec.mutable_restart()->set_max_restarts(3);
 
   auto& exp = *spec.mutable_export_();

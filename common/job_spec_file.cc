@@ -270,6 +270,12 @@ void ResolveJobSpecPaths(v1::JobSpec& spec, const std::string& base_dir) {
   resolve(spec.mutable_dataset()->mutable_validation_path());
   resolve(spec.mutable_checkpoint()->mutable_directory());
   resolve(spec.mutable_export_()->mutable_directory());
+  if (spec.evaluation().has_after_training()) {
+    auto& after = *spec.mutable_evaluation()->mutable_after_training();
+    resolve(after.mutable_data_path());
+    resolve(after.mutable_baseline_model());
+    resolve(after.mutable_baseline_adapter());
+  }
 }
 
 absl::StatusOr<v1::JobSpec> LoadJobSpecWithOverrides(const std::string& path,

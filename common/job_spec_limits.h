@@ -42,5 +42,17 @@ inline constexpr int64_t kMaxCheckpointIntervalSeconds = 30 * 24 * 3600;
 inline constexpr int32_t kMaxKeepLast = 1000;
 inline constexpr int32_t kMaxRestarts = 1000;
 inline constexpr int32_t kMaxEvalBatches = 1'000'000;
+inline constexpr int32_t kMaxEarlyStoppingPatience = 1000;
+inline constexpr double kMaxEarlyStoppingMinDelta = 1e6;
+
+// evaluation.after_training: generation is the slow part (a reply per
+// example per model), so these bound one job's evaluation stage.
+inline constexpr int32_t kMaxAfterTrainingExamples = 100'000;
+inline constexpr int32_t kMaxAfterTrainingNewTokens = 4096;
+inline constexpr int kMaxAfterTrainingStops = 8;
+inline constexpr int64_t kMaxAfterTrainingStopBytes = 64;
+inline constexpr int64_t kMaxSystemMessageBytes = 8192;
+inline constexpr int32_t kMinBootstrapResamples = 100;
+inline constexpr int32_t kMaxBootstrapResamples = 100'000;
 
 }  // namespace tunefleet::job_spec_limits

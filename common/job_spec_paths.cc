@@ -29,6 +29,11 @@ std::vector<Field> PathFields(const v1::JobSpec& spec) {
       {"dataset.validation_path", &spec.dataset().validation_path(), Kind::kDataFile},
       {"checkpoint.directory", &spec.checkpoint().directory(), Kind::kDirectory},
       {"export.directory", &spec.export_().directory(), Kind::kDirectory},
+      {"evaluation.after_training.data_path", &spec.evaluation().after_training().data_path(), Kind::kDataFile},
+      {"evaluation.after_training.baseline_model", &spec.evaluation().after_training().baseline_model(),
+       Kind::kModel},
+      {"evaluation.after_training.baseline_adapter", &spec.evaluation().after_training().baseline_adapter(),
+       Kind::kModel},
   };
 }
 

@@ -53,6 +53,20 @@ absl::Status ValidateStringsAndEnums(const v1::JobSpec& spec) {
   TF_RETURN_IF_ERROR(CheckString("dataset.validation_path", spec.dataset().validation_path(), lim::kMaxPathBytes));
   TF_RETURN_IF_ERROR(CheckString("checkpoint.directory", spec.checkpoint().directory(), lim::kMaxPathBytes));
   TF_RETURN_IF_ERROR(CheckString("export.directory", spec.export_().directory(), lim::kMaxPathBytes));
+  const v1::AfterTrainingEvaluation& after = spec.evaluation().after_training();
+  TF_RETURN_IF_ERROR(CheckString("evaluation.after_training.data_path", after.data_path(), lim::kMaxPathBytes));
+  TF_RETURN_IF_ERROR(
+      CheckString("evaluation.after_training.baseline_model", after.baseline_model(), lim::kMaxPathBytes));
+  TF_RETURN_IF_ERROR(
+      CheckString("evaluation.after_training.baseline_adapter", after.baseline_adapter(), lim::kMaxPathBytes));
+  TF_RETURN_IF_ERROR(
+      CheckString("evaluation.after_training.system_message", after.system_message(), lim::kMaxSystemMessageBytes));
+  TF_CHECK_FIELD(after.stop_size() <= lim::kMaxAfterTrainingStops, "evaluation.after_training.stop",
+                 absl::StrCat("has ", after.stop_size(), " entries, more than ", lim::kMaxAfterTrainingStops));
+  for (const std::string& stop : after.stop()) {
+    TF_RETURN_IF_ERROR(CheckString("evaluation.after_training.stop", stop, lim::kMaxAfterTrainingStopBytes));
+    TF_CHECK_FIELD(!stop.empty(), "evaluation.after_training.stop", "must not hold an empty string");
+  }
   // proto3 enums are open: a client may send any number.
   TF_CHECK_FIELD(v1::DatasetFormat_IsValid(spec.dataset().format()), "dataset.format", "unknown value");
   TF_CHECK_FIELD(v1::ChatTemplate_IsValid(spec.dataset().chat_template()), "dataset.chat_template", "unknown value");
@@ -62,6 +76,42 @@ absl::Status ValidateStringsAndEnums(const v1::JobSpec& spec) {
   TF_CHECK_FIELD(v1::Precision_IsValid(spec.hyperparameters().precision()), "hyperparameters.precision",
                  "unknown value");
   TF_CHECK_FIELD(v1::ExportFormat_IsValid(spec.export_().format()), "export.format", "unknown value");
+  return absl::OkStatus();
+}
+
+bool HasValidationData(const v1::JobSpec& spec) {
+  return !spec.dataset().validation_path().empty() || spec.dataset().validation_fraction() > 0;
+}
+
+// Early stopping and keep-best judge by the validation loss, so they need
+// it evaluated during training; the after-training stage needs its data.
+absl::Status ValidateEvaluation(const v1::JobSpec& spec) {
+  const v1::EvaluationSpec& e = spec.evaluation();
+  TF_RETURN_IF_ERROR(CheckRange<int32_t>("evaluation.early_stopping_patience", e.early_stopping_patience(), 0,
+                                         lim::kMaxEarlyStoppingPatience));
+  TF_RETURN_IF_ERROR(CheckFinite("evaluation.early_stopping_min_delta", e.early_stopping_min_delta(), 0,
+                                 lim::kMaxEarlyStoppingMinDelta, false, /*hi_open=*/true));
+  const bool judged = e.early_stopping_patience() > 0 || spec.checkpoint().keep_best();
+  const char* which = e.early_stopping_patience() > 0 ? "evaluation.early_stopping_patience" : "checkpoint.keep_best";
+  if (judged) {
+    TF_CHECK_FIELD(e.interval_steps() > 0, which, "needs evaluation.interval_steps (the validation loss it judges by)");
+    TF_CHECK_FIELD(HasValidationData(spec), which,
+                   "needs validation data (dataset.validation_path or dataset.validation_fraction)");
+  }
+  if (spec.checkpoint().keep_best()) {
+    TF_CHECK_FIELD(!spec.checkpoint().directory().empty(), "checkpoint.keep_best", "needs checkpoint.directory");
+  }
+  if (e.has_after_training()) {
+    const v1::AfterTrainingEvaluation& a = e.after_training();
+    TF_CHECK_FIELD(!a.data_path().empty(), "evaluation.after_training.data_path",
+                   "is required (a held-out JSONL of prompt/completion records)");
+    TF_RETURN_IF_ERROR(CheckRange<int32_t>("evaluation.after_training.max_examples", a.max_examples(), 0,
+                                           lim::kMaxAfterTrainingExamples));
+    TF_RETURN_IF_ERROR(CheckRange<int32_t>("evaluation.after_training.max_new_tokens", a.max_new_tokens(), 1,
+                                           lim::kMaxAfterTrainingNewTokens));
+    TF_RETURN_IF_ERROR(CheckRange<int32_t>("evaluation.after_training.bootstrap_resamples", a.bootstrap_resamples(),
+                                           lim::kMinBootstrapResamples, lim::kMaxBootstrapResamples));
+  }
   return absl::OkStatus();
 }
 
@@ -136,7 +186,7 @@ absl::Status ValidateOperations(const v1::JobSpec& spec) {
       CheckRange<int64_t>("evaluation.interval_steps", spec.evaluation().interval_steps(), 0, lim::kMaxSteps));
   TF_RETURN_IF_ERROR(
       CheckRange<int32_t>("evaluation.max_batches", spec.evaluation().max_batches(), 0, lim::kMaxEvalBatches));
-  return absl::OkStatus();
+  return ValidateEvaluation(spec);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "common/job_spec_defaults.h"
 #include "common/job_spec_file.h"
@@ -65,6 +66,57 @@ TEST(ValidateJobSpec, EachErrorNamesItsField) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.override_;
     EXPECT_THAT(s.message(), HasSubstr(c.field)) << c.override_;
   }
+}
+
+// Early stopping and keep_best judge by a validation loss the run must
+// compute; the after-training stage needs its data. Each refusal says what
+// is missing, and the complete forms pass.
+TEST(ValidateJobSpec, EvaluationOptionsNeedWhatTheyJudgeBy) {
+  struct Case {
+    std::vector<std::string> overrides;
+    const char* message;  // empty: valid
+  };
+  const Case cases[] = {
+      {{"evaluation.early_stopping_patience=3"}, "evaluation.early_stopping_patience: needs evaluation.interval_steps"},
+      {{"evaluation.early_stopping_patience=3", "evaluation.interval_steps=10"},
+       "evaluation.early_stopping_patience: needs validation data"},
+      {{"evaluation.early_stopping_patience=3", "evaluation.interval_steps=10", "dataset.validation_fraction=0.1"}, ""},
+      {{"evaluation.early_stopping_patience=1001"}, "evaluation.early_stopping_patience"},
+      {{"evaluation.early_stopping_min_delta=-1"}, "evaluation.early_stopping_min_delta"},
+      {{"checkpoint.keep_best=true", "evaluation.interval_steps=10", "dataset.validation_path=/v.jsonl"},
+       "checkpoint.keep_best: needs checkpoint.directory"},
+      {{"checkpoint.keep_best=true", "evaluation.interval_steps=10", "dataset.validation_path=/v.jsonl",
+        "checkpoint.directory=/c"},
+       ""},
+      {{"checkpoint.keep_best=true", "checkpoint.directory=/c"}, "checkpoint.keep_best: needs evaluation.interval_steps"},
+      {{"evaluation.after_training.max_examples=5"}, "evaluation.after_training.data_path: is required"},
+      {{"evaluation.after_training.data_path=/t.jsonl"}, ""},
+      {{"evaluation.after_training.data_path=/t.jsonl", "evaluation.after_training.max_new_tokens=5000"},
+       "evaluation.after_training.max_new_tokens"},
+      {{"evaluation.after_training.data_path=/t.jsonl", "evaluation.after_training.bootstrap_resamples=5"},
+       "evaluation.after_training.bootstrap_resamples"},
+      {{"evaluation.after_training.data_path=/t.jsonl", "evaluation.after_training.max_examples=-1"},
+       "evaluation.after_training.max_examples"},
+  };
+  for (const Case& c : cases) {
+    v1::JobSpec spec = Minimal();
+    for (const std::string& o : c.overrides) ASSERT_TRUE(ApplyJobSpecOverride(spec, o).ok()) << o;
+    const absl::Status s = ValidateJobSpec(WithDefaults(spec));
+    if (std::string(c.message).empty()) {
+      EXPECT_TRUE(s.ok()) << c.overrides[0] << ": " << s;
+    } else {
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.overrides[0];
+      EXPECT_THAT(s.message(), HasSubstr(c.message)) << c.overrides[0];
+    }
+  }
+  // The stage's defaults, and its stop strings bounded.
+  v1::JobSpec spec = Minimal();
+  spec.mutable_evaluation()->mutable_after_training()->set_data_path("/t.jsonl");
+  spec = WithDefaults(spec);
+  EXPECT_EQ(spec.evaluation().after_training().max_new_tokens(), 64);
+  EXPECT_EQ(spec.evaluation().after_training().bootstrap_resamples(), 2000);
+  for (int i = 0; i < 9; ++i) spec.mutable_evaluation()->mutable_after_training()->add_stop("x");
+  EXPECT_THAT(ValidateJobSpec(spec).message(), HasSubstr("evaluation.after_training.stop: has 9 entries"));
 }
 
 TEST(ValidateJobSpec, UnknownLoraModuleIsNamed) {

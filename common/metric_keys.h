@@ -16,6 +16,8 @@ inline constexpr char kStepEvent[] = "step";
 inline constexpr char kEvalEvent[] = "eval";
 inline constexpr char kCheckpointEvent[] = "checkpoint";
 inline constexpr char kLineageEvent[] = "lineage";  // rank 0, once per attempt
+inline constexpr char kEvaluationEvent[] = "evaluation";  // rank 0, after the export
+inline constexpr char kEarlyStopEvent[] = "early_stop";   // rank 0, when patience ran out
 
 // Fields of every line.
 inline constexpr char kEvent[] = "event";
@@ -44,5 +46,13 @@ inline constexpr char kCommitted[] = "committed";
 // (common/lineage/lineage_record.h), within one text value's limit
 // (common/metric_sample_limits.h).
 inline constexpr char kLineage[] = "lineage";
+
+// "evaluation": one text field, the after-training A/B evaluation as compact
+// proto JSON of v1::JobEvaluation (common/evaluation_report.h).
+inline constexpr char kEvaluation[] = "evaluation";
+
+// "early_stop": the best validation loss and its step.
+inline constexpr char kBestEvalLoss[] = "best_eval_loss";
+inline constexpr char kBestStep[] = "best_step";
 
 }  // namespace tunefleet::metric_keys

@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "cli/output/table.h"
+#include "common/evaluation_report.h"
 #include "common/proto_time.h"
 
 namespace tunefleet::cli {
@@ -89,6 +90,19 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
                                           job.lineage().spec_sha256().substr(0, 16))});
     for (const auto& input : job.lineage().inputs()) {
       kv.push_back({absl::StrCat("  ", input.role()), absl::StrCat(input.sha256().substr(0, 16), "  ", input.path())});
+    }
+  }
+  if (job.evaluation().examples() > 0) {  // the export's tunefleet_evaluation.json holds the same
+    const v1::JobEvaluation& e = job.evaluation();
+    kv.push_back({"Evaluation", absl::StrCat(e.examples(), " examples of ", e.data_path(), ", against ", e.baseline())});
+    for (const auto& row : e.rows()) {
+      const bool rate = row.metric() != kAnswerLossMetric;
+      const auto value = [rate](double x) { return rate ? absl::StrFormat("%.1f%%", 100 * x) : absl::StrFormat("%.4f", x); };
+      const auto delta = [rate](double x) { return rate ? absl::StrFormat("%+.1f", 100 * x) : absl::StrFormat("%+.4f", x); };
+      kv.push_back({absl::StrCat("  ", row.task(), ": ", row.metric()),
+                    absl::StrCat(value(row.baseline()), " -> ", value(row.candidate()), " (", delta(row.difference()),
+                                 rate ? " pts" : "", ", ", absl::StrFormat("%.0f", 100 * e.confidence()), "% [",
+                                 delta(row.ci_low()), ", ", delta(row.ci_high()), "])")});
     }
   }
   return RenderKeyValues(kv);

@@ -123,7 +123,8 @@ absl::StatusOr<Lineage> ComputeLineage(const v1::JobSpec& spec) {
     }
   }
   for (const auto& [role, path] : {std::pair<std::string, std::string>{"dataset", spec.dataset().path()},
-                                   {"validation", spec.dataset().validation_path()}}) {
+                                   {"validation", spec.dataset().validation_path()},
+                                   {"evaluation", spec.evaluation().after_training().data_path()}}) {
     if (path.empty()) continue;
     auto file = HashUserFile(role, path);
     if (!file.ok()) return file.status();

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <map>
 
 #include "tests/testing/child_process.h"
 
@@ -562,6 +563,66 @@ TEST_F(ControlPlaneTest, ALineageReportIsStoredOnTheJobAndAMalformedOneIsDropped
   ASSERT_EQ(reread.lineage().inputs_size(), 1);
   EXPECT_EQ(reread.lineage().inputs(0).path(), "/d.jsonl");
   EXPECT_EQ(reread.lineage().inputs(0).size_bytes(), 3u);
+}
+
+// The after-training evaluation and an early stop land on the job as it and
+// its events, in the database first; a malformed or out-of-range evaluation
+// is dropped without failing the report.
+TEST_F(ControlPlaneTest, AnEvaluationReportAndAnEarlyStopAreStoredOnTheJobWithEvents) {
+  Register("w", 1);
+  v1::Job job = Submit(1);
+  plane_->Tick();
+  job = Get(job.name());
+  ASSERT_EQ(job.state(), v1::JOB_STATE_RUNNING);
+  auto report = [&](const std::string& event, const std::map<std::string, double>& values,
+                    const std::map<std::string, std::string>& text) {
+    v1::ReportMetricsRequest request;
+    request.set_worker_id("w");
+    request.set_session(sessions_["w"]);
+    request.set_generation(job.generation());
+    v1::MetricSample* sample = request.add_samples();
+    sample->set_job(job.name());
+    sample->set_event(event);
+    sample->set_step(40);
+    for (const auto& [k, v] : values) (*sample->mutable_values())[k] = v;
+    for (const auto& [k, v] : text) (*sample->mutable_text())[k] = v;
+    return plane_->ReportMetrics(request);
+  };
+  const auto events = [&] {
+    bool finished = false;
+    auto all = plane_->EventsAfter(job.name(), 0, &finished);
+    EXPECT_TRUE(all.ok()) << all.status();
+    std::string text;
+    for (const auto& e : *all) text += e.message() + "\n";
+    return text;
+  };
+  ASSERT_TRUE(report(metric_keys::kEvaluationEvent, {}, {{metric_keys::kEvaluation, "{not json"}}).ok());
+  ASSERT_TRUE(report(metric_keys::kEvaluationEvent, {},
+                     {{metric_keys::kEvaluation,
+                       R"j({"examples": "4", "rows": [{"metric": "exact match", "n": "4", "candidate": 7}]})j"}})
+                  .ok());
+  EXPECT_EQ(Get(job.name()).evaluation().examples(), 0);
+  ASSERT_TRUE(report(metric_keys::kEarlyStopEvent, {{metric_keys::kBestStep, 20}, {metric_keys::kBestEvalLoss, 0.5}}, {})
+                  .ok());
+  ASSERT_TRUE(report(metric_keys::kEvaluationEvent, {},
+                     {{metric_keys::kEvaluation,
+                       R"j({"dataPath": "/t.jsonl", "examples": "4", "baseline": "base", "confidence": 0.95,)j"
+                       R"j("rows": [{"task": "all", "metric": "exact match", "n": "4", "baseline": 0.25,)j"
+                       R"j("candidate": 0.75, "difference": 0.5, "ciLow": 0.25, "ciHigh": 0.75}]})j"}})
+                  .ok());
+  EXPECT_EQ(Get(job.name()).evaluation().examples(), 4);
+  const std::string said = events();
+  EXPECT_NE(said.find("stopped early after step 40: the validation loss stopped improving (best 0.5 at step 20)"),
+            std::string::npos)
+      << said;
+  EXPECT_NE(said.find("evaluated against base: exact match 25.0% -> 75.0% (+50.0 pts, 95% interval [+25.0, +75.0])"),
+            std::string::npos)
+      << said;
+  Open();  // a new process on the same database
+  const v1::Job reread = Get(job.name());
+  ASSERT_EQ(reread.evaluation().rows_size(), 1);
+  EXPECT_EQ(reread.evaluation().rows(0).candidate(), 0.75);
+  EXPECT_EQ(events(), said);
 }
 
 TEST_F(ControlPlaneTest, NonFiniteOrHugeTotalStepsIsDroppedBeforeTheCast) {

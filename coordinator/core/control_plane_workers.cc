@@ -8,9 +8,14 @@
 // A lost reply is therefore repaired by the next heartbeat.
 
 #include <cmath>
+#include <map>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/evaluation_report.h"
 #include "common/exit_codes.h"
 #include "common/job_spec_limits.h"
 #include "common/lineage/lineage_record.h"
@@ -36,6 +41,71 @@ v1::JobLineage ToProto(const Lineage& lineage) {
     input->set_sha256(h.sha256);
   }
   return out;
+}
+
+// What rank 0 reports once about a job: its lineage (at the start of each
+// attempt), that it stopped early, and its after-training evaluation (at the
+// end). Each is parsed and checked before it goes into the job's row (the
+// last two as job events too); one that does not parse is dropped, named in
+// the log.
+struct JobReports {
+  std::optional<v1::JobLineage> lineage;
+  std::optional<v1::JobEvaluation> evaluation;
+  std::vector<std::string> events;  // messages of job events
+
+  void ApplyTo(v1::Job& job) const {
+    if (lineage) *job.mutable_lineage() = *lineage;
+    if (evaluation) *job.mutable_evaluation() = *evaluation;
+  }
+};
+
+std::map<std::string, JobReports> ParseJobReports(
+    const std::map<std::string, std::vector<v1::MetricSample>>& accepted) {
+  std::map<std::string, JobReports> reports;
+  const auto text_of = [](const v1::MetricSample& sample, const char* key) {
+    auto found = sample.text().find(key);
+    return found == sample.text().end() ? std::string() : found->second;
+  };
+  for (const auto& [job, samples] : accepted) {
+    for (const v1::MetricSample& sample : samples) {
+      if (sample.rank() != 0) continue;
+      if (sample.event() == metric_keys::kLineageEvent) {
+        auto lineage = LineageFromJson(text_of(sample, metric_keys::kLineage), absl::StrCat(job, " lineage"));
+        if (!lineage.ok()) {
+          Log("coordinator", absl::StrCat("WARNING dropping a malformed lineage report: ", lineage.status().message()));
+          continue;
+        }
+        reports[job].lineage = ToProto(*lineage);
+      } else if (sample.event() == metric_keys::kEvaluationEvent) {
+        auto evaluation = EvaluationReportFromJson(text_of(sample, metric_keys::kEvaluation));
+        if (!evaluation.ok()) {
+          Log("coordinator", absl::StrCat("WARNING dropping a malformed evaluation report of ", job, ": ",
+                                          evaluation.status().message()));
+          continue;
+        }
+        if (const v1::JobEvaluation::Row* row = HeadlineRow(*evaluation)) {
+          reports[job].events.push_back(absl::StrFormat(
+              "evaluated against %s: %s %.1f%% -> %.1f%% (%+.1f pts, %.0f%% interval [%+.1f, %+.1f]) on %d examples",
+              evaluation->baseline(), row->metric(), 100 * row->baseline(), 100 * row->candidate(),
+              100 * row->difference(), 100 * evaluation->confidence(), 100 * row->ci_low(), 100 * row->ci_high(),
+              evaluation->examples()));
+        }
+        reports[job].evaluation = *std::move(evaluation);
+      } else if (sample.event() == metric_keys::kEarlyStopEvent) {
+        const auto best_step = sample.values().find(metric_keys::kBestStep);
+        const auto best_loss = sample.values().find(metric_keys::kBestEvalLoss);
+        if (best_step == sample.values().end() || best_loss == sample.values().end() ||
+            !std::isfinite(best_step->second) || !std::isfinite(best_loss->second)) {
+          Log("coordinator", absl::StrCat("WARNING dropping a malformed early_stop report of ", job));
+          continue;
+        }
+        reports[job].events.push_back(absl::StrFormat(
+            "stopped early after step %d: the validation loss stopped improving (best %.6g at step %.0f)",
+            sample.step(), best_loss->second, best_step->second));
+      }
+    }
+  }
+  return reports;
 }
 
 }  // namespace
@@ -417,28 +487,26 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
     }
     accepted[sample.job()].push_back(sample);
   }
-  // A job's lineage (rank 0, once per attempt) goes into the job's row
-  // before memory shows it; one that does not parse is dropped, named.
-  std::map<std::string, v1::JobLineage> lineages;
-  for (const auto& [job, samples] : accepted) {
-    for (const v1::MetricSample& sample : samples) {
-      if (sample.event() != metric_keys::kLineageEvent || sample.rank() != 0) continue;
-      auto text = sample.text().find(metric_keys::kLineage);
-      auto lineage = LineageFromJson(text == sample.text().end() ? "" : text->second, absl::StrCat(job, " lineage"));
-      if (!lineage.ok()) {
-        Log("coordinator", absl::StrCat("WARNING dropping a malformed lineage report: ", lineage.status().message()));
-        continue;
-      }
-      lineages[job] = ToProto(*lineage);
+  // A job's reports go into its row before memory shows them.
+  const std::map<std::string, JobReports> reports = ParseJobReports(accepted);
+  for (const auto& [job, report] : reports) {
+    const JobEntry& entry = jobs_.at(job);
+    v1::Job next = entry.job;
+    report.ApplyTo(next);
+    std::vector<v1::JobEvent> events;
+    for (const std::string& message : report.events) {
+      v1::JobEvent event = MakeEvent(entry, next, message);
+      event.set_sequence(entry.last_event + 1 + static_cast<int64_t>(events.size()));
+      events.push_back(std::move(event));
     }
-  }
-  for (const auto& [job, lineage] : lineages) {
-    v1::Job next = jobs_.at(job).job;
-    *next.mutable_lineage() = lineage;
-    if (auto s = store_->UpdateJob(next, {}); !s.ok()) {
-      Log("coordinator", absl::StrCat("ERROR saving the lineage of ", job, ": ", s.ToString()));
-      return absl::UnavailableError(absl::StrCat("the coordinator could not save a job's lineage: ", s.message()));
+    if (auto s = store_->UpdateJob(next, events); !s.ok()) {
+      Log("coordinator", absl::StrCat("ERROR saving the reports (lineage, evaluation) of ", job, ": ", s.ToString()));
+      return absl::UnavailableError(absl::StrCat("the coordinator could not save a job's reports: ", s.message()));
     }
+    // Memory follows the row at once: its events' sequence numbers are taken.
+    JobEntry& stored = jobs_.at(job);
+    report.ApplyTo(stored.job);
+    for (const v1::JobEvent& event : events) Announce(stored, event);
   }
   // Saved first (for WatchJobMetrics and `tunefleet plot` after a restart);
   // the worker keeps what was refused and sends it again.
@@ -449,7 +517,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
       return absl::UnavailableError(absl::StrCat("the coordinator could not save metric samples: ", s.message()));
     }
   }
-  for (const auto& [job, lineage] : lineages) *jobs_.at(job).job.mutable_lineage() = lineage;
+
   for (const auto& [job, samples] : accepted) {
     JobEntry& entry = jobs_.at(job);
     v1::JobProgress& progress = *entry.job.mutable_progress();

@@ -28,7 +28,11 @@ TEST(RealTrainerE2e, DemoJobRunsThroughCoordinatorAndWorkerAndExports) {
   const std::string exported = cluster.dir() + "/export";
   for (const std::string& assignment :
        {"dataset.path=" + data + "/train.jsonl", "dataset.validation_path=" + data + "/validation.jsonl",
-        std::string("hyperparameters.max_steps=3"), "export.directory=" + exported}) {
+        std::string("hyperparameters.max_steps=3"), "export.directory=" + exported,
+        // The evaluation stage: its report reaches the job.
+        "evaluation.after_training.data_path=" + data + "/test.jsonl",
+        std::string("evaluation.after_training.max_examples=4"), std::string("evaluation.after_training.max_new_tokens=3"),
+        std::string("evaluation.after_training.bootstrap_resamples=200")}) {
     ASSERT_TRUE(ApplyJobSpecOverride(*spec, assignment).ok()) << assignment;
   }
 
@@ -39,6 +43,10 @@ TEST(RealTrainerE2e, DemoJobRunsThroughCoordinatorAndWorkerAndExports) {
   v1::Job job = cluster.WaitForState(cluster.Submit(request).name(), v1::JOB_STATE_SUCCEEDED, std::chrono::minutes(4));
   EXPECT_EQ(job.attempt(), 1);
   EXPECT_EQ(job.progress().step(), 3);
+  EXPECT_EQ(job.evaluation().examples(), 4);
+  ASSERT_GT(job.evaluation().rows_size(), 0) << job.DebugString();
+  EXPECT_EQ(job.evaluation().rows(0).metric(), "exact match");
+  EXPECT_TRUE(std::filesystem::exists(exported + "/tunefleet_evaluation.json"));
   for (const char* file : {"config.json", "model.safetensors", "tokenizer.json"}) {
     EXPECT_TRUE(std::filesystem::exists(exported + "/" + file)) << file;
   }

@@ -112,7 +112,9 @@ void AsyncCheckpointSaver::RunWriter(RankCheckpointState snapshot, std::optional
       status = manifest.status();
       timings.committed = manifest.ok();
       if (status.ok() && options_.keep_last > 0) {
-        absl::StatusOr<RetentionReport> retention = ApplyRetention(options_.root, options_.keep_last, options_.log);
+        absl::StatusOr<RetentionReport> retention = ApplyRetention(
+            options_.root, options_.keep_last, options_.log,
+            options_.also_keep ? options_.also_keep() : std::nullopt);
         if (!retention.ok()) {
           status = absl::Status(retention.status().code(),
                                 absl::StrCat("step ", request.step, " committed, but retention failed: ",

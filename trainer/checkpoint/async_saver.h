@@ -32,6 +32,10 @@ struct AsyncSaverOptions {
   std::chrono::milliseconds wait_for_ranks{std::chrono::minutes(10)};
   // >0: the committing rank applies retention after each commit.
   int keep_last = 0;
+  // Asked at each retention: a committed step kept besides the newest
+  // keep_last (the best by validation loss); null or nullopt: none. Called
+  // on the writer thread.
+  std::function<std::optional<int64_t>()> also_keep;
   CheckpointLog log;
   WriteProgressHook write_hook;  // tests: fault injection, pausing the writer
   std::function<absl::Status()> commit_fence;  // CommitRequest::fence

@@ -10,7 +10,8 @@ namespace tunefleet {
 
 namespace fs = std::filesystem;
 
-absl::StatusOr<RetentionReport> ApplyRetention(const CheckpointRoot& root, int keep_last, const CheckpointLog& log) {
+absl::StatusOr<RetentionReport> ApplyRetention(const CheckpointRoot& root, int keep_last, const CheckpointLog& log,
+                                               std::optional<int64_t> also_keep) {
   if (keep_last < 1) return absl::InvalidArgumentError(absl::StrCat("keep_last must be >= 1, not ", keep_last));
   absl::StatusOr<std::vector<StepFolder>> folders = ListStepFolders(root);
   if (!folders.ok()) return folders.status();
@@ -34,6 +35,7 @@ absl::StatusOr<RetentionReport> ApplyRetention(const CheckpointRoot& root, int k
     if (committed_seen++ < keep_last) keep.insert(folder.step);
   }
   if (report.resume_step) keep.insert(*report.resume_step);
+  if (also_keep) keep.insert(*also_keep);
 
   for (const StepFolder& folder : *folders) {
     bool remove = false;

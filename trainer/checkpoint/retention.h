@@ -1,5 +1,6 @@
 #pragma once
-// Retention: keep the newest K committed checkpoints, never delete the one
+// Retention: keep the newest K committed checkpoints (and the one a caller
+// names, e.g. the best by validation loss), never delete the one
 // a job would resume from (the newest that verifies, even if older than
 // those K), and remove uncommitted folders older than the newest commit
 // (leftovers of failed or killed saves; newer ones may still be in
@@ -25,6 +26,7 @@ struct RetentionReport {
 // INVALID_ARGUMENT for keep_last < 1. A folder that cannot be removed is
 // an error naming it (what was removed before stays removed).
 absl::StatusOr<RetentionReport> ApplyRetention(const CheckpointRoot& root, int keep_last,
-                                               const CheckpointLog& log = {});
+                                               const CheckpointLog& log = {},
+                                               std::optional<int64_t> also_keep = std::nullopt);
 
 }  // namespace tunefleet

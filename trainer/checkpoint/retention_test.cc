@@ -33,6 +33,16 @@ TEST(RetentionTest, KeepsTheNewestK) {
   for (int64_t step : {40, 50}) EXPECT_TRUE(Exists(root, step)) << step;
 }
 
+TEST(RetentionTest, KeepsTheStepItIsAskedToKeep) {
+  ScopedTestRoot tmp;
+  const CheckpointRoot root = tmp.Job();
+  for (int64_t step : {10, 20, 30, 40}) ASSERT_TRUE(WriteRawCheckpoint(root, step).ok());
+  absl::StatusOr<RetentionReport> report = ApplyRetention(root, 1, {}, /*also_keep=*/20);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->kept, ElementsAre(40, 20));
+  for (int64_t step : {10, 30}) EXPECT_FALSE(Exists(root, step)) << step;
+}
+
 TEST(RetentionTest, NeverDeletesTheCheckpointAJobWouldResumeFrom) {
   ScopedTestRoot tmp;
   const CheckpointRoot root = tmp.Job();

@@ -39,6 +39,8 @@ class RankData {
   // This rank's share of the validation set; empty when there is none.
   const std::vector<BatchTensors>& validation() const { return validation_; }
   std::string Summary() const { return data_.Summary(); }
+  // The training data's format, as given or detected from its first line.
+  v1::DatasetFormat format() const { return data_.format; }
 
  private:
   RankData(TrainingData data, const torch::Device& device) : data_(std::move(data)), device_(device) {}

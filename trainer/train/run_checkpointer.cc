@@ -48,6 +48,14 @@ RunCheckpointer::RunCheckpointer(RunCheckpointerOptions options, CausalLM& model
   saver.log = Log;
   saver.encryption = options_.encryption;
   saver.lineage = options_.lineage;
+  if (options_.keep_best) {
+    std::shared_ptr<std::atomic<int64_t>> best = best_step_;
+    saver.also_keep = [best]() -> std::optional<int64_t> {
+      const int64_t step = best->load();
+      if (step < 0) return std::nullopt;
+      return step;
+    };
+  }
   const CheckpointRoot root = root_;
   const CheckpointIdentity identity = options_.identity;
   saver.commit_fence = [root, identity] { return CheckNotSuperseded(root, identity); };
@@ -102,6 +110,7 @@ absl::StatusOr<RankCheckpointState> RunCheckpointer::Capture(int64_t step) const
   ts.extra[kWeightsKindKey] = options_.lora ? kLoraWeights : kFullWeights;
   ts.extra["generation"] = absl::StrCat(options_.identity.generation);
   ts.extra["attempt"] = absl::StrCat(options_.identity.attempt);
+  if (options_.validation != nullptr) options_.validation->SaveState(ts.extra);
   if (options_.lora) {
     ts.extra["lora_rank"] = absl::StrCat(options_.lora_config.rank);
     ts.extra["lora_alpha"] = absl::StrFormat("%.17g", options_.lora_config.alpha);
@@ -114,6 +123,9 @@ absl::StatusOr<RankCheckpointState> RunCheckpointer::Capture(int64_t step) const
 absl::Status RunCheckpointer::Save(int64_t step, double loss) {
   auto state = Capture(step);
   if (!state.ok()) return state.status();
+  if (options_.validation != nullptr && options_.validation->best_step().has_value()) {
+    best_step_->store(*options_.validation->best_step());
+  }
   if (options_.write_observer != nullptr) {
     // The previous save must finish first, so the observer is told the step
     // of every write exactly; its outcome stays queued for Poll().
@@ -188,6 +200,34 @@ absl::Status RunCheckpointer::SetAsideNewerThan(int64_t resumed_step) {
   return absl::OkStatus();
 }
 
+absl::Status RunCheckpointer::LoadModelWeightsOf(int64_t step) {
+  if (!enabled()) return absl::FailedPreconditionError("checkpoints are off (no checkpoint.directory)");
+  auto committed = ListCommittedCheckpoints(root_, Log);
+  if (!committed.ok()) return committed.status();
+  for (const CommittedCheckpoint& checkpoint : *committed) {
+    if (checkpoint.step != step) continue;
+    ResumeRequest request;
+    request.rank = 0;
+    request.world_size = options_.world_size;
+    request.padded_numel = params_.padded_numel();
+    request.load_optimizer_shard = false;
+    request.log = Log;
+    request.encryption = options_.encryption.get();
+    auto loaded = LoadCheckpoint(checkpoint, request);
+    if (!loaded.ok()) return loaded.status();
+    try {
+      torch::NoGradGuard no_grad;
+      std::map<std::string, torch::Tensor> weights(loaded->model_weights.begin(), loaded->model_weights.end());
+      absl::Status s = options_.lora ? LoadLoraWeights(model_, weights) : LoadWeights(model_, weights);
+      if (!s.ok()) return absl::Status(s.code(), absl::StrCat(checkpoint.dir, ": ", s.message()));
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("loading the weights of ", checkpoint.dir, ": ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("no committed checkpoint of step ", step, " under ", root_.JobDirectory()));
+}
+
 absl::StatusOr<int64_t> RunCheckpointer::Resume() {
   if (!enabled()) return 0;
   ResumeRequest request;
@@ -239,6 +279,12 @@ absl::StatusOr<int64_t> RunCheckpointer::Resume() {
   }
   if (auto rng = ts.rng_states.find(kTorchCpuRngName); rng != ts.rng_states.end()) {
     if (absl::Status s = RestoreTorchCpuRngState(rng->second); !s.ok()) return s;
+  }
+  if (options_.validation != nullptr) {
+    if (absl::Status s = options_.validation->LoadState(ts.extra); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(loaded->dir, ": ", s.message()));
+    }
+    if (options_.validation->best_step().has_value()) best_step_->store(*options_.validation->best_step());
   }
   Log(absl::StrCat("resumed from ", loaded->dir, " (step ", loaded->step, ", saved by ", loaded->manifest.world_size,
                    " rank(s) as ", loaded->manifest.save_id, "; optimizer state ",

@@ -27,6 +27,7 @@
 #include "trainer/optim/optimizer.h"
 #include "trainer/train/checkpoint_identity.h"
 #include "trainer/train/checkpoint_write_observer.h"
+#include "trainer/train/validation_tracker.h"
 
 namespace tunefleet {
 
@@ -51,6 +52,11 @@ struct RunCheckpointerOptions {
   // manifest, and a checkpoint recorded with other model or data files is
   // refused at resume rather than trained on silently.
   std::optional<Lineage> lineage;
+  // The run's judge by validation loss, not owned: its state is saved in
+  // and restored from every checkpoint; null: none.
+  ValidationTracker* validation = nullptr;
+  // Retention also keeps the checkpoint of validation's best step.
+  bool keep_best = false;
   // Tests only (injected by a test build of the trainer); null: none.
   std::shared_ptr<CheckpointWriteObserver> write_observer;
 };
@@ -87,6 +93,11 @@ class RunCheckpointer {
   // Call only where ShouldSave said so.
   absl::Status Save(int64_t step, double loss);
 
+  // Rank 0: loads the model weights (the adapters, for LoRA) of committed
+  // `step` into the model, e.g. the best one before the export. NOT_FOUND
+  // when that step has no committed checkpoint.
+  absl::Status LoadModelWeightsOf(int64_t step);
+
   // Reports saves that finished (rank 0: a metrics line per commit). The
   // first failed save's error, naming what failed.
   absl::Status Poll();
@@ -110,6 +121,8 @@ class RunCheckpointer {
   // The step whose files the writer writes now, for the observer (set only
   // once the previous save finished, so each write is told its own step).
   std::shared_ptr<std::atomic<int64_t>> writing_step_ = std::make_shared<std::atomic<int64_t>>(-1);
+  // The best step for retention (keep_best), read on the writer thread; -1: none yet.
+  std::shared_ptr<std::atomic<int64_t>> best_step_ = std::make_shared<std::atomic<int64_t>>(-1);
   std::unique_ptr<AsyncCheckpointSaver> saver_;
 };
 

@@ -98,6 +98,11 @@ void StepReporter::Stopped(int64_t step, const std::string& checkpoint) {
   metrics_.Write("stopped", step, {}, {{"checkpoint", checkpoint}});
 }
 
+void StepReporter::StoppedEarly(int64_t step, int64_t best_step, double best_loss) {
+  metrics_.Write(metric_keys::kEarlyStopEvent, step,
+                 {{metric_keys::kBestEvalLoss, best_loss}, {metric_keys::kBestStep, static_cast<double>(best_step)}});
+}
+
 void StepReporter::Done(int64_t step, const std::string& export_path) {
   metrics_.Write("done", step, {}, {{"export_path", export_path}});
 }

@@ -48,6 +48,8 @@ class StepReporter {
   // done with the model exported to `export_path`.
   void Stopped(int64_t step, const std::string& checkpoint);
   void Done(int64_t step, const std::string& export_path);
+  // Patience ran out after `step`; the best validation loss and its step.
+  void StoppedEarly(int64_t step, int64_t best_step, double best_loss);
 
  private:
   using Clock = std::chrono::steady_clock;

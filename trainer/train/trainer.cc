@@ -13,6 +13,9 @@ absl::StatusOr<RunEnd> Trainer::Run() {
   if (!first_step.ok()) return first_step.status();
   const int64_t total_steps = parts_.data.total_steps();
   parts_.reporter.Start(*first_step);
+  last_step_ = *first_step;
+  // Resumed from the checkpoint where patience ran out (the export failed?).
+  if (parts_.validation.PatienceRanOut()) return StopEarly(*first_step);
   for (int64_t step = *first_step; step < total_steps; ++step) {
     const int64_t done = step + 1;
 
@@ -34,23 +37,45 @@ absl::StatusOr<RunEnd> Trainer::Run() {
     const double loss = decision->loss_sum / static_cast<double>(settings.global_loss_tokens);
     parts_.reporter.Step(done, {loss, settings.learning_rate, result->grad_norm, decision->tokens});
 
-    // Evaluate.
+    // Evaluate (the ranks see the same loss, so they judge alike).
+    bool new_best = false;
     if (settings_.eval_every > 0 && done % settings_.eval_every == 0 && done != total_steps) {
-      if (auto s = Evaluate(done); !s.ok()) return s;
+      auto evaluated = Evaluate(done);
+      if (!evaluated.ok()) return evaluated.status();
+      new_best = *evaluated;
     }
+    const bool stop_early = parts_.validation.PatienceRanOut();
 
     // Checkpoint.
-    if (parts_.checkpointer.ShouldSave(done, decision->save_now || decision->stop)) {
+    const bool save = decision->save_now || decision->stop || stop_early || (new_best && settings_.save_best);
+    if (parts_.checkpointer.ShouldSave(done, save)) {
       if (auto s = parts_.checkpointer.Save(done, loss); !s.ok()) return s;
     }
+    last_step_ = done;
 
     // Stop.
     if (decision->stop) return StopAfter(done);
+    if (stop_early) return StopEarly(done);
   }
   // The final checkpoint must be committed before the run counts as done.
   if (auto s = CommitOnEveryRank("the final checkpoint"); !s.ok()) return s;
-  if (auto s = Evaluate(total_steps); !s.ok()) return s;
+  if (auto s = Evaluate(total_steps); !s.ok()) return s.status();
+  last_step_ = total_steps;
   return RunEnd::kCompleted;
+}
+
+absl::StatusOr<RunEnd> Trainer::StopEarly(int64_t step) {
+  if (auto s = CommitOnEveryRank(absl::StrCat("the checkpoint of step ", step)); !s.ok()) return s;
+  const ValidationTracker& v = parts_.validation;
+  if (parts_.agreement.leader()) {
+    std::printf("early stopping after step %lld: %d evaluations without a validation loss below %.6g (step %lld)\n",
+                static_cast<long long>(step), v.evals_since_best(), v.best_loss(),
+                static_cast<long long>(v.best_step().value_or(0)));
+    std::fflush(stdout);
+  }
+  parts_.reporter.StoppedEarly(step, v.best_step().value_or(0), v.best_loss());
+  last_step_ = step;
+  return RunEnd::kStoppedEarly;
 }
 
 absl::Status Trainer::EndsTheRun(const StepDecision& decision, const absl::Status& save_error, int64_t step) const {
@@ -100,14 +125,16 @@ StepVote Trainer::Vote(const StepResult& result, const absl::Status& save_error)
   return vote;
 }
 
-absl::Status Trainer::Evaluate(int64_t step) {
+absl::StatusOr<bool> Trainer::Evaluate(int64_t step) {
   // Every rank evaluates its share (possibly none) and the sums meet.
   auto local = EvaluateLossSums(parts_.model, parts_.data.validation());
   if (!local.ok()) return local.status();
   auto sums = parts_.agreement.Sum({local->sum, static_cast<double>(local->count)}, "the evaluation loss");
   if (!sums.ok()) return sums.status();
-  if ((*sums)[1] > 0) parts_.reporter.Eval(step, (*sums)[0] / (*sums)[1]);
-  return absl::OkStatus();
+  if ((*sums)[1] <= 0) return false;
+  const double loss = (*sums)[0] / (*sums)[1];
+  parts_.reporter.Eval(step, loss);
+  return parts_.validation.Observe(step, loss);
 }
 
 absl::Status Trainer::CommitOnEveryRank(const std::string& what) {

@@ -20,11 +20,13 @@
 #include "trainer/train/run_checkpointer.h"
 #include "trainer/train/step_reporter.h"
 #include "trainer/train/train_step.h"
+#include "trainer/train/validation_tracker.h"
 
 namespace tunefleet {
 
 enum class RunEnd {
   kCompleted,               // every step trained, evaluated (export is the caller's)
+  kStoppedEarly,            // the validation loss stopped improving (patience): as completed, at last_step()
   kStoppedAfterCheckpoint,  // stopped on request once a checkpoint committed: resumable
 };
 
@@ -37,12 +39,15 @@ struct TrainerParts {
   RunCheckpointer& checkpointer;
   StepReporter& reporter;
   RankAgreement& agreement;
+  ValidationTracker& validation;
 };
 
 struct TrainerSettings {
   LrSchedule schedule;
   double max_grad_norm = 0;     // 0: no clipping
   int64_t eval_every = 0;       // 0: only after the last step
+  // Save at every evaluation that is a new best (checkpoint.keep_best).
+  bool save_best = false;
   // Set from signal handlers, read at each step's end and agreed over ranks
   // (any rank's request counts for all, so all save the same step): stop
   // (SIGTERM, SIGINT): save, then RunEnd::kStoppedAfterCheckpoint; save
@@ -59,6 +64,8 @@ class Trainer {
   // remaining step, commits the last checkpoint and evaluates; or stops
   // early on request once a checkpoint is committed.
   absl::StatusOr<RunEnd> Run();
+  // The step the run ended at (the total, or where it stopped).
+  int64_t last_step() const { return last_step_; }
 
  private:
   absl::StatusOr<int64_t> Resume();
@@ -66,13 +73,17 @@ class Trainer {
   // Not OK when the agreed step ends the run now: a failed save (here or on
   // another rank), a non-finite loss, a stop without checkpoints to resume.
   absl::Status EndsTheRun(const StepDecision& decision, const absl::Status& save_error, int64_t step) const;
-  absl::Status Evaluate(int64_t step);
+  // Whether the validation loss (if any) was a new best.
+  absl::StatusOr<bool> Evaluate(int64_t step);
+  // Ends the run at `step` once patience ran out: its checkpoint committed.
+  absl::StatusOr<RunEnd> StopEarly(int64_t step);
   // Waits for the checkpoint in flight; OK only when it committed on every rank.
   absl::Status CommitOnEveryRank(const std::string& what);
   absl::StatusOr<RunEnd> StopAfter(int64_t step);
 
   TrainerParts parts_;
   TrainerSettings settings_;
+  int64_t last_step_ = 0;
 };
 
 }  // namespace tunefleet

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/crypto/key_config.h"
+#include "common/evaluation_report.h"
 #include "common/fs/atomic_file.h"
 #include "common/fs/process_path_policy.h"
 #include "common/job_spec_defaults.h"
@@ -25,6 +26,7 @@
 #include "trainer/optim/adamw.h"
 #include "trainer/optim/flat_parameters.h"
 #include "trainer/optim/lr_schedule.h"
+#include "trainer/train/after_training_evaluation.h"
 #include "trainer/train/run_checkpointer.h"
 #include "trainer/train/step_reporter.h"
 #include "trainer/train/trainer.h"
@@ -185,11 +187,34 @@ absl::StatusOr<Lineage> ReportLineage(const v1::JobSpec& spec, MetricsStream& me
   return lineage;
 }
 
+// The job's evaluation stage: the table in the log, the report in the
+// export folder (encrypted like the rest of it) and in the metrics stream,
+// for the coordinator to keep on the job.
+absl::Status EvaluateAfterTraining(const AfterTrainingEvaluation& stage, CausalLM& lm, const Tokenizer& tokenizer,
+                                   const std::string& out_dir, const crypto::KeyRing* keys, MetricsStream& metrics,
+                                   int64_t step) {
+  const auto start = std::chrono::steady_clock::now();
+  auto evaluation = stage.Run(lm, tokenizer);
+  if (!evaluation.ok()) {
+    return absl::Status(evaluation.status().code(),
+                        absl::StrCat("evaluation.after_training: ", evaluation.status().message()));
+  }
+  std::printf("%s", ComparisonTable(*evaluation, /*show=*/3).c_str());
+  std::printf("evaluation: took %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  std::fflush(stdout);
+  const std::string file = EvaluationReportToFileJson(*evaluation) + "\n";
+  auto write = [&](const std::string& dir) { return WriteFileAtomically(dir + "/" + kEvaluationFileName, file); };
+  if (auto s = WriteExport(out_dir, keys, write); !s.ok()) return s;
+  metrics.Write(metric_keys::kEvaluationEvent, step, {},
+                {{metric_keys::kEvaluation, EvaluationReportToJson(*evaluation, metric_sample_limits::kMaxTextBytes)}});
+  return absl::OkStatus();
+}
+
 RunCheckpointerOptions CheckpointerOptions(const v1::JobSpec& spec, const CheckpointIdentity& identity,
                                            const RankData& data, const RankAgreement& agreement,
                                            const LoraConfig& lora, const RunOptions& options,
                                            std::shared_ptr<const crypto::KeyRing> encryption,
-                                           const std::optional<Lineage>& lineage) {
+                                           const std::optional<Lineage>& lineage, ValidationTracker& validation) {
   const auto& ckpt = spec.checkpoint();
   RunCheckpointerOptions c;
   c.directory = ckpt.directory();
@@ -208,6 +233,8 @@ RunCheckpointerOptions CheckpointerOptions(const v1::JobSpec& spec, const Checkp
   c.encryption = std::move(encryption);
   c.write_observer = options.checkpoint_write_observer;
   c.lineage = lineage;
+  c.validation = &validation;
+  c.keep_best = ckpt.keep_best();
   return c;
 }
 
@@ -261,6 +288,12 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   auto data = RankData::Load(spec, **tokenizer, agreement.rank(), agreement.world_size(), *device);
   if (!data.ok()) return data.status();
   if (leader) std::printf("data: %s\n", (*data)->Summary().c_str());
+  std::unique_ptr<AfterTrainingEvaluation> after_training;
+  if (leader && spec.evaluation().has_after_training()) {
+    auto prepared = AfterTrainingEvaluation::Prepare(spec, (*data)->format());
+    if (!prepared.ok()) return prepared.status();
+    after_training = *std::move(prepared);
+  }
   // Padded so that the world size divides the flat buffer into equal shards.
   const auto trainable = TrainableParameters(lm);
   auto params = FlatParameters::Create(trainable, IsNoDecayParameter, agreement.world_size());
@@ -287,8 +320,11 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
     if (!launch.ok()) return launch.status();
     identity.launch = *launch;
   }
-  RunCheckpointer checkpointer(CheckpointerOptions(spec, identity, **data, agreement, lora, options, *encryption, lineage), lm,
-                               *params, **optimizer, **metrics);
+  ValidationTracker validation(spec.evaluation().early_stopping_patience(),
+                               spec.evaluation().early_stopping_min_delta());
+  RunCheckpointer checkpointer(
+      CheckpointerOptions(spec, identity, **data, agreement, lora, options, *encryption, lineage, validation), lm,
+      *params, **optimizer, **metrics);
   StepReporter reporter({agreement.rank(), options.log_every, total_steps, *device}, **metrics, **optimizer,
                         collectives.get());
 
@@ -297,16 +333,27 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   settings.schedule = {hp.learning_rate(), hp.warmup_steps(), total_steps, hp.min_lr_ratio(), hp.lr_schedule()};
   settings.max_grad_norm = hp.max_grad_norm();
   settings.eval_every = spec.evaluation().interval_steps();
+  settings.save_best = spec.checkpoint().keep_best();
   settings.stop_requested = options.stop_requested;
   settings.save_requested = options.save_requested;
-  Trainer trainer({lm, *params, **data, **optimizer, checkpointer, reporter, agreement}, settings);
+  Trainer trainer({lm, *params, **data, **optimizer, checkpointer, reporter, agreement, validation}, settings);
   auto end = trainer.Run();
-  if (!end.ok() || *end != RunEnd::kCompleted) return end;
+  if (!end.ok() || *end == RunEnd::kStoppedAfterCheckpoint) return end;
+  const int64_t last_step = trainer.last_step();
 
   // Export (rank 0).
   if (!leader) {
     std::printf("rank %d: done\n", agreement.rank());
     return RunEnd::kCompleted;
+  }
+  // checkpoint.keep_best: the export is the best model by validation loss.
+  if (spec.checkpoint().keep_best() && validation.best_step().has_value() && *validation.best_step() != last_step) {
+    if (auto s = checkpointer.LoadModelWeightsOf(*validation.best_step()); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("checkpoint.keep_best: loading the best checkpoint: ", s.message()));
+    }
+    std::printf("exporting the best checkpoint: step %lld (validation loss %.6g), not the last (step %lld)\n",
+                static_cast<long long>(*validation.best_step()), validation.best_loss(),
+                static_cast<long long>(last_step));
   }
   const std::string out_dir = ExportDirectory(spec, identity.job);
   const auto write = [&](const std::string& dir) {
@@ -315,7 +362,14 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   };
   if (auto s = WriteExport(out_dir, encryption->get(), write); !s.ok()) return s;
   std::printf("exported %s to %s\n", v1::ExportFormat_Name(spec.export_().format()).c_str(), out_dir.c_str());
-  reporter.Done(total_steps, out_dir);
+  std::fflush(stdout);
+  if (after_training != nullptr) {
+    if (auto s = EvaluateAfterTraining(*after_training, lm, **tokenizer, out_dir, encryption->get(), **metrics, last_step);
+        !s.ok()) {
+      return s;
+    }
+  }
+  reporter.Done(last_step, out_dir);
   return RunEnd::kCompleted;
 }
 
