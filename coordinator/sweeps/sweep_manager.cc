@@ -8,6 +8,7 @@
 #include "common/proto_time.h"
 #include "common/sweep_grid.h"
 #include "common/sweep_limits.h"
+#include "coordinator/jobs/job_lifecycle.h"
 #include "coordinator/sweeps/sweep_table.h"
 
 namespace tunefleet::coordinator::sweeps {
@@ -27,10 +28,6 @@ std::string RandomSweepId() {
     return std::mt19937_64(seed);
   }();
   return absl::StrCat("sweep-", absl::Hex(rng() & 0xffffffffffULL, absl::kZeroPad10));
-}
-
-bool IsEnded(v1::JobState state) {
-  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED || state == v1::JOB_STATE_CANCELLED;
 }
 
 }  // namespace
@@ -188,7 +185,7 @@ absl::StatusOr<v1::Sweep> SweepManager::CancelSweep(const std::string& name) {
     for (const v1::SweepPoint& point : sweep.points()) {
       auto job = plane_.GetJob(point.job());
       if (!job.ok()) return job.status();
-      if (IsEnded(job->state()) || (job->state() == v1::JOB_STATE_QUEUED) != waiting_pass) continue;
+      if (jobs::IsTerminal(job->state()) || (job->state() == v1::JOB_STATE_QUEUED) != waiting_pass) continue;
       auto cancelled = plane_.CancelJob(point.job());
       // It may have ended meanwhile (FAILED_PRECONDITION): nothing to do.
       if (!cancelled.ok() && cancelled.status().code() != absl::StatusCode::kFailedPrecondition) {

@@ -1,11 +1,9 @@
 #include "coordinator/sweeps/sweep_table.h"
 
+#include "coordinator/jobs/job_lifecycle.h"
+
 namespace tunefleet::coordinator::sweeps {
 namespace {
-
-bool Ended(v1::JobState state) {
-  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED || state == v1::JOB_STATE_CANCELLED;
-}
 
 // The point's objective metric; false when it has none (yet).
 bool Metric(const v1::Sweep& sweep, const v1::SweepPoint& point, double* value) {
@@ -32,7 +30,7 @@ void FillPoint(const v1::Job& job, v1::SweepPoint& point) {
 void Summarize(v1::Sweep& sweep) {
   bool all_ended = true, any_failed = false, any_cancelled = false;
   for (const v1::SweepPoint& point : sweep.points()) {
-    all_ended = all_ended && Ended(point.state());
+    all_ended = all_ended && jobs::IsTerminal(point.state());
     any_failed = any_failed || point.state() == v1::JOB_STATE_FAILED;
     any_cancelled = any_cancelled || point.state() == v1::JOB_STATE_CANCELLED;
   }
