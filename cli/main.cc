@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", global.rpc_timeout_s, "Deadline of each request, seconds")->capture_default_str();
   int exit_code = 0;
   AddJobCommands(app, global, exit_code);
+  AddSweepCommands(app, global, exit_code);
   AddWatchCommand(app, global, exit_code);
   AddLogsCommand(app, global, exit_code);
   AddWorkerCommands(app, global, exit_code);

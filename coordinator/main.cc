@@ -99,6 +99,12 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
     Log("coordinator", absl::StrCat("ERROR loading state from ", database, ": ", plane.status().ToString()));
     return ExitCodeFor(plane.status());
   }
+  // Sweeps read back before the first Tick, so their running limits hold from the start.
+  auto sweeps = tunefleet::coordinator::sweeps::SweepManager::Create(**plane);
+  if (!sweeps.ok()) {
+    Log("coordinator", absl::StrCat("ERROR loading sweeps from ", database, ": ", sweeps.status().ToString()));
+    return ExitCodeFor(sweeps.status());
+  }
   namespace auth = tunefleet::coordinator::auth;
   std::shared_ptr<grpc::ServerCredentials> server_credentials = grpc::InsecureServerCredentials();
   std::shared_ptr<grpc::ChannelCredentials> log_credentials;  // null: plaintext to workers' log services
@@ -130,6 +136,7 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
   tunefleet::coordinator::JobServiceImpl jobs(**plane, authorizer, log_credentials, streams);
   tunefleet::coordinator::WorkerServiceImpl workers(**plane, authorizer);
   tunefleet::coordinator::AdminServiceImpl admin(**plane, authorizer);
+  tunefleet::coordinator::SweepServiceImpl sweep_service(**sweeps, authorizer);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -139,11 +146,13 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
   builder.RegisterService(&jobs);
   builder.RegisterService(&workers);
   builder.RegisterService(&admin);
+  builder.RegisterService(&sweep_service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<tunefleet::coordinator::RpcMetricsInterceptorFactory>(
       tunefleet::coordinator::RpcMethodLabels({tunefleet::v1::JobService::service_full_name(),
                                                tunefleet::v1::WorkerService::service_full_name(),
-                                               tunefleet::v1::AdminService::service_full_name()}),
+                                               tunefleet::v1::AdminService::service_full_name(),
+                                               tunefleet::v1::SweepService::service_full_name()}),
       [metrics](const std::string& method, grpc::StatusCode code, absl::Duration duration) {
         metrics->ObserveRpc(method, code, duration);
       }));

@@ -9,6 +9,7 @@
 namespace tunefleet::cli {
 
 void AddJobCommands(CLI::App& app, const GlobalOptions& global, int& exit_code);     // submit list get cancel
+void AddSweepCommands(CLI::App& app, const GlobalOptions& global, int& exit_code);   // sweep submit|get|list|cancel
 void AddWatchCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);    // watch
 void AddLogsCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);     // logs
 void AddWorkerCommands(CLI::App& app, const GlobalOptions& global, int& exit_code);  // workers cordon uncordon drain

@@ -123,6 +123,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const GlobalOptions
   }
   connection->jobs_ = v1::JobService::NewStub(connection->channel_);
   connection->admin_ = v1::AdminService::NewStub(connection->channel_);
+  connection->sweeps_ = v1::SweepService::NewStub(connection->channel_);
   return connection;
 }
 

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "tunefleet/v1/admin_service.grpc.pb.h"
 #include "tunefleet/v1/job_service.grpc.pb.h"
+#include "tunefleet/v1/sweep_service.grpc.pb.h"
 
 namespace tunefleet::cli {
 
@@ -59,6 +60,7 @@ class Connection {
 
   v1::JobService::Stub& jobs() { return *jobs_; }
   v1::AdminService::Stub& admin() { return *admin_; }
+  v1::SweepService::Stub& sweeps() { return *sweeps_; }
   // A context with the unary deadline set.
   std::unique_ptr<grpc::ClientContext> UnaryContext() const;
   const std::string& address() const { return address_; }
@@ -70,6 +72,7 @@ class Connection {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
+  std::unique_ptr<v1::SweepService::Stub> sweeps_;
 };
 
 }  // namespace tunefleet::cli

@@ -44,6 +44,11 @@ const std::vector<RpcRule>& RpcRules() {
       {"JobService/WatchJobMetrics", K::kUser, Role::kViewer, false, true},
       {"JobService/ReadJobLogs", K::kUser, Role::kViewer, false, true},
       {"JobService/ListCheckpoints", K::kUser, Role::kViewer, false, false},
+      // Sweeps: as the jobs they are made of; cancel is the owner's, an operator's or an admin's.
+      {"SweepService/CreateSweep", K::kUser, Role::kSubmitter, true, false},
+      {"SweepService/GetSweep", K::kUser, Role::kViewer, false, false},
+      {"SweepService/ListSweeps", K::kUser, Role::kViewer, false, false},
+      {"SweepService/CancelSweep", K::kUser, Role::kSubmitter, true, true},
       {"AdminService/ListWorkers", K::kUser, Role::kOperator, false, false},
       {"AdminService/GetWorker", K::kUser, Role::kOperator, false, false},
       {"AdminService/CordonWorker", K::kUser, Role::kOperator, true, false},
@@ -85,7 +90,7 @@ absl::Status AllowedForOwner(const Principal& principal, const RpcRule& rule, co
       principal.role >= Role::kOperator || (principal.kind == Principal::Kind::kUser && principal.name == owner)) {
     return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(absl::StrCat(rule.method, ": only the job's owner (", owner.empty() ? "none" : owner,
+  return absl::PermissionDeniedError(absl::StrCat(rule.method, ": only the owner (", owner.empty() ? "none" : owner,
                                                   "), an operator or an admin; not ", principal.Display()));
 }
 

@@ -31,6 +31,8 @@ const std::map<std::string, std::array<int, 5>> kExpected = {
     {"AdminService/DrainWorker", {0, 0, 1, 1, 0}},   {"AdminService/ListAuditEvents", {0, 0, 0, 1, 0}},
     {"WorkerService/RegisterWorker", {0, 0, 0, 0, 1}}, {"WorkerService/Heartbeat", {0, 0, 0, 0, 1}},
     {"WorkerService/ReportMetrics", {0, 0, 0, 0, 1}},
+    {"SweepService/CreateSweep", {0, 1, 1, 1, 0}},   {"SweepService/GetSweep", {1, 1, 1, 1, 0}},
+    {"SweepService/ListSweeps", {1, 1, 1, 1, 0}},    {"SweepService/CancelSweep", {0, 1, 1, 1, 0}},
 };
 
 Principal Caller(int column) {
@@ -70,7 +72,8 @@ std::string CellName(const ::testing::TestParamInfo<std::tuple<std::string, int>
 INSTANTIATE_TEST_SUITE_P(AllCells, RpcTable, ::testing::ValuesIn(Cells()), CellName);
 
 TEST(RpcTable, EveryServedMethodHasARule) {
-  for (const char* full_name : {"tunefleet.v1.JobService", "tunefleet.v1.AdminService", "tunefleet.v1.WorkerService"}) {
+  for (const char* full_name : {"tunefleet.v1.JobService", "tunefleet.v1.AdminService", "tunefleet.v1.WorkerService",
+                                "tunefleet.v1.SweepService"}) {
     const auto* service = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(full_name);
     ASSERT_NE(service, nullptr) << full_name;
     for (int i = 0; i < service->method_count(); ++i) {
@@ -94,6 +97,17 @@ TEST(RpcTable, OwnerOrOperatorForLogsMetricsAndCancel) {
   const Principal viewer{Principal::Kind::kUser, "v", Role::kViewer, ""};
   EXPECT_EQ(AllowedForOwner(viewer, logs, "alice").code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(AllowedForOwner(viewer, *RuleFor("JobService/GetJob"), "alice").ok());
+}
+
+TEST(RpcTable, ASweepIsCancelledOnlyByItsOwnerAnOperatorOrAnAdmin) {
+  const RpcRule cancel = *RuleFor("SweepService/CancelSweep");
+  EXPECT_TRUE(cancel.mutating);
+  const Principal alice{Principal::Kind::kUser, "alice", Role::kSubmitter, ""};
+  const Principal bob{Principal::Kind::kUser, "bob", Role::kSubmitter, ""};
+  const Principal ops{Principal::Kind::kUser, "ops", Role::kOperator, ""};
+  EXPECT_TRUE(AllowedForOwner(alice, cancel, "alice").ok());
+  EXPECT_EQ(AllowedForOwner(bob, cancel, "alice").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(AllowedForOwner(ops, cancel, "alice").ok());
 }
 
 TEST(TokenTable, FindsUsersByTheHashOfTheirToken) {

@@ -122,6 +122,26 @@ class ControlPlane {
   // JobService.
   // `owner`: the submitting user, recorded in the job (see Job.owner).
   absl::StatusOr<v1::Job> CreateJob(const v1::CreateJobRequest& request, const std::string& owner = "");
+  // A group of jobs submitted together (a sweep's points, coordinator/sweeps/):
+  // checked like CreateJob (the owner's quota counts every member), then all
+  // or none saved by `insert`, which writes the group's own row in the same
+  // transaction. At most `max_running` members RUNNING at once (0: no
+  // limit); the others stay QUEUED until members end.
+  struct JobGroup {
+    std::string name;  // each member's Job.sweep
+    std::string owner;
+    std::vector<std::pair<std::string, v1::JobSpec>> members;  // job id, spec
+    int32_t max_running = 0;
+  };
+  using GroupInsert =
+      std::function<absl::StatusOr<std::vector<int64_t>>(store::Store&, const std::vector<store::NewJob>&)>;
+  absl::StatusOr<std::vector<v1::Job>> CreateJobGroup(const JobGroup& group, const GroupInsert& insert);
+  // The group's running limit, again after a restart (its jobs are loaded
+  // with their Job.sweep; the limit lives with the group).
+  void LimitGroup(const std::string& group, int32_t max_running);
+  // Runs `use` on the Store under the control plane's lock (the Store is not
+  // thread-safe): for managers keeping rows of their own beside the jobs.
+  absl::Status WithStore(const std::function<absl::Status(store::Store&)>& use);
   absl::StatusOr<v1::Job> GetJob(const std::string& name);
   absl::StatusOr<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request);
   absl::StatusOr<v1::Job> CancelJob(const std::string& name);
@@ -300,6 +320,9 @@ class ControlPlane {
   // FAILED_PRECONDITION when the gang exceeds every worker known (not LOST) together.
   absl::Status CheckGangFits(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PlaceQueuedJobs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // QUEUED members of groups at their running limit (JobGroup.max_running),
+  // not offered to the scheduler this pass; the earliest submitted go first.
+  std::set<std::string> HeldByGroupLimits() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Free capacity of one worker: its slots less running and stopping ranks'.
   scheduler::WorkerCapacity Capacity(const WorkerEntry& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Jobs whose current attempt has ranks on `worker`, by name.
@@ -326,6 +349,7 @@ class ControlPlane {
   std::map<std::string, JobEntry> jobs_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, std::string> job_order_ ABSL_GUARDED_BY(mu_);  // submission order -> name
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int32_t> group_limits_ ABSL_GUARDED_BY(mu_);  // JobGroup.max_running, when > 0
   std::map<std::string, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
   // Worker name -> RUNNING jobs with a rank there (kept by StartAttempt,
   // EndAttempt and Load): every heartbeat asks, and a scan of every job ever

@@ -135,8 +135,10 @@ void ControlPlane::CheckDrains() {
 void ControlPlane::PlaceQueuedJobs() {
   const absl::Time now = Now();
   std::vector<scheduler::QueuedJob> queue;
+  const std::set<std::string> held = HeldByGroupLimits();
   for (auto& [name, entry] : jobs_) {
     if (entry.job.state() != v1::JOB_STATE_QUEUED) continue;
+    if (held.count(name)) continue;  // its sweep runs as many as it may
     if (entry.job.has_not_before() && FromProtoTime(entry.job.not_before()) > now) continue;  // backing off
     scheduler::QueuedJob q;
     q.id = name;

@@ -12,61 +12,13 @@
 
 #include "coordinator/core/control_plane.h"
 #include "coordinator/store/sqlite_store.h"
+#include "coordinator/store/testing/faulty_store.h"
 #include "tests/testing/child_process.h"
 
 namespace tunefleet::coordinator {
 namespace {
 
-// The real SQLite store, whose writes fail while `fail` is set (reads go on).
-class FaultyStore final : public store::Store {
- public:
-  FaultyStore(std::unique_ptr<store::Store> inner, const bool* fail) : inner_(std::move(inner)), fail_(fail) {}
-
-  absl::StatusOr<std::vector<int64_t>> InsertJobs(const std::vector<store::NewJob>& jobs) override {
-    if (*fail_) return Injected();
-    return inner_->InsertJobs(jobs);
-  }
-  absl::Status UpdateJob(const v1::Job& job, const std::vector<v1::JobEvent>& events,
-                         const std::optional<store::AttemptRecord>& attempt) override {
-    if (*fail_) return Injected();
-    return inner_->UpdateJob(job, events, attempt);
-  }
-  absl::Status PutWorker(const v1::Worker& worker) override {
-    if (*fail_) return Injected();
-    return inner_->PutWorker(worker);
-  }
-  absl::StatusOr<std::vector<store::StoredJob>> LoadJobs() override { return inner_->LoadJobs(); }
-  absl::StatusOr<store::StoredJob> LoadJob(const std::string& name) override { return inner_->LoadJob(name); }
-  absl::StatusOr<std::vector<store::StoredJob>> LoadJobsAfter(int64_t after, const std::vector<v1::JobState>& states,
-                                                              int64_t limit) override {
-    return inner_->LoadJobsAfter(after, states, limit);
-  }
-  absl::Status DeleteWorker(const std::string& name) override {
-    if (*fail_) return Injected();
-    return inner_->DeleteWorker(name);
-  }
-  absl::StatusOr<std::vector<v1::JobEvent>> LoadEvents(const std::string& job, int64_t after,
-                                                       int64_t limit) override {
-    return inner_->LoadEvents(job, after, limit);
-  }
-  absl::StatusOr<std::vector<store::AttemptRecord>> LoadAttempts(const std::string& job) override {
-    return inner_->LoadAttempts(job);
-  }
-  absl::StatusOr<std::vector<v1::Worker>> LoadWorkers() override { return inner_->LoadWorkers(); }
-  absl::Status AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
-                             int64_t keep) override {
-    if (*fail_) return Injected();
-    return inner_->AppendMetrics(job, samples, keep);
-  }
-  absl::StatusOr<std::vector<v1::MetricSample>> LoadMetrics(const std::string& job) override {
-    return inner_->LoadMetrics(job);
-  }
-
- private:
-  static absl::Status Injected() { return absl::UnavailableError("sqlite write: database or disk is full (injected)"); }
-  std::unique_ptr<store::Store> inner_;
-  const bool* fail_;
-};
+using store::testing::FaultyStore;
 
 class WriteFailureTest : public ::testing::Test {
  protected:

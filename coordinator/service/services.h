@@ -13,8 +13,10 @@
 #include "coordinator/auth/authorizer.h"
 #include "coordinator/core/control_plane.h"
 #include "coordinator/service/stream_quota.h"
+#include "coordinator/sweeps/sweep_manager.h"
 #include "tunefleet/v1/admin_service.grpc.pb.h"
 #include "tunefleet/v1/job_service.grpc.pb.h"
+#include "tunefleet/v1/sweep_service.grpc.pb.h"
 #include "tunefleet/v1/worker_service.grpc.pb.h"
 
 namespace tunefleet::coordinator {
@@ -86,6 +88,19 @@ class AdminServiceImpl final : public v1::AdminService::Service {
 
  private:
   ControlPlane& plane_;
+  const auth::Authorizer& auth_;
+};
+
+class SweepServiceImpl final : public v1::SweepService::Service {
+ public:
+  SweepServiceImpl(sweeps::SweepManager& sweeps, const auth::Authorizer& auth) : sweeps_(sweeps), auth_(auth) {}
+  grpc::Status CreateSweep(grpc::ServerContext*, const v1::CreateSweepRequest*, v1::Sweep*) override;
+  grpc::Status GetSweep(grpc::ServerContext*, const v1::GetSweepRequest*, v1::Sweep*) override;
+  grpc::Status ListSweeps(grpc::ServerContext*, const v1::ListSweepsRequest*, v1::ListSweepsResponse*) override;
+  grpc::Status CancelSweep(grpc::ServerContext*, const v1::CancelSweepRequest*, v1::Sweep*) override;
+
+ private:
+  sweeps::SweepManager& sweeps_;
   const auth::Authorizer& auth_;
 };
 

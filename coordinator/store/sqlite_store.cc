@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS metrics (
   job TEXT NOT NULL,
   sample BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS metrics_by_job ON metrics (job, id);
+CREATE TABLE IF NOT EXISTS sweeps (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  request_id TEXT NOT NULL DEFAULT '',
+  sweep BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   source_table TEXT NOT NULL,
@@ -168,12 +173,18 @@ class SqliteStore final : public Store {
                                                        int64_t limit) override;
   absl::StatusOr<std::vector<AttemptRecord>> LoadAttempts(const std::string& job) override;
   absl::StatusOr<std::vector<v1::Worker>> LoadWorkers() override;
+  absl::StatusOr<std::vector<int64_t>> InsertSweep(const v1::Sweep& sweep, const std::string& request_id,
+                                                   const std::vector<NewJob>& members) override;
+  absl::Status UpdateSweep(const v1::Sweep& sweep) override;
+  absl::StatusOr<std::vector<StoredSweep>> LoadSweeps() override;
   absl::Status AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
                              int64_t keep) override;
   absl::StatusOr<std::vector<v1::MetricSample>> LoadMetrics(const std::string& job) override;
 
  private:
   absl::Status AppendEvents(const std::vector<v1::JobEvent>& events);
+  // The job rows of InsertJobs, inside the caller's transaction.
+  absl::StatusOr<std::vector<int64_t>> InsertJobRows(const std::vector<NewJob>& jobs);
   // Jobs rows matching `where` (with its parameters bound by `bind`); a row
   // that does not read back is DATA_LOSS naming it (LoadJobs, at start, is
   // where the bad-row policy applies).
@@ -316,6 +327,59 @@ absl::Status SqliteStore::PutAttempt(const AttemptRecord& a) {
 absl::StatusOr<std::vector<int64_t>> SqliteStore::InsertJobs(const std::vector<NewJob>& jobs) {
   Transaction tx(db_);
   if (auto s = tx.status(); !s.ok()) return s;
+  auto orders = InsertJobRows(jobs);
+  if (!orders.ok()) return orders.status();
+  if (auto s = tx.Commit(); !s.ok()) return s;
+  return orders;
+}
+
+absl::StatusOr<std::vector<int64_t>> SqliteStore::InsertSweep(const v1::Sweep& sweep, const std::string& request_id,
+                                                              const std::vector<NewJob>& members) {
+  Transaction tx(db_);
+  if (auto s = tx.status(); !s.ok()) return s;
+  Statement insert(db_, "INSERT INTO sweeps (name, request_id, sweep) VALUES (?, ?, ?)");
+  if (auto s = insert.status(); !s.ok()) return s;
+  insert.BindText(1, sweep.name());
+  insert.BindText(2, request_id);
+  insert.Bind(3, sweep.SerializeAsString());
+  if (auto s = insert.Run(); !s.ok()) return s;
+  auto orders = InsertJobRows(members);
+  if (!orders.ok()) return orders.status();
+  if (auto s = tx.Commit(); !s.ok()) return s;
+  return orders;
+}
+
+absl::Status SqliteStore::UpdateSweep(const v1::Sweep& sweep) {
+  Statement update(db_, "UPDATE sweeps SET sweep = ? WHERE name = ?");
+  if (auto s = update.status(); !s.ok()) return s;
+  update.Bind(1, sweep.SerializeAsString());
+  update.BindText(2, sweep.name());
+  if (auto s = update.Run(); !s.ok()) return s;
+  if (sqlite3_changes(db_) != 1) return absl::NotFoundError(absl::StrCat(sweep.name(), " is not in the store"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<StoredSweep>> SqliteStore::LoadSweeps() {
+  Statement select(db_, "SELECT name, request_id, sweep FROM sweeps ORDER BY seq");
+  if (auto s = select.status(); !s.ok()) return s;
+  std::vector<StoredSweep> sweeps;
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    StoredSweep stored;
+    const std::string name = select.Blob(0);
+    stored.request_id = select.Blob(1);
+    if (!stored.sweep.ParseFromString(select.Blob(2)) || stored.sweep.name() != name) {
+      return absl::DataLossError(
+          absl::StrCat("unreadable row (table sweeps, row name=", name, ", column sweep: not a serialized "
+                       "tunefleet.v1.Sweep of that name)"));
+    }
+    sweeps.push_back(std::move(stored));
+  }
+  if (auto s = select.Done(rc); !s.ok()) return s;
+  return sweeps;
+}
+
+absl::StatusOr<std::vector<int64_t>> SqliteStore::InsertJobRows(const std::vector<NewJob>& jobs) {
   std::vector<int64_t> orders;
   for (const NewJob& row : jobs) {
     Statement insert(db_, "INSERT INTO jobs (name, request_id, state, job) VALUES (?, ?, ?, ?)");
@@ -328,7 +392,6 @@ absl::StatusOr<std::vector<int64_t>> SqliteStore::InsertJobs(const std::vector<N
     orders.push_back(sqlite3_last_insert_rowid(db_));
     if (auto s = AppendEvents(row.events); !s.ok()) return s;
   }
-  if (auto s = tx.Commit(); !s.ok()) return s;
   return orders;
 }
 

@@ -274,5 +274,57 @@ TEST_F(StoreTest, EventsArePagedAndTheNewestSequenceComesWithTheJob) {
   EXPECT_EQ((*store)->LoadJobs()->at(0).last_event, 5);
 }
 
+TEST_F(StoreTest, ASweepAndItsJobsAreInsertedTogetherOrNotAtAll) {
+  v1::Sweep sweep;
+  sweep.set_name("sweeps/s");
+  sweep.set_owner("alice");
+  sweep.add_points()->set_job("jobs/s-0");
+  sweep.add_points()->set_job("jobs/s-1");
+  {
+    auto store = OpenSqliteStore(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->InsertJob(MakeJob("jobs/s-1", v1::JOB_STATE_QUEUED), "", {}).ok());
+    // The second member's name is taken: neither the sweep nor the first member is kept.
+    auto refused = (*store)->InsertSweep(sweep, "req-1",
+                                         {NewJob{MakeJob("jobs/s-0", v1::JOB_STATE_QUEUED), "", {Event("jobs/s-0", 1, "q")}},
+                                          NewJob{MakeJob("jobs/s-1", v1::JOB_STATE_QUEUED), "", {}}});
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kAlreadyExists) << refused.status();
+    EXPECT_TRUE((*store)->LoadSweeps()->empty());
+    EXPECT_EQ((*store)->LoadJob("jobs/s-0").status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ((*store)->LoadEvents("jobs/s-0", 0)->size(), 0u);
+
+    sweep.mutable_points(1)->set_job("jobs/s-2");
+    auto orders = (*store)->InsertSweep(sweep, "req-1",
+                                        {NewJob{MakeJob("jobs/s-0", v1::JOB_STATE_QUEUED), "", {}},
+                                         NewJob{MakeJob("jobs/s-2", v1::JOB_STATE_QUEUED), "", {}}});
+    ASSERT_TRUE(orders.ok()) << orders.status();
+    ASSERT_EQ(orders->size(), 2u);
+    EXPECT_LT((*orders)[0], (*orders)[1]);
+    sweep.set_cancel_requested(true);
+    ASSERT_TRUE((*store)->UpdateSweep(sweep).ok());
+    v1::Sweep unknown;
+    unknown.set_name("sweeps/none");
+    EXPECT_EQ((*store)->UpdateSweep(unknown).code(), absl::StatusCode::kNotFound);
+  }
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto sweeps = (*store)->LoadSweeps();
+  ASSERT_TRUE(sweeps.ok()) << sweeps.status();
+  ASSERT_EQ(sweeps->size(), 1u);
+  EXPECT_EQ((*sweeps)[0].sweep.SerializeAsString(), sweep.SerializeAsString());
+  EXPECT_EQ((*sweeps)[0].request_id, "req-1");
+  EXPECT_TRUE((*store)->LoadJob("jobs/s-2").ok());
+}
+
+TEST_F(StoreTest, AnUnreadableSweepRowIsNamed) {
+  { ASSERT_TRUE(OpenSqliteStore(path_).ok()); }
+  Sql(path_, "INSERT INTO sweeps (name, request_id, sweep) VALUES ('sweeps/bad', '', x'ff01')");
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok());
+  auto sweeps = (*store)->LoadSweeps();
+  EXPECT_EQ(sweeps.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(sweeps.status().message(), HasSubstr("sweeps/bad"));
+}
+
 }  // namespace
 }  // namespace tunefleet::store

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "tunefleet/v1/job.pb.h"
+#include "tunefleet/v1/sweep_service.pb.h"
 #include "tunefleet/v1/worker.pb.h"
 
 namespace tunefleet::store {
@@ -51,6 +52,12 @@ struct NewJob {
   v1::Job job;
   std::string request_id;
   std::vector<v1::JobEvent> events;
+};
+
+// A sweep as saved: its points name its member jobs, which are jobs rows.
+struct StoredSweep {
+  v1::Sweep sweep;
+  std::string request_id;
 };
 
 class Store {
@@ -91,6 +98,16 @@ class Store {
   // Every attempt of `job`, oldest first.
   virtual absl::StatusOr<std::vector<AttemptRecord>> LoadAttempts(const std::string& job) = 0;
   virtual absl::StatusOr<std::vector<v1::Worker>> LoadWorkers() = 0;
+
+  // Sweeps (coordinator/sweeps/). A sweep and its member jobs are inserted
+  // in one transaction, all or nothing (ALREADY_EXISTS when a name is taken);
+  // returns the members' submission orders, in turn.
+  virtual absl::StatusOr<std::vector<int64_t>> InsertSweep(const v1::Sweep& sweep, const std::string& request_id,
+                                                           const std::vector<NewJob>& members) = 0;
+  // Replaces a sweep's row (NOT_FOUND when there is none).
+  virtual absl::Status UpdateSweep(const v1::Sweep& sweep) = 0;
+  // Every sweep, oldest first; a row that does not read back is DATA_LOSS naming it.
+  virtual absl::StatusOr<std::vector<StoredSweep>> LoadSweeps() = 0;
 
   // Metric samples (WatchJobMetrics, `tunefleet plot`): high-rate, derived
   // data whose full copy is each rank's metrics JSONL, so an append is not

@@ -16,6 +16,7 @@
 #include "common/security/secrets.h"
 #include "common/security/tls.h"
 #include "tests/control_plane/cluster.h"
+#include "tunefleet/v1/sweep_service.grpc.pb.h"
 #include "tunefleet/v1/worker_service.grpc.pb.h"
 
 namespace tunefleet::testing {
@@ -215,6 +216,46 @@ TEST_F(Security, PlaintextClientsCannotConnect) {
   EXPECT_FALSE(plain->ListJobs(&context, v1::ListJobsRequest(), &response).ok());
 }
 
+TEST_F(Security, OnlyTheOwnerOrAnOperatorCancelsASweep) {
+  auto alice = v1::SweepService::NewStub(cluster_.Channel(tokens_["alice"]));
+  auto bob = v1::SweepService::NewStub(cluster_.Channel(tokens_["submitter"]));
+  v1::CreateSweepRequest request;
+  *request.mutable_base() = cluster_.FakeJob("hang").spec();
+  v1::SweepAxis* axis = request.add_axes();
+  axis->set_path("priority");
+  axis->add_values("1");
+  axis->add_values("2");
+  v1::Sweep sweep;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(alice->CreateSweep(&context, request, &sweep).ok());
+  }
+  EXPECT_EQ(sweep.owner(), "alice");
+  v1::CancelSweepRequest cancel;
+  cancel.set_name(sweep.name());
+  v1::Sweep out;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(bob->CancelSweep(&context, cancel, &out).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  for (const v1::SweepPoint& point : sweep.points()) {
+    EXPECT_NE(cluster_.GetJob(point.job()).state(), v1::JOB_STATE_CANCELLED) << "bob's cancel changed nothing";
+  }
+  {
+    grpc::ClientContext context;
+    auto nobody = v1::SweepService::NewStub(cluster_.Channel("not-a-token"));
+    EXPECT_EQ(nobody->CancelSweep(&context, cancel, &out).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(alice->CancelSweep(&context, cancel, &out).ok());
+  }
+  EXPECT_EQ(out.state(), v1::SWEEP_STATE_CANCELLED);
+  for (const v1::SweepPoint& point : sweep.points()) {
+    EXPECT_EQ(cluster_.GetJob(point.job()).state(), v1::JOB_STATE_CANCELLED);
+  }
+}
+
 TEST_F(Security, OnlyTheOwnerOrAnOperatorCancelsOrReadsAJob) {
   auto alice = v1::JobService::NewStub(cluster_.Channel(tokens_["alice"]));
   auto bob = v1::JobService::NewStub(cluster_.Channel(tokens_["submitter"]));
@@ -263,6 +304,7 @@ using Call = std::function<grpc::Status(grpc::Channel&)>;
 std::map<std::string, Call> EveryRpc(const std::string& job) {
   auto jobs = [](grpc::Channel& c) { return v1::JobService::NewStub(std::shared_ptr<grpc::Channel>(&c, [](auto*) {})); };
   auto admin = [](grpc::Channel& c) { return v1::AdminService::NewStub(std::shared_ptr<grpc::Channel>(&c, [](auto*) {})); };
+  auto sweeps = [](grpc::Channel& c) { return v1::SweepService::NewStub(std::shared_ptr<grpc::Channel>(&c, [](auto*) {})); };
   auto workers = [](grpc::Channel& c) {
     return v1::WorkerService::NewStub(std::shared_ptr<grpc::Channel>(&c, [](auto*) {}));
   };
@@ -331,6 +373,26 @@ std::map<std::string, Call> EveryRpc(const std::string& job) {
     r.set_name("jobs/absent");
     v1::ListCheckpointsResponse out;
     return jobs(c)->ListCheckpoints(ctx().get(), r, &out);
+  };
+  calls["SweepService/CreateSweep"] = [=](grpc::Channel& c) {
+    v1::Sweep out;  // no axes: INVALID_ARGUMENT for whoever may call it
+    return sweeps(c)->CreateSweep(ctx().get(), v1::CreateSweepRequest(), &out);
+  };
+  calls["SweepService/GetSweep"] = [=](grpc::Channel& c) {
+    v1::GetSweepRequest r;
+    r.set_name("sweeps/absent");
+    v1::Sweep out;
+    return sweeps(c)->GetSweep(ctx().get(), r, &out);
+  };
+  calls["SweepService/ListSweeps"] = [=](grpc::Channel& c) {
+    v1::ListSweepsResponse out;
+    return sweeps(c)->ListSweeps(ctx().get(), v1::ListSweepsRequest(), &out);
+  };
+  calls["SweepService/CancelSweep"] = [=](grpc::Channel& c) {
+    v1::CancelSweepRequest r;
+    r.set_name("sweeps/absent");
+    v1::Sweep out;
+    return sweeps(c)->CancelSweep(ctx().get(), r, &out);
   };
   calls["AdminService/ListWorkers"] = [=](grpc::Channel& c) {
     v1::ListWorkersResponse out;
@@ -405,6 +467,8 @@ TEST_F(Security, EveryRpcByEveryCaller) {
       {"AdminService/DrainWorker", {0, 0, 1, 1, 0}},   {"AdminService/ListAuditEvents", {0, 0, 0, 1, 0}},
       {"WorkerService/RegisterWorker", {0, 0, 0, 0, 1}}, {"WorkerService/Heartbeat", {0, 0, 0, 0, 1}},
       {"WorkerService/ReportMetrics", {0, 0, 0, 0, 1}},
+      {"SweepService/CreateSweep", {0, 1, 1, 1, 0}},   {"SweepService/GetSweep", {1, 1, 1, 1, 0}},
+      {"SweepService/ListSweeps", {1, 1, 1, 1, 0}},    {"SweepService/CancelSweep", {0, 1, 1, 1, 0}},
   };
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels;
   for (const char* role : {"viewer", "submitter", "operator", "admin"}) {
