@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/job_spec_defaults.h"
+#include "common/job_spec_file.h"
+#include "common/job_spec_paths.h"
 #include "common/job_spec_validation.h"
 
 namespace tunefleet {
@@ -101,6 +103,30 @@ TEST(DatasetTasksValidation, AtMostSixteenTasks) {
   EXPECT_THAT(ErrorOf(spec), HasSubstr("has 17 tasks, more than the limit of 16"));
   spec.mutable_dataset()->mutable_tasks()->RemoveLast();
   EXPECT_TRUE(ValidateJobSpec(WithDefaults(spec)).ok());
+}
+
+TEST(DatasetTasksValidation, TheDocumentedYamlParsesAndItsTaskPathsResolveAndAreConfined) {
+  auto spec = ParseJobSpec(R"(
+model: {path: m}
+dataset:
+  tasks:
+    - {name: math, path: math.jsonl, validation_fraction: 0.05}
+    - {name: chat, path: /data/chat.jsonl, validation_path: chat_val.jsonl, chat_template: llama3, loss_weight: 0.5}
+  mixing: {strategy: temperature, temperature: 2}
+)",
+                           "spec.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_EQ(spec->dataset().tasks_size(), 2);
+  EXPECT_EQ(spec->dataset().tasks(1).chat_template(), v1::CHAT_TEMPLATE_LLAMA3);
+  EXPECT_EQ(spec->dataset().mixing().strategy(), v1::TASK_MIXING_STRATEGY_TEMPERATURE);
+  ResolveJobSpecPaths(*spec, "/specs");
+  EXPECT_EQ(spec->dataset().tasks(0).path(), "/specs/math.jsonl");
+  EXPECT_EQ(spec->dataset().tasks(1).path(), "/data/chat.jsonl");
+  EXPECT_EQ(spec->dataset().tasks(1).validation_path(), "/specs/chat_val.jsonl");
+  EXPECT_TRUE(ValidateJobSpec(WithDefaults(*spec)).ok());
+  // A task's files are confined like dataset.path, and named by their field.
+  const absl::Status confined = CheckPathsUnderRoots(*spec, {"/specs"});
+  EXPECT_THAT(std::string(confined.message()), HasSubstr("dataset.tasks[1].path \"/data/chat.jsonl\" is outside"));
 }
 
 TEST(DatasetTasksValidation, MixingWithoutTasksIsRefused) {

@@ -27,6 +27,7 @@
 #include "trainer/optim/optimizer.h"
 #include "trainer/train/checkpoint_identity.h"
 #include "trainer/train/checkpoint_write_observer.h"
+#include "trainer/train/checkpointed_data_state.h"
 
 namespace tunefleet {
 
@@ -51,6 +52,9 @@ struct RunCheckpointerOptions {
   // manifest, and a checkpoint recorded with other model or data files is
   // refused at resume rather than trained on silently.
   std::optional<Lineage> lineage;
+  // State of the data stream beyond the step (a multi-task mix), saved in
+  // the trainer state and restored at resume; null: none. Not owned.
+  CheckpointedDataState* data_state = nullptr;
   // Tests only (injected by a test build of the trainer); null: none.
   std::shared_ptr<CheckpointWriteObserver> write_observer;
 };

@@ -8,6 +8,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -32,7 +35,7 @@ enum class RunEnd {
 struct TrainerParts {
   CausalLM& model;
   FlatParameters& params;
-  const RankData& data;
+  RankData& data;  // not const: a task mix advances, and dynamic mixing re-weighs it
   StepOptimizer& optimizer;
   RunCheckpointer& checkpointer;
   StepReporter& reporter;
@@ -67,6 +70,10 @@ class Trainer {
   // another rank), a non-finite loss, a stop without checkpoints to resume.
   absl::Status EndsTheRun(const StepDecision& decision, const absl::Status& save_error, int64_t step) const;
   absl::Status Evaluate(int64_t step);
+  // Multi-task: each task's part of the agreed step.
+  std::vector<TaskStepReport> TaskReports(const StepBatches& batches, const StepDecision& decision) const;
+  // INVERSE_VALIDATION_LOSS mixing: the next steps' probabilities from the tasks' validation losses.
+  absl::Status Remix(const std::vector<std::optional<double>>& task_losses);
   // Waits for the checkpoint in flight; OK only when it committed on every rank.
   absl::Status CommitOnEveryRank(const std::string& what);
   absl::StatusOr<RunEnd> StopAfter(int64_t step);

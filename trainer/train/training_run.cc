@@ -186,7 +186,7 @@ absl::StatusOr<Lineage> ReportLineage(const v1::JobSpec& spec, MetricsStream& me
 }
 
 RunCheckpointerOptions CheckpointerOptions(const v1::JobSpec& spec, const CheckpointIdentity& identity,
-                                           const RankData& data, const RankAgreement& agreement,
+                                           RankData& data, const RankAgreement& agreement,
                                            const LoraConfig& lora, const RunOptions& options,
                                            std::shared_ptr<const crypto::KeyRing> encryption,
                                            const std::optional<Lineage>& lineage) {
@@ -208,6 +208,7 @@ RunCheckpointerOptions CheckpointerOptions(const v1::JobSpec& spec, const Checkp
   c.encryption = std::move(encryption);
   c.write_observer = options.checkpoint_write_observer;
   c.lineage = lineage;
+  c.data_state = &data;
   return c;
 }
 
