@@ -9,6 +9,19 @@ v1::JobSpec WithDefaults(v1::JobSpec spec) {
   auto& data = *spec.mutable_dataset();
   if (data.chat_template() == v1::CHAT_TEMPLATE_UNSPECIFIED) data.set_chat_template(v1::CHAT_TEMPLATE_CHATML);
   if (!data.has_packing()) data.set_packing(true);
+  for (auto& task : *data.mutable_tasks()) {
+    if (task.chat_template() == v1::CHAT_TEMPLATE_UNSPECIFIED) task.set_chat_template(data.chat_template());
+    if (task.weight() == 0) task.set_weight(1);
+    if (task.loss_weight() == 0) task.set_loss_weight(1);
+  }
+  if (data.tasks_size() > 0) {
+    auto& mixing = *data.mutable_mixing();
+    if (mixing.strategy() == v1::TASK_MIXING_STRATEGY_UNSPECIFIED) mixing.set_strategy(v1::TASK_MIXING_STRATEGY_STATIC);
+    if (mixing.temperature() == 0) mixing.set_temperature(1);
+    if (mixing.min_probability() == 0 && mixing.strategy() == v1::TASK_MIXING_STRATEGY_INVERSE_VALIDATION_LOSS) {
+      mixing.set_min_probability(0.5 / data.tasks_size());
+    }
+  }
 
   auto& method = *spec.mutable_method();
   if (method.type() == v1::FINE_TUNE_METHOD_UNSPECIFIED) method.set_type(v1::FINE_TUNE_METHOD_FULL);

@@ -268,6 +268,10 @@ void ResolveJobSpecPaths(v1::JobSpec& spec, const std::string& base_dir) {
   resolve(spec.mutable_model()->mutable_path());
   resolve(spec.mutable_dataset()->mutable_path());
   resolve(spec.mutable_dataset()->mutable_validation_path());
+  for (auto& task : *spec.mutable_dataset()->mutable_tasks()) {
+    resolve(task.mutable_path());
+    resolve(task.mutable_validation_path());
+  }
   resolve(spec.mutable_checkpoint()->mutable_directory());
   resolve(spec.mutable_export_()->mutable_directory());
   if (spec.evaluation().has_after_training()) {

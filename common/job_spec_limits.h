@@ -55,4 +55,14 @@ inline constexpr int64_t kMaxSystemMessageBytes = 8192;
 inline constexpr int32_t kMinBootstrapResamples = 100;
 inline constexpr int32_t kMaxBootstrapResamples = 100'000;
 
+// Multi-task mixes (dataset.tasks). 16 tasks keep a metrics line within a
+// sample's 64 entries (common/metric_sample_limits.h: three figures per task
+// on a step line) and Prometheus' task label within a small cardinality.
+inline constexpr int kMaxDatasetTasks = 16;
+inline constexpr int64_t kMaxTaskNameBytes = 32;
+inline constexpr double kMaxTaskWeight = 1e6;
+inline constexpr double kMaxTaskLossWeight = 100;
+inline constexpr double kMinMixTemperature = 0.01;
+inline constexpr double kMaxMixTemperature = 100;
+
 }  // namespace tunefleet::job_spec_limits

@@ -17,13 +17,13 @@ namespace fs = std::filesystem;
 enum class Kind { kModel, kDataFile, kDirectory };
 
 struct Field {
-  const char* name;
+  std::string name;
   const std::string* value;
   Kind kind;
 };
 
 std::vector<Field> PathFields(const v1::JobSpec& spec) {
-  return {
+  std::vector<Field> fields = {
       {"model.path", &spec.model().path(), Kind::kModel},
       {"dataset.path", &spec.dataset().path(), Kind::kDataFile},
       {"dataset.validation_path", &spec.dataset().validation_path(), Kind::kDataFile},
@@ -35,6 +35,13 @@ std::vector<Field> PathFields(const v1::JobSpec& spec) {
       {"evaluation.after_training.baseline_adapter", &spec.evaluation().after_training().baseline_adapter(),
        Kind::kModel},
   };
+  // A multi-task mix's files, confined like dataset.path.
+  for (int i = 0; i < spec.dataset().tasks_size(); ++i) {
+    const v1::DatasetTask& task = spec.dataset().tasks(i);
+    fields.push_back({absl::StrCat("dataset.tasks[", i, "].path"), &task.path(), Kind::kDataFile});
+    fields.push_back({absl::StrCat("dataset.tasks[", i, "].validation_path"), &task.validation_path(), Kind::kDataFile});
+  }
+  return fields;
 }
 
 // True when normalised `path` is `root` or below it, component by component

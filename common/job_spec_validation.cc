@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/job_spec_limits.h"
+#include "common/job_spec_task_validation.h"
 
 namespace tunefleet {
 namespace {
@@ -197,7 +198,9 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
                  absl::StrCat("is ", bytes, " bytes serialized, more than the limit of ", lim::kMaxSpecBytes));
   TF_RETURN_IF_ERROR(ValidateStringsAndEnums(spec));
   TF_CHECK_FIELD(!spec.model().path().empty(), "model.path", "is required (a Hugging Face model directory)");
-  TF_CHECK_FIELD(!spec.dataset().path().empty(), "dataset.path", "is required (a JSONL file)");
+  TF_CHECK_FIELD(!spec.dataset().path().empty() || spec.dataset().tasks_size() > 0, "dataset.path",
+                 "is required (a JSONL file), or else dataset.tasks");
+  TF_RETURN_IF_ERROR(ValidateDatasetTasks(spec.dataset(), spec.evaluation()));
   TF_RETURN_IF_ERROR(CheckRange<int32_t>("priority", spec.priority(), -lim::kMaxAbsPriority, lim::kMaxAbsPriority));
   TF_RETURN_IF_ERROR(CheckFinite("dataset.validation_fraction", spec.dataset().validation_fraction(), 0, 0.5));
   if (spec.method().type() == v1::FINE_TUNE_METHOD_LORA) TF_RETURN_IF_ERROR(ValidateLora(spec.method().lora()));

@@ -35,6 +35,19 @@ inline constexpr char kTokensPerSecond[] = "tokens_per_second";
 // "eval".
 inline constexpr char kEvalLoss[] = "eval_loss";
 
+// Multi-task jobs (dataset.tasks): one field per task, the prefix followed by
+// the task's name (IsValidTaskName: [A-Za-z0-9_.-]), e.g. "task_train_loss/math".
+// "step": the task's mean token loss in the step (unweighted by its
+// loss_weight; absent when the step drew none of it), and the tokens and
+// examples it contributed to the global batch.
+inline constexpr char kTaskTrainLossPrefix[] = "task_train_loss/";
+inline constexpr char kTaskTokensPrefix[] = "task_tokens/";
+inline constexpr char kTaskExamplesPrefix[] = "task_examples/";
+// "eval": the task's validation loss, and the mixing probability the
+// following steps draw it with.
+inline constexpr char kTaskEvalLossPrefix[] = "task_eval_loss/";
+inline constexpr char kTaskMixProbabilityPrefix[] = "task_mix_probability/";
+
 // "checkpoint".
 inline constexpr char kPath[] = "path";
 inline constexpr char kSaveSeconds[] = "save_seconds";

@@ -51,9 +51,11 @@ absl::StatusOr<v1::CreateSweepRequest> BuildRequest(const SweepSubmitOptions& op
     request.set_objective(v1::SWEEP_OBJECTIVE_MIN_EVAL_LOSS);
   } else if (options.objective == "train_loss") {
     request.set_objective(v1::SWEEP_OBJECTIVE_MIN_TRAIN_LOSS);
+  } else if (options.objective == "eval_score") {
+    request.set_objective(v1::SWEEP_OBJECTIVE_MAX_EVAL_SCORE);
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("--objective: \"", options.objective, "\" is neither eval_loss nor train_loss"));
+        absl::StrCat("--objective: \"", options.objective, "\" is not eval_loss, train_loss or eval_score"));
   }
   request.set_max_concurrent(options.max_concurrent);
   request.set_sweep_id(options.sweep_id);
@@ -151,7 +153,7 @@ void AddSweepCommands(CLI::App& app, const GlobalOptions& global, int& exit_code
   submit->add_option("--set", submit_options->overrides, "Override a field of the base: key.path=value (repeatable)");
   submit->add_option("--max-concurrent", submit_options->max_concurrent,
                      "At most this many points running at once; the others wait (default 0: no limit)");
-  submit->add_option("--objective", submit_options->objective, "The best point: eval_loss or train_loss (lowest)")
+  submit->add_option("--objective", submit_options->objective, "The best point: eval_loss or train_loss (lowest), or eval_score (highest; needs evaluation.after_training)")
       ->capture_default_str();
   submit->add_option("--id", submit_options->sweep_id, "Sweep id ([a-z0-9-]{1,48}); default: server-chosen");
   submit->add_option("--request-id", submit_options->request_id, "Idempotency key: a retry returns the same sweep");

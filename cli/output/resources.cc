@@ -74,7 +74,9 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
       {"Tokens/s", job.progress().tokens_per_second() > 0 ? absl::StrFormat("%.0f", job.progress().tokens_per_second())
                                                           : "-"},
       {"Model", job.spec().model().path()},
-      {"Dataset", job.spec().dataset().path()},
+      {"Dataset", job.spec().dataset().tasks_size() > 0
+                      ? absl::StrCat(job.spec().dataset().tasks_size(), " tasks")
+                      : job.spec().dataset().path()},
       {"World size", absl::StrCat(job.spec().resources().world_size())},
       {"Created", absl::StrCat(FormatTime(job.create_time()), " (", FormatAge(job.create_time(), now), " ago)")},
       {"Started", FormatTime(job.start_time())},
@@ -105,7 +107,23 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
                                  delta(row.ci_low()), ", ", delta(row.ci_high()), "])")});
     }
   }
-  return RenderKeyValues(kv);
+  std::string out = RenderKeyValues(kv);
+  if (job.progress().tasks_size() > 0) absl::StrAppend(&out, "Tasks:\n", TasksTable(job));
+  return out;
+}
+
+std::string TasksTable(const v1::Job& job) {
+  Table table({"TASK", "MIX", "LOSS WEIGHT", "TRAIN LOSS", "EVAL LOSS", "TOKENS", "EXAMPLES"});
+  for (const v1::TaskProgress& task : job.progress().tasks()) {
+    std::string loss_weight = "-";
+    for (const v1::DatasetTask& spec : job.spec().dataset().tasks()) {
+      if (spec.name() == task.name()) loss_weight = absl::StrFormat("%g", spec.loss_weight() > 0 ? spec.loss_weight() : 1.0);
+    }
+    table.AddRow({task.name(), task.mix_probability() > 0 ? absl::StrFormat("%.3f", task.mix_probability()) : "-",
+                  loss_weight, Loss(task.train_loss()), Loss(task.eval_loss()), absl::StrCat(task.tokens()),
+                  absl::StrCat(task.examples())});
+  }
+  return table.Render();
 }
 
 std::string WorkersTable(const std::vector<v1::Worker>& workers, absl::Time now) {

@@ -24,6 +24,9 @@ std::string FormatTime(const google::protobuf::Timestamp& t);  // RFC 3339, "-" 
 
 std::string JobsTable(const std::vector<v1::Job>& jobs, absl::Time now);
 std::string JobDetail(const v1::Job& job, absl::Time now);
+// A multi-task job's tasks (JobProgress.tasks), one row each: mix
+// probability (as of the newest evaluation), loss weight, losses, counts.
+std::string TasksTable(const v1::Job& job);
 std::string WorkersTable(const std::vector<v1::Worker>& workers, absl::Time now);
 
 }  // namespace tunefleet::cli

@@ -14,7 +14,12 @@ namespace {
 std::string Loss(double value, bool present) { return present ? absl::StrFormat("%.4f", value) : "-"; }
 
 std::string ObjectiveName(v1::SweepObjective objective) {
+  if (objective == v1::SWEEP_OBJECTIVE_MAX_EVAL_SCORE) return "highest eval score (exact match)";
   return objective == v1::SWEEP_OBJECTIVE_MIN_TRAIN_LOSS ? "lowest train loss" : "lowest eval loss";
+}
+
+std::string Score(const v1::SweepPoint& point) {
+  return point.has_eval_score() ? absl::StrFormat("%.1f%%", 100 * point.eval_score()) : "-";
 }
 
 std::string AxesText(const v1::Sweep& sweep) {
@@ -42,13 +47,17 @@ std::string SweepDetail(const v1::Sweep& sweep, absl::Time now) {
       {"Created", absl::StrCat(FormatTime(sweep.create_time()), " (", FormatAge(sweep.create_time(), now), " ago)")},
   });
   // One column per axis (its field's last name), then the member's figures.
-  // The evaluation score (Job field 18, when jobs carry one) goes after EVAL LOSS.
+  // The evaluation score (evaluation.after_training) after EVAL LOSS, when
+  // any member has one.
+  bool any_score = false;
+  for (const v1::SweepPoint& point : sweep.points()) any_score = any_score || point.has_eval_score();
   std::vector<std::string> headers = {""};
   for (const v1::SweepAxis& axis : sweep.axes()) {
     const size_t dot = axis.path().rfind('.');
     headers.push_back(absl::AsciiStrToUpper(dot == std::string::npos ? axis.path() : axis.path().substr(dot + 1)));
   }
   for (const char* h : {"JOB", "STATE", "STEP", "TRAIN LOSS", "EVAL LOSS"}) headers.emplace_back(h);
+  if (any_score) headers.emplace_back("EVAL SCORE");
   Table table(headers);
   const v1::SweepPoint* best = nullptr;
   for (const v1::SweepPoint& point : sweep.points()) {
@@ -61,6 +70,7 @@ std::string SweepDetail(const v1::Sweep& sweep, absl::Time now) {
     row.push_back(point.step() > 0 ? absl::StrCat(point.step()) : "-");
     row.push_back(Loss(point.train_loss(), point.step() > 0 && point.train_loss() > 0));
     row.push_back(Loss(point.eval_loss(), point.has_eval_loss()));
+    if (any_score) row.push_back(Score(point));
     table.AddRow(std::move(row));
   }
   absl::StrAppend(&out, "\n", table.Render());
@@ -69,10 +79,12 @@ std::string SweepDetail(const v1::Sweep& sweep, absl::Time now) {
     for (int i = 0; i < sweep.axes_size() && i < best->values_size(); ++i) {
       values.push_back(absl::StrCat(sweep.axes(i).path(), "=", best->values(i)));
     }
-    const double metric =
-        sweep.objective() == v1::SWEEP_OBJECTIVE_MIN_TRAIN_LOSS ? best->train_loss() : best->eval_loss();
+    const std::string metric =
+        sweep.objective() == v1::SWEEP_OBJECTIVE_MAX_EVAL_SCORE ? Score(*best)
+        : absl::StrFormat("%.4f", sweep.objective() == v1::SWEEP_OBJECTIVE_MIN_TRAIN_LOSS ? best->train_loss()
+                                                                                          : best->eval_loss());
     absl::StrAppend(&out, "\nBest: ", best->job(), " (", absl::StrJoin(values, ", "), "): ",
-                    ObjectiveName(sweep.objective()), " ", absl::StrFormat("%.4f", metric), "\n");
+                    ObjectiveName(sweep.objective()), " ", metric, "\n");
   } else {
     absl::StrAppend(&out, "\nBest: none yet (no member has succeeded with its objective metric)\n");
   }

@@ -30,6 +30,11 @@ struct ChartLayout {
     };
     for (const auto& [step, loss] : s.train) see(step, loss);
     for (const auto& [step, loss] : s.eval) see(step, loss);
+    for (const auto* tasks : {&s.task_train, &s.task_eval}) {
+      for (const auto& [name, points] : *tasks) {
+        for (const auto& [step, loss] : points) see(step, loss);
+      }
+    }
     if (step_max == step_min) step_max = step_min + 1;
     loss_min = std::max(0.0, loss_min - 0.05 * (loss_max - loss_min));
     if (loss_max - loss_min < 1e-9) loss_max = loss_min + 1;
@@ -40,5 +45,13 @@ struct ChartLayout {
   }
   double Y(double loss) const { return top + (loss_max - loss) / (loss_max - loss_min) * (height - top - bottom); }
 };
+
+// One line per task: the task's colour (its train loss solid, its eval loss
+// dashed in SVG, dotted with marks in PNG), cycling through ten.
+inline unsigned TaskColor(size_t index) {
+  static constexpr unsigned kPalette[] = {0x2ca02c, 0x9467bd, 0x8c564b, 0xe377c2, 0x7f7f7f,
+                                          0xbcbd22, 0x17becf, 0xff7f0e, 0x393b79, 0x637939};
+  return kPalette[index % (sizeof(kPalette) / sizeof(kPalette[0]))];
+}
 
 }  // namespace tunefleet::cli

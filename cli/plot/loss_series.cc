@@ -1,9 +1,11 @@
 #include "cli/plot/loss_series.h"
 
+#include <cstring>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/metric_keys.h"
 
@@ -11,9 +13,20 @@ namespace tunefleet::cli {
 
 void LossSeries::Add(const v1::MetricSample& sample) {
   if (sample.rank() != 0) return;  // every rank reports the same gang loss
-  const auto& v = sample.values();
-  if (auto it = v.find(metric_keys::kTrainLoss); it != v.end()) train[sample.step()] = it->second;
-  if (auto it = v.find(metric_keys::kEvalLoss); it != v.end()) eval[sample.step()] = it->second;
+  for (const auto& [key, value] : sample.values()) AddValue(sample.step(), key, value);
+}
+
+void LossSeries::AddValue(int64_t step, const std::string& key, double value) {
+  using namespace metric_keys;
+  if (key == kTrainLoss) {
+    train[step] = value;
+  } else if (key == kEvalLoss) {
+    eval[step] = value;
+  } else if (absl::StartsWith(key, kTaskTrainLossPrefix)) {
+    task_train[key.substr(std::strlen(kTaskTrainLossPrefix))][step] = value;
+  } else if (absl::StartsWith(key, kTaskEvalLossPrefix)) {
+    task_eval[key.substr(std::strlen(kTaskEvalLossPrefix))][step] = value;
+  }
 }
 
 absl::StatusOr<LossSeries> ReadMetricsFile(const std::string& path) {
@@ -30,8 +43,9 @@ absl::StatusOr<LossSeries> ReadMetricsFile(const std::string& path) {
     if (line.contains(kRank) && line[kRank].is_number() && line[kRank] != 0) continue;
     if (!line[kStep].is_number_integer()) continue;
     const int64_t step = line[kStep].get<int64_t>();
-    if (line.contains(kTrainLoss) && line[kTrainLoss].is_number()) series.train[step] = line[kTrainLoss];
-    if (line.contains(kEvalLoss) && line[kEvalLoss].is_number()) series.eval[step] = line[kEvalLoss];
+    for (const auto& item : line.items()) {
+      if (item.value().is_number()) series.AddValue(step, item.key(), item.value().get<double>());
+    }
   }
   return series;
 }

@@ -15,8 +15,14 @@ struct LossSeries {
   // step -> loss; a map so repeated steps (a resumed attempt) keep the newest.
   std::map<int64_t, double> train;
   std::map<int64_t, double> eval;
+  // Multi-task jobs: task name -> step -> that task's train loss (unweighted)
+  // and validation loss, one line per task on the chart.
+  std::map<std::string, std::map<int64_t, double>> task_train;
+  std::map<std::string, std::map<int64_t, double>> task_eval;
 
   void Add(const v1::MetricSample& sample);
+  // One metrics-stream field: the loss keys above, else ignored.
+  void AddValue(int64_t step, const std::string& key, double value);
   bool empty() const { return train.empty() && eval.empty(); }
 };
 

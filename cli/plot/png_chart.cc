@@ -100,6 +100,16 @@ absl::Status WritePng(const LossSeries& series, const std::string& path) {
   canvas.Line(x1, y0, x1, y1, 0x333333);
   DrawSeries(canvas, c, series.train, 0x1f77b4);
   DrawSeries(canvas, c, series.eval, 0xd62728);
+  size_t index = 0;
+  for (const auto& [name, points] : series.task_train) {  // multi-task: one colour per task
+    DrawSeries(canvas, c, points, TaskColor(index));
+    if (auto eval = series.task_eval.find(name); eval != series.task_eval.end()) {
+      DrawSeries(canvas, c, eval->second, TaskColor(index));
+    }
+    canvas.Text(name, c.width - c.right - 6 - TextWidth(name, 2), c.top + 6 + 12.0 * static_cast<double>(index),
+                TaskColor(index));
+    ++index;
+  }
   DrawLabels(canvas, c);
 
   std::FILE* file = std::fopen(path.c_str(), "wb");

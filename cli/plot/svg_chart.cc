@@ -9,8 +9,10 @@
 namespace tunefleet::cli {
 namespace {
 
-std::string Polyline(const std::map<int64_t, double>& points, const ChartLayout& c, const char* color) {
-  std::string out = absl::StrCat(R"(<polyline fill="none" stroke-width="2" stroke=")", color, R"(" points=")");
+std::string Polyline(const std::map<int64_t, double>& points, const ChartLayout& c, const char* color,
+                     bool dashed = false) {
+  std::string out = absl::StrCat(R"(<polyline fill="none" stroke-width="2" stroke=")", color, "\"",
+                                 dashed ? R"( stroke-dasharray="6 4")" : "", R"( points=")");
   for (const auto& [step, loss] : points) absl::StrAppend(&out, absl::StrFormat("%.1f,%.1f ", c.X(step), c.Y(loss)));
   absl::StrAppend(&out, "\"/>\n");
   if (points.size() <= 30) {  // sparse series (eval): mark each point
@@ -55,6 +57,20 @@ std::string RenderSvg(const LossSeries& series, const std::string& title) {
                                   c.height / 2, c.height / 2),
                   "\n");
   absl::StrAppend(&out, Polyline(series.train, c, "#1f77b4"), Polyline(series.eval, c, "#d62728"));
+  // Multi-task: each task's train (solid) and eval (dashed) loss, named on the right.
+  size_t index = 0;
+  for (const auto& [name, points] : series.task_train) {
+    const std::string color = absl::StrFormat("#%06x", TaskColor(index));
+    absl::StrAppend(&out, Polyline(points, c, color.c_str()));
+    if (auto eval = series.task_eval.find(name); eval != series.task_eval.end()) {
+      absl::StrAppend(&out, Polyline(eval->second, c, color.c_str(), /*dashed=*/true));
+    }
+    absl::StrAppend(&out, absl::StrFormat(R"(<text x="%.1f" y="%.1f" fill="%s" text-anchor="end">%s</text>)", c.width - c.right - 6,
+                                          c.top + 14 + 14.0 * static_cast<double>(index), color,
+                                          absl::StrReplaceAll(name, {{"&", "&amp;"}, {"<", "&lt;"}})),
+                    "\n");
+    ++index;
+  }
   absl::StrAppend(&out,
                   absl::StrFormat(R"(<text x="%.1f" y="24" fill="#1f77b4">train loss</text>)", c.width - 200),
                   absl::StrFormat(R"(<text x="%.1f" y="24" fill="#d62728">eval loss</text>)", c.width - 100),

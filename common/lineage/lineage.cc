@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/fs/process_path_policy.h"
@@ -122,9 +124,14 @@ absl::StatusOr<Lineage> ComputeLineage(const v1::JobSpec& spec) {
       lineage.inputs.push_back(*std::move(file));
     }
   }
-  for (const auto& [role, path] : {std::pair<std::string, std::string>{"dataset", spec.dataset().path()},
-                                   {"validation", spec.dataset().validation_path()},
-                                   {"evaluation", spec.evaluation().after_training().data_path()}}) {
+  std::vector<std::pair<std::string, std::string>> data_files = {{"dataset", spec.dataset().path()},
+                                                                 {"validation", spec.dataset().validation_path()},
+                                                                 {"evaluation", spec.evaluation().after_training().data_path()}};
+  for (const v1::DatasetTask& task : spec.dataset().tasks()) {
+    data_files.emplace_back(absl::StrCat("dataset/", task.name()), task.path());
+    data_files.emplace_back(absl::StrCat("validation/", task.name()), task.validation_path());
+  }
+  for (const auto& [role, path] : data_files) {
     if (path.empty()) continue;
     auto file = HashUserFile(role, path);
     if (!file.ok()) return file.status();

@@ -96,6 +96,7 @@ struct ControlPlaneStats {
     double restarts_used = 0;
     double seconds_since_checkpoint = -1;  // -1: none yet
     double checkpoint_save_seconds = -1;
+    std::vector<v1::TaskProgress> tasks;  // multi-task jobs: bounded (coordinator/metrics/task_progress.h)
   };
   std::vector<JobFigures> running_jobs;
   int64_t jobs_in_memory = 0;  // active ones and those within finished_job_retention

@@ -25,6 +25,7 @@
 #include "common/proto_time.h"
 #include "common/security/secrets.h"
 #include "coordinator/core/control_plane.h"
+#include "coordinator/metrics/task_progress.h"
 
 namespace tunefleet::coordinator {
 namespace {
@@ -539,6 +540,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
         if (const double* v = value(metric_keys::kEvalLoss)) progress.set_eval_loss(*v);
         if (const double* v = value(metric_keys::kTokensPerSecond)) progress.set_tokens_per_second(*v);
         if (const double* v = value(metric_keys::kLearningRate)) progress.set_learning_rate(*v);
+        AddTaskFigures(sample, progress);
       }
       if (CheckpointCommitted(sample)) {
         if (sample.step() > progress.last_checkpoint_step()) progress.set_last_checkpoint_step(sample.step());

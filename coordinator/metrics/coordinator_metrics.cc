@@ -113,6 +113,30 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
                       "Seconds since the newest committed checkpoint seen by this coordinator", MetricType::Gauge);
   auto save = MetricFamilyOf("tunefleet_job_checkpoint_save_seconds", "Duration of the newest checkpoint save",
                      MetricType::Gauge);
+  // Multi-task jobs: a task label, at most 16 tasks a job (coordinator/metrics/task_progress.h).
+  auto task_train = MetricFamilyOf("tunefleet_job_task_train_loss",
+                                   "Newest training loss of a task of a multi-task job (unweighted, rank 0)",
+                                   MetricType::Gauge);
+  auto task_eval = MetricFamilyOf("tunefleet_job_task_eval_loss",
+                                  "Newest validation loss of a task of a multi-task job (rank 0)", MetricType::Gauge);
+  auto task_tokens = MetricFamilyOf("tunefleet_job_task_tokens_total",
+                                    "Tokens a multi-task job has trained on, by task (all ranks)", MetricType::Counter);
+  auto task_examples = MetricFamilyOf("tunefleet_job_task_examples_total",
+                                      "Examples a multi-task job has trained on, by task (all ranks)",
+                                      MetricType::Counter);
+  auto task_mix = MetricFamilyOf("tunefleet_job_task_mix_probability",
+                                 "Probability each slot of a global batch draws the task (newest evaluation's)",
+                                 MetricType::Gauge);
+  for (const auto& job : stats.running_jobs) {
+    for (const v1::TaskProgress& task : job.tasks) {
+      const Labels labels = {{"job", job.job}, {"task", task.name()}};
+      AddSample(task_train, labels, task.train_loss());
+      AddSample(task_eval, labels, task.eval_loss());
+      AddSample(task_tokens, labels, static_cast<double>(task.tokens()));
+      AddSample(task_examples, labels, static_cast<double>(task.examples()));
+      AddSample(task_mix, labels, task.mix_probability());
+    }
+  }
   for (const auto& job : stats.running_jobs) {
     const Labels labels = {{"job", job.job}};
     AddSample(step, labels, job.step);
@@ -125,7 +149,8 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
     if (job.checkpoint_save_seconds >= 0) AddSample(save, labels, job.checkpoint_save_seconds);
   }
   for (auto* family : {&jobs, &queue, &workers, &age, &missed, &started, &ended, &restarts, &forgotten, &dropped, &history,
-                       &step, &total, &train, &eval, &tps, &used, &since, &save}) {
+                       &step, &total, &train, &eval, &tps, &used, &since, &save, &task_train, &task_eval,
+                       &task_tokens, &task_examples, &task_mix}) {
     families.push_back(std::move(*family));
   }
   return families;

@@ -272,6 +272,33 @@ TEST(SweepTable, TheBestPointIsTheLowestObjectiveAmongThoseThatSucceeded) {
   EXPECT_EQ(sweep.best_job(), "jobs/d");
 }
 
+// A member's after-training evaluation gives its score (exact match over
+// all tasks); the eval_score objective picks the highest.
+TEST(SweepTable, TheEvalScoreComesFromTheMembersEvaluation) {
+  v1::Job job;
+  job.set_state(v1::JOB_STATE_SUCCEEDED);
+  v1::SweepPoint none;
+  FillPoint(job, none);
+  EXPECT_FALSE(none.has_eval_score());
+  v1::JobEvaluation::Row* row = job.mutable_evaluation()->add_rows();
+  row->set_task("all");
+  row->set_metric("exact match");
+  row->set_candidate(0.8);
+  v1::Sweep sweep;
+  sweep.set_objective(v1::SWEEP_OBJECTIVE_MAX_EVAL_SCORE);
+  FillPoint(job, *sweep.add_points());
+  EXPECT_TRUE(sweep.points(0).has_eval_score());
+  EXPECT_EQ(sweep.points(0).eval_score(), 0.8);
+  sweep.mutable_points(0)->set_job("jobs/a");
+  row->set_candidate(0.9);
+  FillPoint(job, *sweep.add_points());
+  sweep.mutable_points(1)->set_job("jobs/b");
+  FillPoint(v1::Job(), *sweep.add_points());  // no score: not a candidate
+  sweep.mutable_points(2)->set_job("jobs/c");
+  Summarize(sweep);
+  EXPECT_EQ(sweep.best_job(), "jobs/b");
+}
+
 TEST(SweepTable, StateFollowsTheMembers) {
   v1::Sweep sweep;
   *sweep.add_points() = Point("jobs/a", v1::JOB_STATE_SUCCEEDED, 1.0);

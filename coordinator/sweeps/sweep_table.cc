@@ -1,5 +1,6 @@
 #include "coordinator/sweeps/sweep_table.h"
 
+#include "common/evaluation_report.h"
 #include "coordinator/jobs/job_lifecycle.h"
 
 namespace tunefleet::coordinator::sweeps {
@@ -10,6 +11,10 @@ bool Metric(const v1::Sweep& sweep, const v1::SweepPoint& point, double* value) 
   if (sweep.objective() == v1::SWEEP_OBJECTIVE_MIN_TRAIN_LOSS) {
     *value = point.train_loss();
     return point.step() > 0;
+  }
+  if (sweep.objective() == v1::SWEEP_OBJECTIVE_MAX_EVAL_SCORE) {
+    *value = -point.eval_score();  // the lowest value wins
+    return point.has_eval_score();
   }
   *value = point.eval_loss();
   return point.has_eval_loss();
@@ -25,6 +30,10 @@ void FillPoint(const v1::Job& job, v1::SweepPoint& point) {
   // A cross-entropy loss is positive: 0 is the unset proto3 default, "not evaluated".
   point.set_has_eval_loss(job.progress().eval_loss() > 0);
   point.set_failure_reason(job.failure_reason());
+  if (const v1::JobEvaluation::Row* headline = HeadlineRow(job.evaluation())) {
+    point.set_eval_score(headline->candidate());
+    point.set_has_eval_score(true);
+  }
 }
 
 void Summarize(v1::Sweep& sweep) {

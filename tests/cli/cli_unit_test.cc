@@ -90,6 +90,57 @@ TEST(Chart, SvgHasBothSeriesAndPngIsAPng) {
   EXPECT_EQ(WriteChart(series, "t", png + ".gif").code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(LossSeries, MultiTaskFieldsMakeOneSeriesPerTask) {
+  const std::string path = ::testing::TempDir() + "/tasks.jsonl";
+  std::ofstream(path) << "{\"event\":\"step\",\"rank\":0,\"step\":1,\"train_loss\":2.5,"
+                         "\"task_train_loss/math\":2.0,\"task_train_loss/chat\":3.0,\"task_tokens/math\":40}\n"
+                         "{\"event\":\"step\",\"rank\":0,\"step\":2,\"train_loss\":2.4,\"task_train_loss/math\":1.9}\n"
+                         "{\"event\":\"eval\",\"rank\":0,\"step\":2,\"eval_loss\":2.6,\"task_eval_loss/chat\":2.8}\n";
+  absl::StatusOr<LossSeries> series = ReadMetricsFile(path);
+  ASSERT_TRUE(series.ok()) << series.status();
+  EXPECT_EQ(series->task_train.size(), 2u);
+  EXPECT_EQ(series->task_train.at("math"), (std::map<int64_t, double>{{1, 2.0}, {2, 1.9}}));
+  EXPECT_EQ(series->task_train.at("chat"), (std::map<int64_t, double>{{1, 3.0}}));
+  EXPECT_EQ(series->task_eval.at("chat"), (std::map<int64_t, double>{{2, 2.8}}));
+  // The same from the coordinator's samples.
+  LossSeries streamed;
+  v1::MetricSample sample;
+  sample.set_step(5);
+  (*sample.mutable_values())["task_train_loss/math"] = 1.5;
+  streamed.Add(sample);
+  EXPECT_EQ(streamed.task_train.at("math"), (std::map<int64_t, double>{{5, 1.5}}));
+
+  const std::string svg = RenderSvg(*series, "tasks");
+  EXPECT_THAT(svg, HasSubstr(">math</text>"));
+  EXPECT_THAT(svg, HasSubstr(">chat</text>"));
+  EXPECT_THAT(svg, HasSubstr("stroke=\"#2ca02c\""));  // the first task's colour (chat, by name)
+  EXPECT_THAT(svg, HasSubstr("stroke=\"#9467bd\""));  // the second's (math)
+  EXPECT_THAT(svg, HasSubstr("stroke-dasharray"));     // chat's eval loss
+}
+
+TEST(JobDetail, AMultiTaskJobListsItsTasks) {
+  v1::Job job;
+  job.set_name("jobs/j1");
+  v1::DatasetTask* spec = job.mutable_spec()->mutable_dataset()->add_tasks();
+  spec->set_name("math");
+  spec->set_loss_weight(2);
+  job.mutable_spec()->mutable_dataset()->add_tasks()->set_name("chat");
+  v1::TaskProgress* math = job.mutable_progress()->add_tasks();
+  math->set_name("math");
+  math->set_train_loss(1.25);
+  math->set_eval_loss(1.5);
+  math->set_tokens(1200);
+  math->set_examples(30);
+  math->set_mix_probability(0.625);
+  job.mutable_progress()->add_tasks()->set_name("chat");
+  const std::string text = JobDetail(job, absl::Now());
+  EXPECT_THAT(text, HasSubstr("2 tasks"));
+  EXPECT_THAT(text, HasSubstr("TASK"));
+  EXPECT_THAT(text, HasSubstr("TRAIN LOSS"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("math +0.625 +2 +1.2500 +1.5000 +1200 +30"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("chat +- +1 +- +- +0 +0"));
+}
+
 // The PNG's labels: every character they use has a glyph of its own (an
 // unknown one draws as a hollow box), drawn at the scale asked.
 TEST(Chart, BitmapFontCoversThePngLabels) {

@@ -91,6 +91,16 @@ uint64_t PackedDataset::ComputeFingerprint() const {
   return h;
 }
 
+int64_t PackedDataset::tokens(int64_t sequence) const {
+  const auto s = static_cast<size_t>(sequence);
+  int64_t n = 0;
+  for (int64_t p = sequence_begin_[s]; p < sequence_begin_[s + 1]; ++p) {
+    const auto e = static_cast<size_t>(pieces_[static_cast<size_t>(p)]);
+    n += example_begin_[e + 1] - example_begin_[e];
+  }
+  return n;
+}
+
 void PackedDataset::WriteRow(int64_t sequence, int row, MicroBatch* batch) const {
   const int64_t offset = static_cast<int64_t>(row) * sequence_length_;
   int64_t* ids = batch->input_ids.data() + offset;

@@ -54,6 +54,12 @@ class PackedDataset {
   // Labels that count in the loss in one sequence (so the trainer can
   // normalise a global batch's loss without a collective).
   int64_t loss_tokens(int64_t sequence) const { return sequence_loss_tokens_[static_cast<size_t>(sequence)]; }
+  // Examples (pieces of examples, once each) in one sequence, and its
+  // non-padding tokens: what multi-task reporting counts per task.
+  int64_t examples(int64_t sequence) const {
+    return sequence_begin_[static_cast<size_t>(sequence) + 1] - sequence_begin_[static_cast<size_t>(sequence)];
+  }
+  int64_t tokens(int64_t sequence) const;
 
   // A hash of the whole layout (every id, loss bit, boundary and the
   // sequence length). Saved beside a DataPosition, it tells a resumed job

@@ -43,5 +43,7 @@ std::vector<int64_t> RandomPermutation(int64_t n, uint64_t seed);
 inline constexpr uint64_t kSeedPurposeValidationSplit = 1;
 inline constexpr uint64_t kSeedPurposePackingOrder = 2;
 inline constexpr uint64_t kSeedPurposeEpochOrder = 3;
+inline constexpr uint64_t kSeedPurposeTaskDraw = 4;        // multi-task: which task a slot reads
+inline constexpr uint64_t kSeedPurposeTaskEpochOrder = 5;  // multi-task: a task's own epoch orders
 
 }  // namespace tunefleet

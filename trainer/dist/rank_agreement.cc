@@ -13,9 +13,11 @@ absl::StatusOr<std::vector<double>> RankAgreement::Sum(const std::vector<double>
 
 absl::StatusOr<StepDecision> RankAgreement::AgreeOnStep(const StepVote& mine) {
   const bool finite = std::isfinite(mine.loss_sum);
-  auto sums = Sum({mine.stop ? 1.0 : 0.0, mine.save_now ? 1.0 : 0.0, mine.save_failed ? 1.0 : 0.0,
-                   finite ? 0.0 : 1.0, finite ? mine.loss_sum : 0.0, static_cast<double>(mine.tokens)},
-                  "the step's decision, loss and token counts");
+  std::vector<double> values = {mine.stop ? 1.0 : 0.0, mine.save_now ? 1.0 : 0.0, mine.save_failed ? 1.0 : 0.0,
+                                finite ? 0.0 : 1.0, finite ? mine.loss_sum : 0.0, static_cast<double>(mine.tokens)};
+  // A multi-task step's per-task losses ride in the same collective.
+  values.insert(values.end(), mine.task_loss_sums.begin(), mine.task_loss_sums.end());
+  auto sums = Sum(values, "the step's decision, loss and token counts");
   if (!sums.ok()) return sums.status();
   const std::vector<double>& s = *sums;
   StepDecision decision;
@@ -25,6 +27,7 @@ absl::StatusOr<StepDecision> RankAgreement::AgreeOnStep(const StepVote& mine) {
   decision.nan_seen = s[3] > 0;
   decision.loss_sum = decision.nan_seen ? std::nan("") : s[4];
   decision.tokens = static_cast<int64_t>(s[5]);
+  decision.task_loss_sums.assign(s.begin() + 6, s.end());
   return decision;
 }
 

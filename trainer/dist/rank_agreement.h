@@ -23,6 +23,7 @@ struct StepVote {
   bool save_failed = false;  // an earlier checkpoint save of this rank failed
   double loss_sum = 0;       // this rank's summed token losses of the step
   int64_t tokens = 0;        // tokens this rank trained on in the step
+  std::vector<double> task_loss_sums;  // multi-task: this rank's summed token losses per task
 };
 
 // What all ranks agreed: a flag is set when any rank set it.
@@ -33,6 +34,7 @@ struct StepDecision {
   bool nan_seen = false;     // some rank's loss was not finite
   double loss_sum = 0;       // over ranks
   int64_t tokens = 0;        // over ranks
+  std::vector<double> task_loss_sums;  // over ranks (multi-task; as many as voted)
 };
 
 class RankAgreement {

@@ -21,4 +21,8 @@ struct LossOutput {
 // logits [B, T, V] (any float dtype, computed in fp32), labels [B, T] int64.
 LossOutput ComputeLoss(const torch::Tensor& logits, const torch::Tensor& labels);
 
+// Each row's summed token loss, fp32 [B]: multi-task batches weigh and
+// report each row by its task (every packed row belongs to one task).
+torch::Tensor RowLossSums(const torch::Tensor& logits, const torch::Tensor& labels);
+
 }  // namespace tunefleet

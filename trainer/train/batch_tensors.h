@@ -15,6 +15,10 @@ struct BatchTensors {
   torch::Tensor segment_ids;   // attention never crosses a segment
   int64_t real_tokens = 0;     // tokens that are not padding
   int64_t loss_tokens = 0;     // labels != -100
+  // Multi-task jobs only (undefined otherwise): each row's task index,
+  // int64 [rows], and its task's loss_weight, float32 [rows].
+  torch::Tensor row_tasks;
+  torch::Tensor row_loss_weights;
 };
 
 }  // namespace tunefleet

@@ -95,7 +95,8 @@ absl::StatusOr<RankCheckpointState> RunCheckpointer::Capture(int64_t step) const
   TrainerState& ts = state.trainer_state;
   ts.step = step;
   // The data position is a pure function of the step (RankData::ForStep);
-  // epoch and offset are recorded for people and tools.
+  // epoch and offset are recorded for people and tools. A multi-task mix
+  // adds its state below (options_.data_state).
   ts.epoch = step / std::max<int64_t>(1, options_.steps_per_epoch);
   ts.step_in_epoch = step % std::max<int64_t>(1, options_.steps_per_epoch);
   ts.lr_schedule_step = step;
@@ -111,6 +112,9 @@ absl::StatusOr<RankCheckpointState> RunCheckpointer::Capture(int64_t step) const
   ts.extra["generation"] = absl::StrCat(options_.identity.generation);
   ts.extra["attempt"] = absl::StrCat(options_.identity.attempt);
   if (options_.validation != nullptr) options_.validation->SaveState(ts.extra);
+  if (options_.data_state != nullptr) {
+    for (auto& [key, value] : options_.data_state->SaveDataState(step)) ts.extra[key] = value;
+  }
   if (options_.lora) {
     ts.extra["lora_rank"] = absl::StrCat(options_.lora_config.rank);
     ts.extra["lora_alpha"] = absl::StrFormat("%.17g", options_.lora_config.alpha);
@@ -276,6 +280,11 @@ absl::StatusOr<int64_t> RunCheckpointer::Resume() {
   // After the weights: the optimizer's range of them follows its fp32 master.
   if (absl::Status s = optimizer_.LoadState(*shard); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(loaded->dir, ": ", s.message()));
+  }
+  if (options_.data_state != nullptr) {
+    if (absl::Status s = options_.data_state->RestoreDataState(ts.extra, loaded->step); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(loaded->dir, ": ", s.message()));
+    }
   }
   if (auto rng = ts.rng_states.find(kTorchCpuRngName); rng != ts.rng_states.end()) {
     if (absl::Status s = RestoreTorchCpuRngState(rng->second); !s.ok()) return s;

@@ -27,6 +27,7 @@
 #include "trainer/optim/optimizer.h"
 #include "trainer/train/checkpoint_identity.h"
 #include "trainer/train/checkpoint_write_observer.h"
+#include "trainer/train/checkpointed_data_state.h"
 #include "trainer/train/validation_tracker.h"
 
 namespace tunefleet {
@@ -57,6 +58,9 @@ struct RunCheckpointerOptions {
   ValidationTracker* validation = nullptr;
   // Retention also keeps the checkpoint of validation's best step.
   bool keep_best = false;
+  // State of the data stream beyond the step (a multi-task mix), saved in
+  // the trainer state and restored at resume; null: none. Not owned.
+  CheckpointedDataState* data_state = nullptr;
   // Tests only (injected by a test build of the trainer); null: none.
   std::shared_ptr<CheckpointWriteObserver> write_observer;
 };

@@ -55,6 +55,11 @@ void StepReporter::Step(int64_t step, const StepReport& report) {
     values["gpu_memory_used_bytes"] = static_cast<double>(memory.used_bytes);
     values["gpu_memory_peak_bytes"] = static_cast<double>(memory.peak_allocated_bytes);
   }
+  for (const TaskStepReport& task : report.tasks) {
+    if (task.loss.has_value()) values[metric_keys::kTaskTrainLossPrefix + task.name] = *task.loss;
+    values[metric_keys::kTaskTokensPrefix + task.name] = static_cast<double>(task.tokens);
+    values[metric_keys::kTaskExamplesPrefix + task.name] = static_cast<double>(task.examples);
+  }
   metrics_.Write(metric_keys::kStepEvent, step, values);
   if (options_.rank == 0 && (step == 1 || step % options_.log_every == 0 || step == options_.total_steps)) {
     const double elapsed = std::chrono::duration<double>(now - start_).count();
@@ -87,11 +92,19 @@ void StepReporter::ReportCommunication(int64_t step) {
   PrintLines(optimizer_.LastStepReport());
 }
 
-void StepReporter::Eval(int64_t step, double loss) {
+void StepReporter::Eval(int64_t step, double loss, const std::vector<TaskEvalReport>& tasks) {
   if (options_.rank != 0) return;
   std::printf("step %lld: eval loss %.4f\n", static_cast<long long>(step), loss);
+  std::map<std::string, double> values = {{metric_keys::kEvalLoss, loss}};
+  for (const TaskEvalReport& task : tasks) {
+    std::printf("step %lld: task %s eval loss %s, mix probability %.4f\n", static_cast<long long>(step),
+                task.name.c_str(), task.loss.has_value() ? absl::StrFormat("%.4f", *task.loss).c_str() : "-",
+                task.mix_probability);
+    if (task.loss.has_value()) values[metric_keys::kTaskEvalLossPrefix + task.name] = *task.loss;
+    values[metric_keys::kTaskMixProbabilityPrefix + task.name] = task.mix_probability;
+  }
   std::fflush(stdout);
-  metrics_.Write(metric_keys::kEvalEvent, step, {{metric_keys::kEvalLoss, loss}});
+  metrics_.Write(metric_keys::kEvalEvent, step, values);
 }
 
 void StepReporter::Stopped(int64_t step, const std::string& checkpoint) {

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -17,12 +19,28 @@
 
 namespace tunefleet {
 
+// One task's part of a multi-task step, over every rank.
+struct TaskStepReport {
+  std::string name;
+  std::optional<double> loss;  // its mean token loss, unweighted; none when the step drew no loss token of it
+  int64_t tokens = 0;
+  int64_t examples = 0;
+};
+
 // One step as the ranks agreed it.
 struct StepReport {
-  double loss = 0;            // mean over the global batch's loss tokens
+  double loss = 0;            // mean over the global batch's loss tokens (loss_weight-weighted when multi-task)
   double learning_rate = 0;
   double grad_norm = 0;
   int64_t global_tokens = 0;  // every rank's, together
+  std::vector<TaskStepReport> tasks;  // multi-task only
+};
+
+// One task's part of an evaluation.
+struct TaskEvalReport {
+  std::string name;
+  std::optional<double> loss;  // none without validation data
+  double mix_probability = 0;  // what the following steps draw it with
 };
 
 class StepReporter {
@@ -43,7 +61,7 @@ class StepReporter {
   void BeginStep();
   // After `step` (optimizer steps done) was agreed.
   void Step(int64_t step, const StepReport& report);
-  void Eval(int64_t step, double loss);
+  void Eval(int64_t step, double loss, const std::vector<TaskEvalReport>& tasks = {});
   // The run's end: stopped on request after committing `checkpoint`, or
   // done with the model exported to `export_path`.
   void Stopped(int64_t step, const std::string& checkpoint);

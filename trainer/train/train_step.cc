@@ -15,16 +15,27 @@ absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, St
     model.train();
     params.ZeroGrads();
     result.loss_sum = torch::zeros({}, params.values().options().dtype(torch::kFloat64));
+    if (settings.num_tasks > 0) {
+      result.task_loss_sums = torch::zeros({settings.num_tasks}, params.values().options().dtype(torch::kFloat64));
+    }
     for (std::size_t i = 0; i < micro_batches.size(); ++i) {
       const BatchTensors& batch = micro_batches[i];
       torch::Tensor logits = model.Forward(batch.input_ids, batch.position_ids, batch.segment_ids);
-      LossOutput loss = ComputeLoss(logits, batch.labels);
+      torch::Tensor loss_sum;
+      if (settings.num_tasks > 0) {
+        // Each row weighed by its task's loss_weight; each task's plain sum kept for reporting.
+        torch::Tensor rows = RowLossSums(logits, batch.labels);
+        loss_sum = (rows * batch.row_loss_weights).sum();
+        result.task_loss_sums.index_add_(0, batch.row_tasks, rows.detach().to(torch::kFloat64));
+      } else {
+        loss_sum = ComputeLoss(logits, batch.labels).sum;
+      }
       // Gradients cross ranks only on the last micro-batch's backward.
       optimizer.BeginBackward(i + 1 == micro_batches.size());
       // Each token weighs 1/N of the global batch, however the batch is split.
-      (loss.sum / static_cast<double>(settings.global_loss_tokens)).backward();
+      (loss_sum / static_cast<double>(settings.global_loss_tokens)).backward();
       // Summed on the device, in float64 (as a host double sum would be).
-      result.loss_sum.add_(loss.sum.detach().to(torch::kFloat64));
+      result.loss_sum.add_(loss_sum.detach().to(torch::kFloat64));
       result.tokens += batch.real_tokens;
     }
     if (micro_batches.empty()) optimizer.BeginBackward(true);  // still meet the other ranks

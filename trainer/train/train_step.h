@@ -18,6 +18,10 @@ namespace tunefleet {
 // a host sync, done once per step, where the ranks sum it.
 struct StepResult {
   torch::Tensor loss_sum;     // summed token losses of this rank's micro-batches (float64 scalar, on the device)
+  // Multi-task (settings.num_tasks > 0): each task's summed token losses,
+  // unweighted, float64 [num_tasks] on the device; loss_sum is then the
+  // loss_weight-weighted sum that was optimised. Undefined otherwise.
+  torch::Tensor task_loss_sums;
   double grad_norm = 0;       // before clipping, over every rank
   int64_t tokens = 0;         // tokens this rank processed (padding excluded)
 };
@@ -26,6 +30,9 @@ struct StepSettings {
   double learning_rate = 0;
   double max_grad_norm = 0;   // 0: no clipping
   int64_t global_loss_tokens = 1;  // loss tokens in the whole global batch, all ranks
+  // Multi-task: the number of tasks (every batch carries row_tasks and
+  // row_loss_weights); 0: one dataset, the plain loss.
+  int num_tasks = 0;
 };
 
 // With data parallelism the optimizer reduces the gradients over ranks (see

@@ -218,7 +218,7 @@ TEST_F(RankDataTest, RanksSplitEachGlobalBatchAndAgreeOnItsTokens) {
   auto rank1 = RankData::Load(Spec(4, 1), tokenizer_, 1, 2, torch::kCPU);
   ASSERT_TRUE(whole.ok() && rank0.ok() && rank1.ok()) << whole.status();
   EXPECT_EQ((*whole)->total_steps(), 5);
-  EXPECT_FALSE((*whole)->validation().empty());
+  EXPECT_FALSE((*whole)->validation_sets().at(0).empty());
   for (int64_t step = 0; step < 5; ++step) {
     const StepBatches w = (*whole)->ForStep(step), a = (*rank0)->ForStep(step), b = (*rank1)->ForStep(step);
     ASSERT_EQ(w.micro_batches.size(), 4u);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -23,7 +24,7 @@ absl::StatusOr<RunEnd> Trainer::Run() {
     parts_.reporter.BeginStep();
     const StepBatches batches = parts_.data.ForStep(step);
     const StepSettings settings{settings_.schedule.At(step), settings_.max_grad_norm,
-                                std::max<int64_t>(1, batches.global_loss_tokens)};
+                                std::max<int64_t>(1, batches.global_loss_tokens), parts_.data.num_tasks()};
     auto result = TrainStep(parts_.model, parts_.params, parts_.optimizer, batches.micro_batches, settings);
     if (!result.ok()) return result.status();
 
@@ -35,7 +36,8 @@ absl::StatusOr<RunEnd> Trainer::Run() {
 
     // Report.
     const double loss = decision->loss_sum / static_cast<double>(settings.global_loss_tokens);
-    parts_.reporter.Step(done, {loss, settings.learning_rate, result->grad_norm, decision->tokens});
+    parts_.reporter.Step(done, {loss, settings.learning_rate, result->grad_norm, decision->tokens,
+                                TaskReports(batches, *decision)});
 
     // Evaluate (the ranks see the same loss, so they judge alike).
     bool new_best = false;
@@ -120,21 +122,76 @@ StepVote Trainer::Vote(const StepResult& result, const absl::Status& save_error)
   const bool signalled = settings_.save_requested != nullptr && settings_.save_requested->exchange(false);
   vote.save_now = signalled || parts_.checkpointer.SaveDueByClock();
   vote.save_failed = !save_error.ok();
-  vote.loss_sum = result.loss_sum.item<double>();  // the step's one host sync
+  if (result.task_loss_sums.defined()) {
+    // The step's one host sync, for the per-task sums too.
+    const torch::Tensor host = torch::cat({result.loss_sum.reshape({1}), result.task_loss_sums}).cpu();
+    const auto values = host.accessor<double, 1>();
+    vote.loss_sum = values[0];
+    for (int64_t i = 1; i < host.size(0); ++i) vote.task_loss_sums.push_back(values[i]);
+  } else {
+    vote.loss_sum = result.loss_sum.item<double>();  // the step's one host sync
+  }
   vote.tokens = result.tokens;
   return vote;
 }
 
 absl::StatusOr<bool> Trainer::Evaluate(int64_t step) {
-  // Every rank evaluates its share (possibly none) and the sums meet.
-  auto local = EvaluateLossSums(parts_.model, parts_.data.validation());
-  if (!local.ok()) return local.status();
-  auto sums = parts_.agreement.Sum({local->sum, static_cast<double>(local->count)}, "the evaluation loss");
+  // Every rank evaluates its share (possibly none) of each set (one per
+  // task of a multi-task job) and the sums meet, in one collective.
+  std::vector<double> local;
+  for (const std::vector<BatchTensors>& set : parts_.data.validation_sets()) {
+    auto sums = EvaluateLossSums(parts_.model, set);
+    if (!sums.ok()) return sums.status();
+    local.push_back(sums->sum);
+    local.push_back(static_cast<double>(sums->count));
+  }
+  auto sums = parts_.agreement.Sum(local, "the evaluation loss");
   if (!sums.ok()) return sums.status();
-  if ((*sums)[1] <= 0) return false;
-  const double loss = (*sums)[0] / (*sums)[1];
-  parts_.reporter.Eval(step, loss);
-  return parts_.validation.Observe(step, loss);
+  double sum = 0;
+  double count = 0;
+  std::vector<std::optional<double>> task_losses;
+  for (size_t i = 0; i + 1 < sums->size(); i += 2) {
+    sum += (*sums)[i];
+    count += (*sums)[i + 1];
+    task_losses.push_back((*sums)[i + 1] > 0 ? std::optional<double>((*sums)[i] / (*sums)[i + 1]) : std::nullopt);
+  }
+  if (count <= 0) return false;
+  if (parts_.data.num_tasks() == 0) {
+    parts_.reporter.Eval(step, sum / count);
+    return parts_.validation.Observe(step, sum / count);
+  }
+  if (auto s = Remix(task_losses); !s.ok()) return s;
+  std::vector<TaskEvalReport> reports;
+  const std::vector<std::string> names = parts_.data.task_names();
+  const std::vector<double> probabilities = parts_.data.mix_probabilities();
+  for (size_t i = 0; i < names.size(); ++i) reports.push_back({names[i], task_losses[i], probabilities[i]});
+  parts_.reporter.Eval(step, sum / count, reports);  // the overall loss: over every task's tokens
+  return parts_.validation.Observe(step, sum / count);
+}
+
+absl::Status Trainer::Remix(const std::vector<std::optional<double>>& task_losses) {
+  const v1::TaskMixing mixing = parts_.data.mixing();
+  if (mixing.strategy() != v1::TASK_MIXING_STRATEGY_INVERSE_VALIDATION_LOSS) return absl::OkStatus();
+  std::vector<double> losses;
+  for (const std::optional<double>& loss : task_losses) losses.push_back(loss.value_or(std::nan("")));
+  // Every rank computes the same from the same agreed sums.
+  return parts_.data.SetMixProbabilities(
+      LossBalancedProbabilities(parts_.data.task_weights(), losses, mixing.min_probability()));
+}
+
+std::vector<TaskStepReport> Trainer::TaskReports(const StepBatches& batches, const StepDecision& decision) const {
+  std::vector<TaskStepReport> reports;
+  if (batches.tasks.empty()) return reports;
+  const std::vector<std::string> names = parts_.data.task_names();
+  for (size_t i = 0; i < batches.tasks.size() && i < decision.task_loss_sums.size(); ++i) {
+    const TaskStepCounts& counts = batches.tasks[i];
+    TaskStepReport& report = reports.emplace_back();
+    report.name = names[i];
+    if (counts.loss_tokens > 0) report.loss = decision.task_loss_sums[i] / static_cast<double>(counts.loss_tokens);
+    report.tokens = counts.tokens;
+    report.examples = counts.examples;
+  }
+  return reports;
 }
 
 absl::Status Trainer::CommitOnEveryRank(const std::string& what) {

@@ -8,6 +8,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -34,7 +37,7 @@ enum class RunEnd {
 struct TrainerParts {
   CausalLM& model;
   FlatParameters& params;
-  const RankData& data;
+  RankData& data;  // not const: a task mix advances, and dynamic mixing re-weighs it
   StepOptimizer& optimizer;
   RunCheckpointer& checkpointer;
   StepReporter& reporter;
@@ -77,6 +80,10 @@ class Trainer {
   absl::StatusOr<bool> Evaluate(int64_t step);
   // Ends the run at `step` once patience ran out: its checkpoint committed.
   absl::StatusOr<RunEnd> StopEarly(int64_t step);
+  // Multi-task: each task's part of the agreed step.
+  std::vector<TaskStepReport> TaskReports(const StepBatches& batches, const StepDecision& decision) const;
+  // INVERSE_VALIDATION_LOSS mixing: the next steps' probabilities from the tasks' validation losses.
+  absl::Status Remix(const std::vector<std::optional<double>>& task_losses);
   // Waits for the checkpoint in flight; OK only when it committed on every rank.
   absl::Status CommitOnEveryRank(const std::string& what);
   absl::StatusOr<RunEnd> StopAfter(int64_t step);

@@ -211,7 +211,7 @@ absl::Status EvaluateAfterTraining(const AfterTrainingEvaluation& stage, CausalL
 }
 
 RunCheckpointerOptions CheckpointerOptions(const v1::JobSpec& spec, const CheckpointIdentity& identity,
-                                           const RankData& data, const RankAgreement& agreement,
+                                           RankData& data, const RankAgreement& agreement,
                                            const LoraConfig& lora, const RunOptions& options,
                                            std::shared_ptr<const crypto::KeyRing> encryption,
                                            const std::optional<Lineage>& lineage, ValidationTracker& validation) {
@@ -235,6 +235,7 @@ RunCheckpointerOptions CheckpointerOptions(const v1::JobSpec& spec, const Checkp
   c.lineage = lineage;
   c.validation = &validation;
   c.keep_best = ckpt.keep_best();
+  c.data_state = &data;
   return c;
 }
 
