@@ -1,9 +1,3 @@
-// torch's custom-Function machinery (CppNode, compiled autograd's
-// CompiledNodeArgs::collect over IValues) trips GCC 12's -Wnull-dereference
-// when instantiated here; the warnings are in torch's headers, not this file.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-
 #include "trainer/model/nf4_linear.h"
 
 #include <cstdint>
@@ -44,5 +38,3 @@ torch::Tensor Nf4Linear(const torch::Tensor& x, const Nf4Tensor& weight, torch::
 }
 
 }  // namespace tunefleet
-
-#pragma GCC diagnostic pop
