@@ -77,6 +77,7 @@ absl::Status ValidateStringsAndEnums(const v1::JobSpec& spec) {
   TF_CHECK_FIELD(v1::Precision_IsValid(spec.hyperparameters().precision()), "hyperparameters.precision",
                  "unknown value");
   TF_CHECK_FIELD(v1::ExportFormat_IsValid(spec.export_().format()), "export.format", "unknown value");
+  TF_CHECK_FIELD(v1::BaseQuantization_IsValid(spec.model().quantize()), "model.quantize", "unknown value");
   return absl::OkStatus();
 }
 
@@ -204,6 +205,10 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   TF_RETURN_IF_ERROR(CheckRange<int32_t>("priority", spec.priority(), -lim::kMaxAbsPriority, lim::kMaxAbsPriority));
   TF_RETURN_IF_ERROR(CheckFinite("dataset.validation_fraction", spec.dataset().validation_fraction(), 0, 0.5));
   if (spec.method().type() == v1::FINE_TUNE_METHOD_LORA) TF_RETURN_IF_ERROR(ValidateLora(spec.method().lora()));
+  // A 4-bit base cannot be trained: only LoRA's adapters learn over it.
+  TF_CHECK_FIELD(spec.model().quantize() != v1::BASE_QUANTIZATION_NF4 ||
+                     spec.method().type() == v1::FINE_TUNE_METHOD_LORA,
+                 "model.quantize", "nf4 needs method.type: lora (the quantised base is frozen)");
   TF_RETURN_IF_ERROR(ValidateTraining(spec.hyperparameters(), spec.resources()));
   return ValidateOperations(spec);
 }

@@ -119,6 +119,23 @@ TEST(ValidateJobSpec, EvaluationOptionsNeedWhatTheyJudgeBy) {
   EXPECT_THAT(ValidateJobSpec(spec).message(), HasSubstr("evaluation.after_training.stop: has 9 entries"));
 }
 
+TEST(ValidateJobSpec, Nf4BaseNeedsLoraAndNamesBothFields) {
+  v1::JobSpec spec = Minimal();
+  ASSERT_TRUE(ApplyJobSpecOverride(spec, "model.quantize=nf4").ok());
+  EXPECT_EQ(spec.model().quantize(), v1::BASE_QUANTIZATION_NF4);
+  absl::Status s = ValidateJobSpec(spec);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("model.quantize"));
+  EXPECT_THAT(s.message(), HasSubstr("method.type"));
+  ASSERT_TRUE(ApplyJobSpecOverride(spec, "method.type=lora").ok());
+  EXPECT_TRUE(ValidateJobSpec(WithDefaults(spec)).ok()) << ValidateJobSpec(WithDefaults(spec));
+  v1::JobSpec none = Minimal();
+  ASSERT_TRUE(ApplyJobSpecOverride(none, "model.quantize=none").ok());
+  EXPECT_TRUE(ValidateJobSpec(none).ok());  // full fine-tuning over an unquantised base
+  none.mutable_model()->set_quantize(static_cast<v1::BaseQuantization>(9));
+  EXPECT_THAT(ValidateJobSpec(none).message(), HasSubstr("model.quantize"));
+}
+
 TEST(ValidateJobSpec, UnknownLoraModuleIsNamed) {
   v1::JobSpec spec = Minimal();
   ASSERT_TRUE(ApplyJobSpecOverride(spec, "method.type=lora").ok());

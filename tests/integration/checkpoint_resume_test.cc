@@ -454,6 +454,49 @@ TEST_F(CheckpointResumeTest, LoraResumesExactlyAndExportsAsPeftAdapter) {
   EXPECT_TRUE(fs::exists(dir + "/merged/model.safetensors"));
 }
 
+// QLoRA (model.quantize: nf4): checkpoints hold the adapters only and a
+// restart re-reads and re-quantises the base, so a restart from step 2 still
+// ends bitwise where the undisturbed run ended; a restart that would put the
+// adapters over another base is refused; `export` rebuilds the NF4 base for
+// the adapter and for the merged model.
+TEST_F(CheckpointResumeTest, Nf4LoraResumesExactlyAndRefusesAnotherBase) {
+  const std::string dir = FreshTestDirectory();
+  std::vector<std::string> args = TrainArgs(dir, 4, 2);
+  for (const char* s : {"method.type=lora", "method.lora.rank=4", "method.lora.dropout=0.1", "model.quantize=nf4"}) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
+  auto first = RunCommand(args, kRunTimeout);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("LoRA over an nf4 base"), std::string::npos) << first.output;
+  const std::string undisturbed = ReadAll(dir + "/export/adapter_model.safetensors");
+  ASSERT_FALSE(undisturbed.empty());
+  fs::remove_all(StepDir(dir, 4));
+  auto second = RunCommand(args, kRunTimeout);
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("resumed from " + StepDir(dir, 2)), std::string::npos) << second.output;
+  EXPECT_TRUE(ReadAll(dir + "/export/adapter_model.safetensors") == undisturbed) << "not bitwise equal";
+
+  // The same adapters over the float base would be another model.
+  fs::remove_all(StepDir(dir, 4));
+  std::vector<std::string> plain = args;
+  plain.back() = "model.quantize=none";
+  auto refused = RunCommand(plain, kRunTimeout);
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_NE(refused.output.find("base quantised as nf4"), std::string::npos) << refused.output;
+
+  auto exported = RunCommand({kTrainer, "export", "--checkpoint", StepDir(dir, 2), "--base-model",
+                              kDemo + "/base_model", "--out", dir + "/peft"});
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  EXPECT_TRUE(fs::exists(dir + "/peft/adapter_config.json"));
+  auto merged = RunCommand({kTrainer, "export", "--checkpoint", StepDir(dir, 2), "--base-model",
+                            kDemo + "/base_model", "--out", dir + "/merged", "--format", "merged_model"});
+  ASSERT_EQ(merged.exit_code, 0) << merged.output;
+  // Merged over the dequantised base: every projection moved off the float
+  // base by the quantisation error (the adapters alone move only a little).
+  EXPECT_GT(MaxWeightDiff(dir + "/merged/model.safetensors", kDemo + "/base_model/model.safetensors"), 1e-3);
+}
+
 // A checkpoint committed by a newer generation fences off an older trainer:
 // it may resume from it, but its own commit is refused. The job folder
 // comes from $TUNEFLEET_JOB (jobs/<id>) here, not --job-id.

@@ -61,6 +61,12 @@ void MergeLora(CausalLM& model) {
   for (const auto& module : model.modules(/*include_self=*/false)) {
     if (auto* linear = dynamic_cast<LoraLinear*>(module.get())) linear->MergeAdapter();
   }
+  // A merged model is a plain model: an NF4 base (QLoRA) is dequantised to
+  // the model's dtype (the embedding's, the first parameter), adapter or not.
+  const torch::Dtype dtype = model.parameters().front().scalar_type();
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* linear = dynamic_cast<LoraLinear*>(module.get())) linear->DequantizeBase(dtype);
+  }
 }
 
 bool HasLora(const CausalLM& model) {

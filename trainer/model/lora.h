@@ -32,7 +32,8 @@ struct LoraConfig {
 absl::Status ApplyLora(CausalLM& model, const LoraConfig& config);
 
 // Folds every adapter into its base weight and removes the adapters (base
-// parameters stay frozen). The logits are unchanged up to rounding.
+// parameters stay frozen); an NF4 base is dequantised. The logits are
+// unchanged up to rounding.
 void MergeLora(CausalLM& model);
 
 bool HasLora(const CausalLM& model);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "trainer/model/nf4_linear.h"
+
 namespace tunefleet {
 
 LoraLinear::LoraLinear(int64_t in_features, int64_t out_features, bool has_bias,
@@ -11,7 +13,13 @@ LoraLinear::LoraLinear(int64_t in_features, int64_t out_features, bool has_bias,
 }
 
 torch::Tensor LoraLinear::forward(const torch::Tensor& x) {
-  torch::Tensor y = torch::nn::functional::linear(x, weight, bias);
+  torch::Tensor y;
+  if (nf4_weight_) {
+    y = Nf4Linear(x, *nf4_weight_, x.scalar_type());
+    if (bias.defined()) y = y + bias;
+  } else {
+    y = torch::nn::functional::linear(x, weight, bias);
+  }
   if (!lora_A) return y;
   torch::Tensor h = lora_dropout_ ? lora_dropout_->forward(x) : x;
   return y + lora_B->forward(lora_A->forward(h)) * scaling_;
@@ -20,7 +28,10 @@ torch::Tensor LoraLinear::forward(const torch::Tensor& x) {
 void LoraLinear::AddAdapter(int64_t rank, double alpha, double dropout, at::Generator& generator) {
   const int64_t in = in_features();
   const int64_t out = out_features();
-  const torch::TensorOptions options = weight.options().requires_grad(false);
+  // The adapter's dtype and device are the base's (an NF4 base: float32 on
+  // its device, as its scales).
+  const torch::TensorOptions options =
+      (nf4_weight_ ? nf4_weight_->absmax.options() : weight.options()).requires_grad(false);
   torch::NoGradGuard no_grad;
   lora_A = register_module("lora_A", torch::nn::Linear(torch::nn::LinearOptions(in, rank).bias(false)));
   lora_B = register_module("lora_B", torch::nn::Linear(torch::nn::LinearOptions(rank, out).bias(false)));
@@ -38,8 +49,26 @@ void LoraLinear::AddAdapter(int64_t rank, double alpha, double dropout, at::Gene
   scaling_ = alpha / static_cast<double>(rank);
 }
 
+void LoraLinear::QuantizeBaseToNf4(const torch::Device& device) {
+  if (nf4_weight_) return;
+  Nf4Tensor quantised = QuantizeNf4(weight);
+  quantised.packed = quantised.packed.to(device);
+  quantised.absmax = quantised.absmax.to(device);
+  nf4_weight_ = std::move(quantised);
+  parameters_.erase("weight");
+  weight = torch::Tensor();
+}
+
+void LoraLinear::DequantizeBase(torch::Dtype dtype) {
+  if (!nf4_weight_) return;
+  weight = register_parameter("weight", DequantizeNf4(*nf4_weight_, dtype), /*requires_grad=*/false);
+  nf4_weight_.reset();
+}
+
 void LoraLinear::MergeAdapter() {
   if (!lora_A) return;
+  // A merged NF4 base is the dequantised base plus the adapter's delta.
+  if (nf4_weight_) DequantizeBase(lora_A->weight.scalar_type());
   {
     torch::NoGradGuard no_grad;
     torch::Tensor delta =

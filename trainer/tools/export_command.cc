@@ -16,6 +16,7 @@
 #include "trainer/checkpoint/loader.h"
 #include "trainer/hf_io/hf_model_export.h"
 #include "trainer/hf_io/base_model.h"
+#include "trainer/model/base_quantization.h"
 #include "trainer/model/lora.h"
 #include "trainer/model/weight_loading.h"
 
@@ -67,6 +68,12 @@ absl::Status ExportLora(const LoadedCheckpoint& loaded, const ExportCommandOptio
   auto model = LoadBaseModel(options.base_model);
   if (!model.ok()) return model.status();
   if (auto s = ApplyLora(**model, *lora); !s.ok()) return s;
+  // Adapters trained over an NF4 base merge into that base (dequantised),
+  // not into the float weights they never saw.
+  const auto base = loaded.trainer_state.extra.find(kBaseQuantizationKey);
+  if (base != loaded.trainer_state.extra.end() && base->second == kBaseNf4) {
+    if (auto s = QuantizeBaseToNf4(**model, torch::kCPU); !s.ok()) return s;
+  }
   const std::map<std::string, torch::Tensor> adapters(loaded.model_weights.begin(), loaded.model_weights.end());
   if (auto s = LoadLoraWeights(**model, adapters); !s.ok()) return s;
   if (format == "peft_adapter") return ExportPeftAdapter(**model, *lora, options.base_model, options.out);

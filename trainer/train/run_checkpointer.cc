@@ -16,6 +16,7 @@
 #include "trainer/checkpoint/loader.h"
 #include "trainer/checkpoint/rng_state.h"
 #include "trainer/checkpoint/step_folder_ops.h"
+#include "trainer/model/base_quantization.h"
 #include "trainer/model/weight_loading.h"
 
 namespace tunefleet {
@@ -120,6 +121,7 @@ absl::StatusOr<RankCheckpointState> RunCheckpointer::Capture(int64_t step) const
     ts.extra["lora_alpha"] = absl::StrFormat("%.17g", options_.lora_config.alpha);
     ts.extra["lora_dropout"] = absl::StrFormat("%.17g", options_.lora_config.dropout);
     ts.extra["lora_target_modules"] = absl::StrJoin(options_.lora_config.target_modules, ",");
+    ts.extra[kBaseQuantizationKey] = options_.base_quantization;
   }
   return state;
 }
@@ -265,6 +267,16 @@ absl::StatusOr<int64_t> RunCheckpointer::Resume() {
     return absl::FailedPreconditionError(absl::StrCat(loaded->dir, " holds ",
                                                       kind == ts.extra.end() ? "unknown" : kind->second,
                                                       " weights; this run trains ", expected));
+  }
+  if (options_.lora) {
+    // Checkpoints from before model.quantize existed trained over a plain base.
+    const auto base = ts.extra.find(kBaseQuantizationKey);
+    const std::string saved = base == ts.extra.end() ? kBaseNone : base->second;
+    if (saved != options_.base_quantization) {
+      return absl::FailedPreconditionError(absl::StrCat(loaded->dir, " trained its adapters over a base quantised as ",
+                                                        saved, "; this run's model.quantize is ",
+                                                        options_.base_quantization));
+    }
   }
 
   const std::optional<OptimizerShardState>& shard = loaded->optimizer_shard;

@@ -45,6 +45,10 @@ struct RunCheckpointerOptions {
   int zero_stage = 0;
   bool lora = false;
   LoraConfig lora_config;
+  // How the frozen base is held ("none" or "nf4", model.quantize): recorded
+  // with LoRA checkpoints, so a resume over another base is refused and an
+  // export rebuilds the base the adapters were trained on.
+  std::string base_quantization = "none";  // kBaseNone or kBaseNf4
   int64_t steps_per_epoch = 1;
   // Encryption at rest: every data file written under the ring's current
   // key, and read back with the ring; null: plaintext.

@@ -20,6 +20,7 @@
 #include "trainer/hf_io/hf_model_export.h"
 #include "trainer/hf_io/base_model.h"
 #include "trainer/metrics/metrics_stream.h"
+#include "trainer/model/base_quantization.h"
 #include "trainer/model/lora.h"
 #include "trainer/model/model_config.h"
 #include "trainer/model/model_init.h"
@@ -111,6 +112,12 @@ absl::StatusOr<std::shared_ptr<CausalLM>> TrainingModel(const v1::JobSpec& spec,
   CausalLM& lm = **model;
   if (spec.method().type() == v1::FINE_TUNE_METHOD_LORA) {
     if (auto s = ApplyLora(lm, lora); !s.ok()) return s;
+  }
+  // QLoRA: quantised from the loaded float32 weights, before any bf16 cast,
+  // straight onto the training device (the packed base is no buffer, so the
+  // casts and moves below leave it as it is).
+  if (spec.model().quantize() == v1::BASE_QUANTIZATION_NF4) {
+    if (auto s = QuantizeBaseToNf4(lm, device); !s.ok()) return s;
   }
   // bf16: the model's weights (and so their gradients) in bf16, after LoRA's
   // fp32 initialisation; the optimizer keeps fp32 master weights and moments
@@ -229,6 +236,7 @@ RunCheckpointerOptions CheckpointerOptions(const v1::JobSpec& spec, const Checkp
   c.zero_stage = agreement.distributed() ? spec.parallelism().zero_stage() : 0;  // one process: LocalAdamW
   c.lora = spec.method().type() == v1::FINE_TUNE_METHOD_LORA;
   c.lora_config = lora;
+  c.base_quantization = spec.model().quantize() == v1::BASE_QUANTIZATION_NF4 ? kBaseNf4 : kBaseNone;
   c.steps_per_epoch = data.steps_per_epoch();
   c.encryption = std::move(encryption);
   c.write_observer = options.checkpoint_write_observer;
@@ -305,7 +313,9 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   if (leader) {
     std::printf("model: %s, %lld trainable parameters (%s, %s); %lld steps of %d sequences x %d tokens\n",
                 lm.config().model_type.c_str(), static_cast<long long>(params->numel()),
-                spec.method().type() == v1::FINE_TUNE_METHOD_LORA ? "LoRA" : "full",
+                spec.method().type() != v1::FINE_TUNE_METHOD_LORA ? "full"
+                : HasNf4Base(lm)                                   ? "LoRA over an nf4 base"
+                                                                   : "LoRA",
                 hp.precision() == v1::PRECISION_BF16 ? "bf16 weights, fp32 master" : "fp32",
                 static_cast<long long>(total_steps), hp.global_batch_size(), hp.sequence_length());
   }
