@@ -77,6 +77,22 @@ class ControlPlaneTest : public ::testing::Test {
     return *job;
   }
   v1::Job Get(const std::string& name) { return *plane_->GetJob(name); }
+  // One sample of rank 0 of `job`'s attempt, reported by worker "w".
+  absl::Status ReportSample(const v1::Job& job, const std::string& event, int64_t step,
+                            const std::map<std::string, double>& values,
+                            const std::map<std::string, std::string>& text) {
+    v1::ReportMetricsRequest request;
+    request.set_worker_id("w");
+    request.set_session(sessions_["w"]);
+    request.set_generation(job.generation());
+    v1::MetricSample* sample = request.add_samples();
+    sample->set_job(job.name());
+    sample->set_event(event);
+    sample->set_step(step);
+    for (const auto& [k, v] : values) (*sample->mutable_values())[k] = v;
+    for (const auto& [k, v] : text) (*sample->mutable_text())[k] = v;
+    return plane_->ReportMetrics(request);
+  }
 
   std::string path_;
   std::vector<std::string> allowed_path_roots_;
@@ -541,15 +557,7 @@ TEST_F(ControlPlaneTest, ALineageReportIsStoredOnTheJobAndAMalformedOneIsDropped
   job = Get(job.name());
   ASSERT_EQ(job.state(), v1::JOB_STATE_RUNNING);
   auto report = [&](const std::string& text) {
-    v1::ReportMetricsRequest request;
-    request.set_worker_id("w");
-    request.set_session(sessions_["w"]);
-    request.set_generation(job.generation());
-    v1::MetricSample* sample = request.add_samples();
-    sample->set_job(job.name());
-    sample->set_event(metric_keys::kLineageEvent);
-    (*sample->mutable_text())[metric_keys::kLineage] = text;
-    return plane_->ReportMetrics(request);
+    return ReportSample(job, metric_keys::kLineageEvent, 0, {}, {{metric_keys::kLineage, text}});
   };
   ASSERT_TRUE(report("{not json").ok());
   EXPECT_TRUE(Get(job.name()).lineage().spec_sha256().empty());
@@ -576,17 +584,7 @@ TEST_F(ControlPlaneTest, AnEvaluationReportAndAnEarlyStopAreStoredOnTheJobWithEv
   ASSERT_EQ(job.state(), v1::JOB_STATE_RUNNING);
   auto report = [&](const std::string& event, const std::map<std::string, double>& values,
                     const std::map<std::string, std::string>& text) {
-    v1::ReportMetricsRequest request;
-    request.set_worker_id("w");
-    request.set_session(sessions_["w"]);
-    request.set_generation(job.generation());
-    v1::MetricSample* sample = request.add_samples();
-    sample->set_job(job.name());
-    sample->set_event(event);
-    sample->set_step(40);
-    for (const auto& [k, v] : values) (*sample->mutable_values())[k] = v;
-    for (const auto& [k, v] : text) (*sample->mutable_text())[k] = v;
-    return plane_->ReportMetrics(request);
+    return ReportSample(job, event, 40, values, text);
   };
   const auto events = [&] {
     bool finished = false;

@@ -11,8 +11,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/job_spec_file.h"
 #include "tests/control_plane/cluster.h"
+#include "tests/control_plane/demo_job.h"
 #include "tests/testing/http_get.h"
 
 namespace tunefleet::testing {
@@ -34,16 +34,12 @@ TEST(MultiTaskE2e, PerTaskFiguresReachTheJobTheCliAndPrometheus) {
   options.trainer = TUNEFLEET_TRAINER_PATH;
   Cluster cluster(options);
   const std::string data = cluster.dir() + "/data";
-  auto made = RunCommand({TUNEFLEET_DEMO_DATA_PATH, "--out", data});
-  ASSERT_EQ(made.exit_code, 0) << made.output;
+  auto spec = DemoJobSpec(TUNEFLEET_DEMO_DATA_PATH, data);
+  ASSERT_TRUE(spec.ok()) << spec.status();
   {
     std::ofstream notes(data + "/notes.jsonl");
     for (int i = 0; i < 80; ++i) notes << R"({"text": "note )" << i << " says " << i * 7 % 13 << " apples.\"}\n";
   }
-
-  auto spec = LoadJobSpecFile(TUNEFLEET_SOURCE_DIR "/demo/finetune.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  ResolveJobSpecPaths(*spec, TUNEFLEET_SOURCE_DIR "/demo");
   v1::DatasetSpec& dataset = *spec->mutable_dataset();
   dataset.clear_path();
   dataset.clear_validation_path();

@@ -8,8 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/job_spec_file.h"
 #include "tests/control_plane/cluster.h"
+#include "tests/control_plane/demo_job.h"
 
 namespace tunefleet::testing {
 namespace {
@@ -19,22 +19,14 @@ TEST(RealTrainerE2e, DemoJobRunsThroughCoordinatorAndWorkerAndExports) {
   options.trainer = TUNEFLEET_TRAINER_PATH;
   Cluster cluster(options);
   const std::string data = cluster.dir() + "/data";
-  auto made = RunCommand({TUNEFLEET_DEMO_DATA_PATH, "--out", data});
-  ASSERT_EQ(made.exit_code, 0) << made.output;
-
-  auto spec = LoadJobSpecFile(TUNEFLEET_SOURCE_DIR "/demo/finetune.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  ResolveJobSpecPaths(*spec, TUNEFLEET_SOURCE_DIR "/demo");
   const std::string exported = cluster.dir() + "/export";
-  for (const std::string& assignment :
-       {"dataset.path=" + data + "/train.jsonl", "dataset.validation_path=" + data + "/validation.jsonl",
-        std::string("hyperparameters.max_steps=3"), "export.directory=" + exported,
-        // The evaluation stage: its report reaches the job.
-        "evaluation.after_training.data_path=" + data + "/test.jsonl",
-        std::string("evaluation.after_training.max_examples=4"), std::string("evaluation.after_training.max_new_tokens=3"),
-        std::string("evaluation.after_training.bootstrap_resamples=200")}) {
-    ASSERT_TRUE(ApplyJobSpecOverride(*spec, assignment).ok()) << assignment;
-  }
+  auto spec = DemoJobSpec(TUNEFLEET_DEMO_DATA_PATH, data,
+                          {"hyperparameters.max_steps=3", "export.directory=" + exported,
+                           // The evaluation stage: its report reaches the job.
+                           "evaluation.after_training.data_path=" + data + "/test.jsonl",
+                           "evaluation.after_training.max_examples=4", "evaluation.after_training.max_new_tokens=3",
+                           "evaluation.after_training.bootstrap_resamples=200"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
 
   cluster.StartCoordinator();
   cluster.StartWorker("w1", 1);

@@ -6,8 +6,8 @@
 #include <grpcpp/channel.h>
 #include <gtest/gtest.h>
 
-#include "common/job_spec_file.h"
 #include "tests/control_plane/cluster.h"
+#include "tests/control_plane/demo_job.h"
 #include "tunefleet/v1/sweep_service.grpc.pb.h"
 
 namespace tunefleet::testing {
@@ -17,19 +17,10 @@ TEST(RealTrainerSweepE2e, TwoByTwoGridOfDemoJobsEndsWithEvalLossesAndABestPoint)
   ClusterOptions options;
   options.trainer = TUNEFLEET_TRAINER_PATH;
   Cluster cluster(options);
-  const std::string data = cluster.dir() + "/data";
-  auto made = RunCommand({TUNEFLEET_DEMO_DATA_PATH, "--out", data});
-  ASSERT_EQ(made.exit_code, 0) << made.output;
-
-  auto spec = LoadJobSpecFile(TUNEFLEET_SOURCE_DIR "/demo/finetune.yaml");
+  auto spec = DemoJobSpec(TUNEFLEET_DEMO_DATA_PATH, cluster.dir() + "/data",
+                          {"hyperparameters.max_steps=2", "evaluation.interval_steps=2",
+                           "checkpoint.directory=" + cluster.dir() + "/checkpoints"});
   ASSERT_TRUE(spec.ok()) << spec.status();
-  ResolveJobSpecPaths(*spec, TUNEFLEET_SOURCE_DIR "/demo");
-  for (const std::string& assignment :
-       {"dataset.path=" + data + "/train.jsonl", "dataset.validation_path=" + data + "/validation.jsonl",
-        std::string("hyperparameters.max_steps=2"), std::string("evaluation.interval_steps=2"),
-        "checkpoint.directory=" + cluster.dir() + "/checkpoints"}) {
-    ASSERT_TRUE(ApplyJobSpecOverride(*spec, assignment).ok()) << assignment;
-  }
   cluster.StartCoordinator();
   cluster.StartWorker("w1", 1);
   cluster.StartWorker("w2", 1);

@@ -11,29 +11,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/e2e/demo_data_test.h"
 #include "tests/testing/child_process.h"
 
 namespace tunefleet {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::FreshTestDirectory;
 using testing::RunCommand;
 
-const std::string kTrainer = TUNEFLEET_BINARY_DIR "/trainer/tunefleet-trainer";
-const std::string kDemoData = TUNEFLEET_BINARY_DIR "/demo/tunefleet-demo-data";
-const std::string kDemo = TUNEFLEET_SOURCE_DIR "/demo";
-const std::string kCli = TUNEFLEET_BINARY_DIR "/cli/tunefleet";
+const std::string& kTrainer = testing::kTrainerBinary;
+const std::string& kDemo = testing::kDemoDir;
+const std::string& kCli = testing::kCliBinary;
 
-class TrainerE2eTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = FreshTestDirectory();
-    auto made = RunCommand({kDemoData, "--out", dir_ + "/data"});
-    ASSERT_EQ(made.exit_code, 0) << made.output;
-  }
-  std::string dir_;
-};
+using TrainerE2eTest = testing::DemoDataTest;
 
 TEST_F(TrainerE2eTest, FineTunesExportsAndEvaluates) {
   auto train = RunCommand({kTrainer, "train", "--spec", kDemo + "/finetune.yaml",           //

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/e2e/demo_data_test.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/weight_diff.h"
 
@@ -21,20 +22,13 @@ namespace tunefleet {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::FreshTestDirectory;
 using testing::RunCommand;
 
-const std::string kTrainer = TUNEFLEET_BINARY_DIR "/trainer/tunefleet-trainer";
-const std::string kDemoData = TUNEFLEET_BINARY_DIR "/demo/tunefleet-demo-data";
-const std::string kDemo = TUNEFLEET_SOURCE_DIR "/demo";
+const std::string& kTrainer = testing::kTrainerBinary;
+const std::string& kDemo = testing::kDemoDir;
 
-class TrainerEvaluationE2eTest : public ::testing::Test {
+class TrainerEvaluationE2eTest : public testing::DemoDataTest {
  protected:
-  void SetUp() override {
-    dir_ = FreshTestDirectory();
-    auto made = RunCommand({kDemoData, "--out", dir_ + "/data"});
-    ASSERT_EQ(made.exit_code, 0) << made.output;
-  }
 
   // The demo fine-tuning job on the generated data, with `sets` on top.
   std::vector<std::string> Train(const std::string& job, const std::vector<std::string>& sets) const {
@@ -61,8 +55,6 @@ class TrainerEvaluationE2eTest : public ::testing::Test {
     }
     return out;
   }
-
-  std::string dir_;
 };
 
 TEST_F(TrainerEvaluationE2eTest, TheJobComparesTheTrainedModelWithItsBaseAfterTraining) {

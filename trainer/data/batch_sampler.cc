@@ -15,20 +15,28 @@ BatchSampler::BatchSampler(const SamplerOptions& options)
       steps_per_epoch_(options.num_sequences / options.global_batch_size),
       grad_accum_steps_(options.global_batch_size / (options.micro_batch_size * options.world_size)) {}
 
-absl::StatusOr<BatchSampler> BatchSampler::Create(const SamplerOptions& options) {
-  if (options.micro_batch_size < 1 || options.world_size < 1) {
+absl::Status CheckBatchGeometry(int32_t micro_batch_size, int32_t world_size, int64_t global_batch_size, int32_t rank) {
+  if (micro_batch_size < 1 || world_size < 1) {
     return absl::InvalidArgumentError(absl::StrCat("micro_batch_size and world_size must be positive, got ",
-                                                   options.micro_batch_size, " and ", options.world_size));
+                                                   micro_batch_size, " and ", world_size));
   }
-  const int64_t per_step = int64_t{options.micro_batch_size} * options.world_size;
-  if (options.global_batch_size < per_step || options.global_batch_size % per_step != 0) {
+  const int64_t per_step = int64_t{micro_batch_size} * world_size;
+  if (global_batch_size < per_step || global_batch_size % per_step != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "global_batch_size must be a positive multiple of micro_batch_size * world_size = ", per_step, ", got ",
-        options.global_batch_size));
+        global_batch_size));
   }
-  if (options.rank < 0 || options.rank >= options.world_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rank ", options.rank, " is outside [0, ", options.world_size, ")"));
+  if (rank < 0 || rank >= world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("rank ", rank, " is outside [0, ", world_size, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BatchSampler> BatchSampler::Create(const SamplerOptions& options) {
+  if (absl::Status s = CheckBatchGeometry(options.micro_batch_size, options.world_size, options.global_batch_size,
+                                          options.rank);
+      !s.ok()) {
+    return s;
   }
   if (options.num_sequences < options.global_batch_size) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -41,6 +41,11 @@ struct SamplerOptions {
   bool shuffle = true;  // false: every epoch in sequence order (tests, debugging)
 };
 
+// INVALID_ARGUMENT unless global_batch_size is a positive multiple of
+// micro_batch_size * world_size and 0 <= rank < world_size: how every
+// sampler (one dataset, a task mix) splits a global batch over ranks.
+absl::Status CheckBatchGeometry(int32_t micro_batch_size, int32_t world_size, int64_t global_batch_size, int32_t rank);
+
 class BatchSampler {
  public:
   // INVALID_ARGUMENT unless global_batch_size is a positive multiple of

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "trainer/data/batch_sampler.h"
 #include "trainer/data/shuffle.h"
 
 namespace tunefleet {
@@ -133,18 +134,10 @@ TaskMixSampler::TaskMixSampler(const TaskMixOptions& options, std::vector<double
 
 absl::StatusOr<TaskMixSampler> TaskMixSampler::Create(const TaskMixOptions& options,
                                                       std::vector<double> probabilities) {
-  if (options.micro_batch_size < 1 || options.world_size < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("micro_batch_size and world_size must be positive, got ",
-                                                   options.micro_batch_size, " and ", options.world_size));
-  }
-  const int64_t per_step = int64_t{options.micro_batch_size} * options.world_size;
-  if (options.global_batch_size < per_step || options.global_batch_size % per_step != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "global_batch_size must be a positive multiple of micro_batch_size * world_size = ", per_step, ", got ",
-        options.global_batch_size));
-  }
-  if (options.rank < 0 || options.rank >= options.world_size) {
-    return absl::InvalidArgumentError(absl::StrCat("rank ", options.rank, " is outside [0, ", options.world_size, ")"));
+  if (absl::Status s = CheckBatchGeometry(options.micro_batch_size, options.world_size, options.global_batch_size,
+                                          options.rank);
+      !s.ok()) {
+    return s;
   }
   if (options.task_sequences.empty()) return absl::InvalidArgumentError("a task mix needs at least one task");
   for (size_t t = 0; t < options.task_sequences.size(); ++t) {

@@ -1,11 +1,18 @@
 #include "trainer/model/loss.h"
 
 namespace tunefleet {
+namespace {
 
-LossOutput ComputeLoss(const torch::Tensor& logits, const torch::Tensor& labels) {
+void CheckLogitsAndLabels(const torch::Tensor& logits, const torch::Tensor& labels) {
   TORCH_CHECK(logits.dim() == 3 && labels.dim() == 2 && logits.size(0) == labels.size(0) &&
                   logits.size(1) == labels.size(1),
               "logits must be [B, T, V] and labels [B, T], got ", logits.sizes(), " and ", labels.sizes());
+}
+
+}  // namespace
+
+LossOutput ComputeLoss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  CheckLogitsAndLabels(logits, labels);
   namespace F = torch::nn::functional;
   const int64_t vocab = logits.size(2);
   torch::Tensor flat_labels = labels.reshape({-1}).to(logits.device());
@@ -19,9 +26,7 @@ LossOutput ComputeLoss(const torch::Tensor& logits, const torch::Tensor& labels)
 }
 
 torch::Tensor RowLossSums(const torch::Tensor& logits, const torch::Tensor& labels) {
-  TORCH_CHECK(logits.dim() == 3 && labels.dim() == 2 && logits.size(0) == labels.size(0) &&
-                  logits.size(1) == labels.size(1),
-              "logits must be [B, T, V] and labels [B, T], got ", logits.sizes(), " and ", labels.sizes());
+  CheckLogitsAndLabels(logits, labels);
   namespace F = torch::nn::functional;
   const int64_t vocab = logits.size(2);
   torch::Tensor flat_labels = labels.reshape({-1}).to(logits.device());
