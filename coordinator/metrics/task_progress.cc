@@ -11,16 +11,24 @@
 namespace tunefleet::coordinator {
 namespace {
 
-// The task's entry, added when there is room; null otherwise.
+// The task's entry; null for a name the spec does not give.
 v1::TaskProgress* TaskOf(v1::JobProgress& progress, const std::string& name) {
   for (v1::TaskProgress& task : *progress.mutable_tasks()) {
     if (task.name() == name) return &task;
   }
-  if (!IsValidTaskName(name) || progress.tasks_size() >= job_spec_limits::kMaxDatasetTasks) return nullptr;
-  v1::TaskProgress* task = progress.add_tasks();
-  task->set_name(name);
-  task->set_counted_step(-1);
-  return task;
+  return nullptr;
+}
+
+// One entry per task of the spec, in its order, made once: a sample's
+// fields come in no particular order.
+void AddSpecTasks(const v1::DatasetSpec& dataset, v1::JobProgress& progress) {
+  if (progress.tasks_size() > 0) return;
+  for (const v1::DatasetTask& spec_task : dataset.tasks()) {
+    if (!IsValidTaskName(spec_task.name()) || progress.tasks_size() >= job_spec_limits::kMaxDatasetTasks) continue;
+    v1::TaskProgress* task = progress.add_tasks();
+    task->set_name(spec_task.name());
+    task->set_counted_step(-1);
+  }
 }
 
 // A count from a worker's double, checked before the cast.
@@ -28,10 +36,11 @@ int64_t CountOf(double v) { return std::isfinite(v) && v >= 0 && v < 1e15 ? stat
 
 }  // namespace
 
-void AddTaskFigures(const v1::MetricSample& sample, v1::JobProgress& progress) {
+void AddTaskFigures(const v1::MetricSample& sample, const v1::DatasetSpec& dataset, v1::JobProgress& progress) {
   const bool step_line = sample.event() == metric_keys::kStepEvent;
   const bool eval_line = sample.event() == metric_keys::kEvalEvent;
   if (!step_line && !eval_line) return;
+  AddSpecTasks(dataset, progress);
   // Counts of this step go in once per task, after every field was read.
   for (const auto& entry : sample.values()) {
     const std::string& key = entry.first;
