@@ -106,6 +106,59 @@ TEST_F(TrainerEvaluationE2eTest, TheJobComparesTheTrainedModelWithItsBaseAfterTr
   EXPECT_EQ(Events("ab", "done").size(), 1u);
 }
 
+// A multi-task job: each held-out example is prompted as its task was
+// trained (chat for "sums", raw text for "notes"), and the report keeps
+// both tasks' rows and the examples' order.
+TEST_F(TrainerEvaluationE2eTest, AMultiTaskJobIsEvaluatedTaskByTask) {
+  {
+    std::ofstream notes(dir_ + "/notes.jsonl");
+    for (int i = 0; i < 60; ++i) {
+      notes << nlohmann::json{{"text", "note " + std::to_string(i) + " says " + std::to_string(i * 7 % 13) + " apples."}}
+                   .dump()
+            << "\n";
+    }
+    std::ifstream in(dir_ + "/data/test.jsonl");
+    std::ofstream out(dir_ + "/heldout.jsonl");
+    std::string line;
+    for (int i = 0; i < 3 && std::getline(in, line); ++i) {
+      nlohmann::json record = nlohmann::json::parse(line);
+      record["task"] = "sums";
+      out << record.dump() << "\n";
+      out << nlohmann::json{{"prompt", "note " + std::to_string(i) + " says"},
+                            {"completion", " " + std::to_string(i * 7 % 13) + " apples."},
+                            {"task", "notes"}}
+                 .dump()
+          << "\n";
+    }
+  }
+  std::ofstream(dir_ + "/multitask.yaml") << "model: {path: " << kDemo << "/base_model}\n"
+      << "dataset:\n  tasks:\n"
+      << "    - {name: sums, path: " << dir_ << "/data/train.jsonl, validation_path: " << dir_
+      << "/data/validation.jsonl, format: chat}\n"
+      << "    - {name: notes, path: " << dir_ << "/notes.jsonl, validation_fraction: 0.2, format: text}\n"
+      << "hyperparameters: {max_steps: 2, micro_batch_size: 8, global_batch_size: 8, sequence_length: 128,"
+      << " learning_rate: 2e-3}\n"
+      << "evaluation: {after_training: {data_path: " << dir_ << "/heldout.jsonl, max_new_tokens: 4,"
+      << " bootstrap_resamples: 200}}\n"
+      << "export: {directory: " << dir_ << "/multitask/export}\n";
+  auto train = RunCommand({kTrainer, "train", "--spec", dir_ + "/multitask.yaml"});
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  std::ifstream file(dir_ + "/multitask/export/tunefleet_evaluation.json");
+  ASSERT_TRUE(file.good()) << train.output;
+  const nlohmann::json report = nlohmann::json::parse(file);
+  std::map<std::string, std::string> n;
+  for (const auto& row : report["rows"]) {
+    if (row["metric"] == "exact match") n[row["task"].get<std::string>()] = row["n"].get<std::string>();
+  }
+  EXPECT_EQ(n["sums"], "3") << report.dump(2);
+  EXPECT_EQ(n["notes"], "3") << report.dump(2);
+  EXPECT_EQ(n["(all tasks)"], "6") << report.dump(2);
+  for (const auto& example : report.value("differing", nlohmann::json::array())) {
+    const std::string prompt = example["prompt"];
+    EXPECT_EQ(example["task"], prompt.rfind("note ", 0) == 0 ? "notes" : "sums") << example.dump();
+  }
+}
+
 TEST_F(TrainerEvaluationE2eTest, AMissingEvaluationFileFailsTheJobBeforeTraining) {
   auto train = RunCommand(Train("missing", {"hyperparameters.max_steps=50",
                                             "evaluation.after_training.data_path=" + dir_ + "/no-such.jsonl"}));

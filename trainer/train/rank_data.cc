@@ -117,6 +117,12 @@ v1::DatasetFormat RankData::format() const {
   return tasks_.empty() ? v1::DATASET_FORMAT_UNSPECIFIED : tasks_.front().data.format;
 }
 
+std::vector<v1::DatasetFormat> RankData::task_formats() const {
+  std::vector<v1::DatasetFormat> formats;
+  for (const TaskTrainingData& task : tasks_) formats.push_back(task.data.format);
+  return formats;
+}
+
 std::string RankData::Summary() const {
   return data_.has_value() ? data_->Summary() : TasksSummary(tasks_, mix_probabilities());
 }

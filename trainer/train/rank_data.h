@@ -63,6 +63,8 @@ class RankData : public CheckpointedDataState {
   // The training data's format, as given or detected from its first line
   // (a multi-task job: its first task's), and its chat template.
   v1::DatasetFormat format() const;
+  // Each task's format, as given or detected, in spec order (multi-task).
+  std::vector<v1::DatasetFormat> task_formats() const;
 
   // Multi-task: the tasks (0 for a single-dataset job), their names and
   // weights in spec order, the strategy, and the probabilities the next

@@ -328,7 +328,7 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   if (leader) std::printf("data: %s\n", (*data)->Summary().c_str());
   std::unique_ptr<AfterTrainingEvaluation> after_training;
   if (leader && spec.evaluation().has_after_training()) {
-    auto prepared = AfterTrainingEvaluation::Prepare(spec, (*data)->format());
+    auto prepared = AfterTrainingEvaluation::Prepare(spec, (*data)->format(), (*data)->task_formats());
     if (!prepared.ok()) return prepared.status();
     after_training = *std::move(prepared);
   }
