@@ -5,6 +5,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace tunefleet {
 namespace {
@@ -25,9 +26,17 @@ absl::Status CheckString(const std::string& field, const std::string& value) {
   return absl::OkStatus();
 }
 
-bool IsRate(const std::string& metric) { return metric != kAnswerLossMetric; }
-
 }  // namespace
+
+bool IsRateMetric(const std::string& metric) { return metric != kAnswerLossMetric; }
+
+std::string FormatMetricValue(const std::string& metric, double value) {
+  return IsRateMetric(metric) ? absl::StrFormat("%.1f%%", 100 * value) : absl::StrFormat("%.4f", value);
+}
+
+std::string FormatMetricDifference(const std::string& metric, double value) {
+  return IsRateMetric(metric) ? absl::StrFormat("%+.1f", 100 * value) : absl::StrFormat("%+.4f", value);
+}
 
 std::string EvaluationReportToJson(const v1::JobEvaluation& evaluation, size_t max_bytes) {
   v1::JobEvaluation trimmed = evaluation;
@@ -104,7 +113,7 @@ absl::StatusOr<v1::JobEvaluation> EvaluationReportFromJson(absl::string_view tex
         return absl::InvalidArgumentError(absl::StrCat("evaluation report: ", where, " holds a non-finite value"));
       }
     }
-    if (IsRate(row.metric()) && (row.baseline() < 0 || row.baseline() > 1 || row.candidate() < 0 || row.candidate() > 1)) {
+    if (IsRateMetric(row.metric()) && (row.baseline() < 0 || row.baseline() > 1 || row.candidate() < 0 || row.candidate() > 1)) {
       return absl::InvalidArgumentError(absl::StrCat("evaluation report: ", where, " (", row.metric(),
                                                      ") is a rate outside [0, 1]"));
     }

@@ -41,6 +41,12 @@ std::string EvaluationReportToFileJson(const v1::JobEvaluation& evaluation);
 // non-finite or negative count, a rate outside [0, 1].
 absl::StatusOr<v1::JobEvaluation> EvaluationReportFromJson(absl::string_view text);
 
+// Rates (every metric but the answer loss) are in [0, 1] and shown as
+// percentages and their differences as points; the loss as it is.
+bool IsRateMetric(const std::string& metric);
+std::string FormatMetricValue(const std::string& metric, double value);       // "98.0%", "0.0059"
+std::string FormatMetricDifference(const std::string& metric, double value);  // "+98.0", "-1.6131"
+
 // The row the job is judged by (a sweep's "eval score"): exact match over
 // all tasks; null when there is none.
 const v1::JobEvaluation::Row* HeadlineRow(const v1::JobEvaluation& evaluation);

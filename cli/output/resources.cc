@@ -98,9 +98,9 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
     const v1::JobEvaluation& e = job.evaluation();
     kv.push_back({"Evaluation", absl::StrCat(e.examples(), " examples of ", e.data_path(), ", against ", e.baseline())});
     for (const auto& row : e.rows()) {
-      const bool rate = row.metric() != kAnswerLossMetric;
-      const auto value = [rate](double x) { return rate ? absl::StrFormat("%.1f%%", 100 * x) : absl::StrFormat("%.4f", x); };
-      const auto delta = [rate](double x) { return rate ? absl::StrFormat("%+.1f", 100 * x) : absl::StrFormat("%+.4f", x); };
+      const bool rate = IsRateMetric(row.metric());
+      const auto value = [&row](double x) { return FormatMetricValue(row.metric(), x); };
+      const auto delta = [&row](double x) { return FormatMetricDifference(row.metric(), x); };
       kv.push_back({absl::StrCat("  ", row.task(), ": ", row.metric()),
                     absl::StrCat(value(row.baseline()), " -> ", value(row.candidate()), " (", delta(row.difference()),
                                  rate ? " pts" : "", ", ", absl::StrFormat("%.0f", 100 * e.confidence()), "% [",

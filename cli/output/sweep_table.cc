@@ -7,6 +7,7 @@
 #include "absl/strings/strip.h"
 #include "cli/output/resources.h"
 #include "cli/output/table.h"
+#include "common/evaluation_report.h"
 
 namespace tunefleet::cli {
 namespace {
@@ -19,7 +20,7 @@ std::string ObjectiveName(v1::SweepObjective objective) {
 }
 
 std::string Score(const v1::SweepPoint& point) {
-  return point.has_eval_score() ? absl::StrFormat("%.1f%%", 100 * point.eval_score()) : "-";
+  return point.has_eval_score() ? FormatMetricValue(kExactMatchMetric, point.eval_score()) : "-";
 }
 
 std::string AxesText(const v1::Sweep& sweep) {

@@ -10,12 +10,6 @@
 #include "trainer/eval/completion_loss.h"
 
 namespace tunefleet {
-namespace {
-
-// Rates are shown as percentages; the loss as it is.
-bool IsRate(const std::string& metric) { return metric != kAnswerLossMetric; }
-
-}  // namespace
 
 absl::StatusOr<ComparisonExamples> ReadComparisonExamples(const std::string& path, int limit) {
   auto records = ReadJsonlFile(path, v1::DATASET_FORMAT_PROMPT_COMPLETION);
@@ -136,9 +130,9 @@ std::string ComparisonTable(const v1::JobEvaluation& evaluation, int show) {
       evaluation.data_path(), evaluation.examples(), evaluation.baseline(), evaluation.candidate(),
       100 * evaluation.confidence());
   for (const auto& r : evaluation.rows()) {
-    const bool rate = IsRate(r.metric());
-    const auto value = [rate](double x) { return rate ? absl::StrFormat("%.1f%%", 100 * x) : absl::StrFormat("%.4f", x); };
-    const auto delta = [rate](double x) { return rate ? absl::StrFormat("%+.1f", 100 * x) : absl::StrFormat("%+.4f", x); };
+    const bool rate = IsRateMetric(r.metric());
+    const auto value = [&r](double x) { return FormatMetricValue(r.metric(), x); };
+    const auto delta = [&r](double x) { return FormatMetricDifference(r.metric(), x); };
     absl::StrAppend(&out, "| ", r.task(), " | ", r.metric(), " | ", r.n(), " | ", value(r.baseline()), " | ",
                     value(r.candidate()), " | ", delta(r.difference()), rate ? " pts" : "", " | [",
                     delta(r.ci_low()), ", ", delta(r.ci_high()), "] |\n");
