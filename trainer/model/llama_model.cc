@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "trainer/model/dense_linear.h"
 
 namespace tunefleet {
 
@@ -76,7 +77,7 @@ torch::Tensor CausalLM::ForwardHiddenCached(const torch::Tensor& input_ids, cons
 
 torch::Tensor CausalLM::Logits(const torch::Tensor& hidden) {
   torch::Tensor logits =
-      lm_head ? lm_head->forward(hidden) : torch::nn::functional::linear(hidden, lm_head_weight());
+      lm_head ? lm_head->forward(hidden) : DenseLinear(hidden, lm_head_weight());
   return logits.to(torch::kFloat32);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "trainer/model/dense_linear.h"
 #include "trainer/model/nf4_linear.h"
 
 namespace tunefleet {
@@ -13,12 +14,15 @@ LoraLinear::LoraLinear(int64_t in_features, int64_t out_features, bool has_bias,
 }
 
 torch::Tensor LoraLinear::forward(const torch::Tensor& x) {
+  if (lora_A && !nf4_weight_ && (!lora_dropout_ || !lora_dropout_->is_training())) {
+    return DenseLinearWithLora(x, weight, bias, lora_A->weight, lora_B->weight, scaling_);
+  }
   torch::Tensor y;
   if (nf4_weight_) {
     y = Nf4Linear(x, *nf4_weight_, x.scalar_type());
     if (bias.defined()) y = y + bias;
   } else {
-    y = torch::nn::functional::linear(x, weight, bias);
+    y = DenseLinear(x, weight, bias);
   }
   if (!lora_A) return y;
   torch::Tensor h = lora_dropout_ ? lora_dropout_->forward(x) : x;

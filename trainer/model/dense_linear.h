@@ -1,0 +1,32 @@
+#pragma once
+// y = x W^T + b for every dense projection of the model, with the GEMM
+// backend chosen per product on the CPU. libtorch's fp32 linear calls MKL's
+// sgemm, which on AMD processors runs its generic kernels; oneDNN's matmul
+// (bundled in libtorch, reached through its `mkldnn::_linear_pointwise` op)
+// is 7-67% faster there for the forward product and the input gradient of
+// every shape the model has, except products too small to matter and the
+// weight gradient, which stays on MKL (measured per product: see
+// docs/performance.md, "The training step beside a PyTorch loop"). The
+// choice depends only on shapes, never on timing, so results are
+// reproducible run to run (bitwise resume). Elsewhere (CUDA, bf16, a
+// libtorch without oneDNN) this is torch::nn::functional::linear.
+
+#include <torch/torch.h>
+
+namespace tunefleet {
+
+torch::Tensor DenseLinear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {});
+
+// DenseLinear(x, W, b) + s * x A^T B^T: a LoRA projection without dropout.
+// On the CPU in fp32, one autograd node whose GEMMs accumulate the adapter's
+// product (no separate scale and sum passes); elsewhere the plain ops.
+torch::Tensor DenseLinearWithLora(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                  const torch::Tensor& lora_a, const torch::Tensor& lora_b, double scaling);
+
+// Whether DenseLinear sends an [m, k] x [k, n] product to oneDNN: fp32 CPU
+// tensors, oneDNN present, and at least this many multiply-adds (below it,
+// a call's fixed cost outweighs the faster kernel: LoRA's rank-16 products).
+inline constexpr int64_t kOneDnnMinMultiplyAdds = int64_t{1} << 24;
+bool UsesOneDnn(const torch::Tensor& a, int64_t m, int64_t k, int64_t n);
+
+}  // namespace tunefleet
