@@ -115,7 +115,8 @@ TEST(StepTimeTest, ExportedByPhaseWhileTheJobRunsAndRemovedWhenItEnds) {
               ::testing::ElementsAre(::testing::Pair("comm", 0.25), ::testing::Pair("compute", 1.5),
                                      ::testing::Pair("data", 0.01), ::testing::Pair("other", 0.1)));
   const std::string id = job->name().substr(5);  // "jobs/<id>"
-  EXPECT_THAT(Series(families, "tunefleet_job_step_seconds", "job"), ::testing::ElementsAre(::testing::Pair(id, ::testing::_)));
+  EXPECT_THAT(Series(families, "tunefleet_job_step_seconds", "job"),
+              ::testing::ElementsAre(::testing::Pair(id, ::testing::_)));
   EXPECT_THAT(Series(families, "tunefleet_job_step_comm_overlap_ratio", "job"),
               ::testing::ElementsAre(::testing::Pair(id, 0.75)));
 

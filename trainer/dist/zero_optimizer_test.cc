@@ -280,7 +280,8 @@ TEST(GradBucketsTest, FirstBucketReducesBeforeBackwardEnds) {
     // come, and that is the overlap the trainer reports.
     EXPECT_EQ(during.total_elements, flat->padded_numel());
     EXPECT_GE(during.elements_launched_with_pending, buckets.front().end - buckets.front().begin);
-    EXPECT_LE(during.elements_launched_with_pending, during.total_elements - (buckets.back().end - buckets.back().begin));
+    const int64_t last_bucket = buckets.back().end - buckets.back().begin;
+    EXPECT_LE(during.elements_launched_with_pending, during.total_elements - last_bucket);
     ASSERT_TRUE((*zero)->CommOverlap().has_value());
     EXPECT_DOUBLE_EQ(*(*zero)->CommOverlap(), static_cast<double>(during.elements_launched_with_pending) /
                                                  static_cast<double>(during.total_elements));
