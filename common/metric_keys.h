@@ -31,6 +31,15 @@ inline constexpr char kTrainLoss[] = "train_loss";
 inline constexpr char kLearningRate[] = "learning_rate";
 inline constexpr char kGradNorm[] = "grad_norm";
 inline constexpr char kTokensPerSecond[] = "tokens_per_second";
+// The step's wall time, in seconds, by phase (trainer/train/step_timer.h says
+// how each is cut); they add up to the time since the previous step's line.
+inline constexpr char kStepComputeSeconds[] = "step_compute_seconds";
+inline constexpr char kStepCommSeconds[] = "step_comm_seconds";  // blocked on collectives
+inline constexpr char kStepDataSeconds[] = "step_data_seconds";
+inline constexpr char kStepOtherSeconds[] = "step_other_seconds";
+// Data parallel only: the fraction (0-1, by bytes) of the step's gradient
+// communication launched while backward was still computing.
+inline constexpr char kStepCommOverlap[] = "step_comm_overlap";
 
 // "eval".
 inline constexpr char kEvalLoss[] = "eval_loss";

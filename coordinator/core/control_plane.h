@@ -31,6 +31,7 @@
 #include "coordinator/jobs/job_lifecycle.h"
 #include "coordinator/metrics/metric_history.h"
 #include "coordinator/metrics/sample_rate_limiter.h"
+#include "coordinator/metrics/step_time.h"
 #include "coordinator/scheduler/scheduler.h"
 #include "coordinator/store/store.h"
 #include "tunefleet/v1/admin_service.pb.h"
@@ -96,6 +97,7 @@ struct ControlPlaneStats {
     double restarts_used = 0;
     double seconds_since_checkpoint = -1;  // -1: none yet
     double checkpoint_save_seconds = -1;
+    StepTime step_time;  // the newest step's, by phase (coordinator/metrics/step_time.h)
     std::vector<v1::TaskProgress> tasks;  // multi-task jobs: bounded (coordinator/metrics/task_progress.h)
   };
   std::vector<JobFigures> running_jobs;
@@ -230,6 +232,7 @@ class ControlPlane {
     int64_t last_attempt = 0;
     absl::Time last_checkpoint_time = absl::InfinitePast();
     double checkpoint_save_seconds = -1;
+    StepTime step_time;
   };
   // Ranks of a stopped attempt that a worker has not yet confirmed dead:
   // their slots stay busy meanwhile, so nothing is oversubscribed.

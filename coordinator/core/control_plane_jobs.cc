@@ -419,6 +419,7 @@ ControlPlaneStats ControlPlane::Stats() const {
       figures.seconds_since_checkpoint = absl::ToDoubleSeconds(now - entry.last_checkpoint_time);
     }
     figures.checkpoint_save_seconds = entry.checkpoint_save_seconds;
+    figures.step_time = entry.step_time;
     figures.tasks.assign(p.tasks().begin(), p.tasks().end());
     stats.running_jobs.push_back(std::move(figures));
   }

@@ -137,6 +137,21 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
       AddSample(task_mix, labels, task.mix_probability());
     }
   }
+  // A running job's newest step by phase: four series a job.
+  auto step_seconds = MetricFamilyOf("tunefleet_job_step_seconds",
+                                     "Newest step's wall time by phase: compute, comm (blocked on collectives), data, "
+                                     "other; they add up to the step (rank 0)",
+                                     MetricType::Gauge);
+  auto overlap = MetricFamilyOf("tunefleet_job_step_comm_overlap_ratio",
+                                "Fraction of the newest step's gradient communication launched during backward "
+                                "(rank 0, data-parallel jobs)",
+                                MetricType::Gauge);
+  for (const auto& job : stats.running_jobs) {
+    for (const auto& [phase, seconds] : job.step_time.seconds) {
+      AddSample(step_seconds, {{"job", job.job}, {"phase", phase}}, seconds);
+    }
+    if (job.step_time.comm_overlap) AddSample(overlap, {{"job", job.job}}, *job.step_time.comm_overlap);
+  }
   for (const auto& job : stats.running_jobs) {
     const Labels labels = {{"job", job.job}};
     AddSample(step, labels, job.step);
@@ -150,7 +165,7 @@ std::vector<prometheus::MetricFamily> CoordinatorMetrics::Collect() const {
   }
   for (auto* family : {&jobs, &queue, &workers, &age, &missed, &started, &ended, &restarts, &forgotten, &dropped, &history,
                        &step, &total, &train, &eval, &tps, &used, &since, &save, &task_train, &task_eval,
-                       &task_tokens, &task_examples, &task_mix}) {
+                       &task_tokens, &task_examples, &task_mix, &step_seconds, &overlap}) {
     families.push_back(std::move(*family));
   }
   return families;

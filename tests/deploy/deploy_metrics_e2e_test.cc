@@ -68,6 +68,7 @@ TEST(DeployMetricsE2e, QueriedNamesAreFoundInDashboardsAndRules) {
   const auto& job = queries.at("deploy/grafana/tunefleet-job.json");
   EXPECT_TRUE(job.count("tunefleet_job_train_loss"));
   EXPECT_TRUE(job.count("tunefleet_job_task_train_loss"));  // the multi-task panels
+  EXPECT_TRUE(job.count("tunefleet_job_step_seconds"));     // the step time by phase
   EXPECT_TRUE(job.count("tunefleet_rank_info"));
   EXPECT_TRUE(queries.at("deploy/grafana/tunefleet-cluster.json").count("tunefleet_job_queue_wait_seconds"))
       << "histogram suffix not stripped";

@@ -4,6 +4,7 @@
 // (CUDA). Every call names what it moves; failures (a dead peer, the timeout)
 // come back as a Status naming the rank, the operation and the timeout.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -78,7 +79,17 @@ class Collectives {
   const CommStats& stats() const { return stats_; }
   void ResetStats() { stats_ = CommStats{}; }
 
+  // Seconds this process has spent blocked in Wait() on its operations (the
+  // blocking calls included) since it connected: the communication that
+  // compute did not hide. On NCCL a wait only orders the streams, so this is
+  // host time (see docs/distributed_training.md, "Where a step's time goes").
+  double blocked_seconds() const { return static_cast<double>(blocked_ns_->load()) / 1e9; }
+
  protected:
+  // Operations add their waits here; shared, as a wait may run on autograd's
+  // thread (a stage 2 bucket launch) and outlive no one.
+  const std::shared_ptr<std::atomic<int64_t>>& blocked_counter() const { return blocked_ns_; }
+
   void Count(int64_t bytes_sent, int64_t ideal_bytes) {
     stats_.bytes_sent += bytes_sent;
     stats_.ideal_bytes += ideal_bytes;
@@ -87,6 +98,7 @@ class Collectives {
 
  private:
   CommStats stats_;
+  std::shared_ptr<std::atomic<int64_t>> blocked_ns_ = std::make_shared<std::atomic<int64_t>>(0);
 };
 
 }  // namespace tunefleet

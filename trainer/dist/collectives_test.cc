@@ -158,6 +158,23 @@ TEST_P(CollectivesTest, CountedBytesMatchWhatGlooWrites) {
 
 INSTANTIATE_TEST_SUITE_P(WorldSizes, CollectivesTest, ::testing::Values(1, 2, 3));
 
+// The time a rank spends blocked in Wait() is counted (the step's "comm"
+// phase): some when a peer joins late, never more than the wait lasted.
+TEST(CollectivesBlockedTest, CountsTheTimeAWaitBlocks) {
+  RunRanks(2, [&](int rank, Collectives& c) {
+    if (rank == 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));  // joins late
+    const double before = c.blocked_seconds();
+    auto work = c.AllReduceSum(torch::ones({4}), "a late peer's tensor");
+    ASSERT_TRUE(work.ok()) << work.status();
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE((*work)->Wait().ok());
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double blocked = c.blocked_seconds() - before;
+    EXPECT_GT(blocked, 0);
+    EXPECT_LE(blocked, waited);
+  });
+}
+
 TEST(CollectivesTimeoutTest, HungPeerFailsWithinTimeoutNamingRankAndOp) {
   const auto timeout = std::chrono::milliseconds(1500);
   RunRanks(

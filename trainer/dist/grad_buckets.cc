@@ -105,6 +105,7 @@ void GradBuckets::Arm() {
   s.pending_params = static_cast<int>(s.fired.size());
   s.trace = BucketTrace{};
   s.trace.total_params = s.pending_params;
+  for (const GradBucket& b : buckets_) s.trace.total_elements += b.end - b.begin;
 }
 
 // Called with state_->mu held, from the backward pass.
@@ -117,6 +118,8 @@ void GradBuckets::OnReady(int param) {
   while (s.next_launch < static_cast<int>(buckets_.size()) && s.remaining[s.next_launch] == 0) {
     if (s.trace.pending_at_first_launch < 0) s.trace.pending_at_first_launch = s.pending_params;
     ++s.trace.launched_during_backward;
+    const GradBucket& bucket = buckets_[s.next_launch];
+    if (s.pending_params > 0) s.trace.elements_launched_with_pending += bucket.end - bucket.begin;
     s.launch(s.next_launch, buckets_[s.next_launch]);
     ++s.next_launch;
   }

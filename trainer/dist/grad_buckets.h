@@ -38,6 +38,11 @@ struct BucketTrace {
   int pending_at_first_launch = -1;  // -1: nothing launched during backward
   int launched_during_backward = 0;  // buckets launched from hooks
   int launched_after_backward = 0;   // buckets Flush() launched (unused params)
+  // Elements of the flat buffer in every bucket, and in those launched while
+  // other gradients were still to come: the communication that could run
+  // under the rest of backward (the last bucket's never can).
+  int64_t total_elements = 0;
+  int64_t elements_launched_with_pending = 0;
 };
 
 class GradBuckets {

@@ -1,6 +1,7 @@
 #include "trainer/dist/process_group_collectives.h"
 
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <type_traits>
@@ -45,12 +46,23 @@ using FailureFlag = std::shared_ptr<std::atomic<bool>>;
 class Pending : public CollectiveWork {
  public:
   Pending(c10::intrusive_ptr<c10d::Work> work, int rank, std::string op, std::string what,
-          std::chrono::milliseconds timeout, FailureFlag failed)
+          std::chrono::milliseconds timeout, FailureFlag failed, std::shared_ptr<std::atomic<int64_t>> blocked_ns)
       : work_(std::move(work)), rank_(rank), op_(std::move(op)), what_(std::move(what)), timeout_(timeout),
-        failed_(std::move(failed)) {}
+        failed_(std::move(failed)), blocked_ns_(std::move(blocked_ns)) {}
 
   absl::Status Wait() override {
     if (!work_) return absl::OkStatus();
+    // Every host-side wait of every operation passes here (the composite
+    // works wrap these), so counting here counts each once.
+    const auto start = std::chrono::steady_clock::now();
+    struct Count {
+      std::chrono::steady_clock::time_point start;
+      std::atomic<int64_t>& total;
+      ~Count() {
+        total += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+                     .count();
+      }
+    } count{start, *blocked_ns_};
     try {
       // The backend's own timeout applies too; this one bounds the wait
       // whatever the backend does.
@@ -70,6 +82,7 @@ class Pending : public CollectiveWork {
   std::string op_, what_;
   std::chrono::milliseconds timeout_;
   FailureFlag failed_;
+  std::shared_ptr<std::atomic<int64_t>> blocked_ns_;
 };
 
 // Several operations that finish together: the reduces that stand in for a
@@ -346,7 +359,7 @@ class ProcessGroupCollectives : public Collectives {
   template <typename Fn>
   absl::StatusOr<std::unique_ptr<CollectiveWork>> Launch(const std::string& op, const std::string& what, Fn&& fn) {
     try {
-      return std::unique_ptr<CollectiveWork>(new Pending(fn(), rank_, op, what, timeout_, failed_));
+      return std::unique_ptr<CollectiveWork>(new Pending(fn(), rank_, op, what, timeout_, failed_, blocked_counter()));
     } catch (...) {
       failed_->store(true);
       return OpFailed(rank_, op, what, timeout_, std::current_exception());

@@ -96,6 +96,7 @@ void ZeroOptimizer::Launch(int index, const GradBucket& bucket) {
                       static_cast<double>((bucket.end - bucket.begin) * flat_.values().element_size()) / 1048576.0);
   InFlight entry{bucket, torch::Tensor(), nullptr};
   absl::StatusOr<std::unique_ptr<CollectiveWork>> work = absl::UnknownError("not launched");
+  SampleGradientBytes();
   try {
     if (options_.stage == 0) {
       work = collectives_.AllReduceSum(flat_.grads().narrow(0, bucket.begin, bucket.end - bucket.begin), what);
@@ -108,6 +109,9 @@ void ZeroOptimizer::Launch(int index, const GradBucket& bucket) {
       // Bounds staging memory: the oldest reduction finishes (and its
       // staging buffer goes) before another bucket's is allocated.
       while (static_cast<int>(in_flight_.size()) >= kStagingWindow) CompleteOldest();
+      // The bucket's parameter gradients and its staging buffer, both alive
+      // while the one is copied into the other.
+      SampleGradientBytes((bucket.end - bucket.begin) * flat_.values().element_size());
       entry.staging = GatherBucketGrads(bucket);
       staging_bytes_ += entry.staging.nbytes();
       peak_staging_bytes_ = std::max(peak_staging_bytes_, staging_bytes_);
@@ -172,6 +176,20 @@ int64_t ZeroOptimizer::gradient_bytes() const {
   return bytes + staging_bytes_;
 }
 
+void ZeroOptimizer::SampleGradientBytes(int64_t extra) {
+  peak_gradient_bytes_ = std::max(peak_gradient_bytes_, gradient_bytes() + extra);
+}
+
+int64_t ZeroOptimizer::peak_model_state_bytes() const {
+  return flat_.values().nbytes() + state_bytes() + peak_gradient_bytes_;
+}
+
+std::optional<double> ZeroOptimizer::CommOverlap() const {
+  const BucketTrace trace = buckets_->trace();
+  if (trace.total_elements <= 0) return std::nullopt;
+  return static_cast<double>(trace.elements_launched_with_pending) / static_cast<double>(trace.total_elements);
+}
+
 absl::StatusOr<double> ZeroOptimizer::FinishGradients() {
   buckets_->Flush();
   while (!in_flight_.empty()) CompleteOldest();
@@ -193,7 +211,9 @@ absl::Status ZeroOptimizer::Update(double learning_rate, double max_grad_norm, d
   try {
     // bf16 gradients are clipped and applied from an fp32 copy (AdamW widens
     // them anyway): one rounding, not one more for the clip.
-    torch::Tensor grads = WidenedToFp32(OwnedGrads());
+    torch::Tensor owned = OwnedGrads();
+    torch::Tensor grads = WidenedToFp32(owned);
+    SampleGradientBytes(grads.is_same(owned) ? 0 : grads.nbytes());
     ClipByGlobalNorm(grads, grad_norm, max_grad_norm);
     adamw_->Step(grads, learning_rate);
   } catch (const std::exception& e) {
@@ -228,9 +248,16 @@ std::vector<std::string> ZeroOptimizer::LastStepReport() const {
   for (const GradBucket& b : buckets_->buckets()) {
     largest_bucket = std::max<int64_t>(largest_bucket, (b.end - b.begin) * flat_.values().element_size());
   }
+  const int64_t params = flat_.numel();
+  const int64_t peak = peak_model_state_bytes();
   return {absl::StrFormat("rank %d: gradient memory after the step %d bytes (peak staging %d bytes, largest bucket "
                           "%d bytes)",
-                          collectives_.rank(), gradient_bytes(), peak_staging_bytes(), largest_bucket)};
+                          collectives_.rank(), gradient_bytes(), peak_staging_bytes(), largest_bucket),
+          absl::StrFormat("rank %d: model state peak %d bytes for %d parameters (%.2f bytes per parameter): weights "
+                          "%d, optimizer state %d, gradients at their peak %d",
+                          collectives_.rank(), peak, params,
+                          static_cast<double>(peak) / static_cast<double>(std::max<int64_t>(1, params)),
+                          flat_.values().nbytes(), state_bytes(), peak_gradient_bytes())};
 }
 
 }  // namespace tunefleet

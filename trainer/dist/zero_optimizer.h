@@ -61,6 +61,7 @@ class ZeroOptimizer : public StepOptimizer {
   absl::Status LoadState(const OptimizerShardState& state) override;
   std::vector<std::string> FirstStepReport() const override;
   std::vector<std::string> LastStepReport() const override;
+  std::optional<double> CommOverlap() const override;
 
   int stage() const { return options_.stage; }
   int64_t shard_begin() const { return shard_begin_; }
@@ -73,6 +74,16 @@ class ZeroOptimizer : public StepOptimizer {
   int64_t gradient_bytes() const;
   // The most staging memory (stage 2) held at once so far.
   int64_t peak_staging_bytes() const { return peak_staging_bytes_; }
+  // The most gradient memory (gradient_bytes(), plus the update's fp32 copy
+  // of the gradients when they are bf16) held at once so far, sampled at
+  // each bucket launch and at the update.
+  int64_t peak_gradient_bytes() const { return peak_gradient_bytes_; }
+  // Model state this rank holds at its peak, from the tensors: the weights
+  // (the flat buffer), the optimizer state (fp32 master where the weights
+  // are not fp32, both moments) and peak_gradient_bytes(). The ZeRO paper's
+  // 16, 4 + 12/N and 2 + 14/N bytes per parameter count the same things,
+  // less the staging and the fp32 copy.
+  int64_t peak_model_state_bytes() const;
 
   // Stage 2 buckets whose reduction may be in flight at once: two, as
   // DeepSpeed's double buffer, so one reduces while the next fills.
@@ -93,6 +104,7 @@ class ZeroOptimizer : public StepOptimizer {
   void ReleaseParamGrads();
   std::vector<int64_t> PieceSizes(const GradBucket& bucket) const;
   torch::Tensor OwnedGrads();
+  void SampleGradientBytes(int64_t extra = 0);
   // Where the AdamW's range begins in the flat buffer.
   int64_t state_begin() const { return options_.stage == 0 ? 0 : shard_begin_; }
 
@@ -108,6 +120,7 @@ class ZeroOptimizer : public StepOptimizer {
   std::deque<InFlight> in_flight_;
   int64_t staging_bytes_ = 0;
   int64_t peak_staging_bytes_ = 0;
+  int64_t peak_gradient_bytes_ = 0;
   absl::Status launch_error_;
 };
 

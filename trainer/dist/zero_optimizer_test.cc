@@ -276,6 +276,15 @@ TEST(GradBucketsTest, FirstBucketReducesBeforeBackwardEnds) {
     EXPECT_LT(during.pending_at_first_launch, during.total_params);
     EXPECT_EQ(during.launched_during_backward, static_cast<int>(buckets.size()));
     EXPECT_EQ(during.launched_after_backward, 0);
+    // By bytes: every bucket but the last launched with gradients still to
+    // come, and that is the overlap the trainer reports.
+    EXPECT_EQ(during.total_elements, flat->padded_numel());
+    EXPECT_GE(during.elements_launched_with_pending, buckets.front().end - buckets.front().begin);
+    const int64_t last_bucket = buckets.back().end - buckets.back().begin;
+    EXPECT_LE(during.elements_launched_with_pending, during.total_elements - last_bucket);
+    ASSERT_TRUE((*zero)->CommOverlap().has_value());
+    EXPECT_DOUBLE_EQ(*(*zero)->CommOverlap(), static_cast<double>(during.elements_launched_with_pending) /
+                                                 static_cast<double>(during.total_elements));
 
     // An unarmed backward (a micro-batch before the last) launches nothing.
     flat->ZeroGrads();

@@ -44,6 +44,10 @@ class StepOptimizer {
   // after the last (ZeRO: gradient memory). None for one process.
   virtual std::vector<std::string> FirstStepReport() const { return {}; }
   virtual std::vector<std::string> LastStepReport() const { return {}; }
+  // Of the last step's gradient communication, the fraction (by elements)
+  // launched while backward still had gradients to compute; none for one
+  // process (no communication).
+  virtual std::optional<double> CommOverlap() const { return std::nullopt; }
 };
 
 // SaveState/LoadState for an AdamW over [begin, begin + its size) of `params`.

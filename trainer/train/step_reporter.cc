@@ -25,31 +25,53 @@ void PrintLines(const std::vector<std::string>& lines) {
 
 StepReporter::StepReporter(Options options, MetricsStream& metrics, const StepOptimizer& optimizer,
                            Collectives* collectives)
-    : options_(std::move(options)), metrics_(metrics), optimizer_(optimizer), collectives_(collectives) {}
+    : options_(std::move(options)),
+      metrics_(metrics),
+      optimizer_(optimizer),
+      collectives_(collectives),
+      timer_([] { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); },
+             [collectives] { return collectives != nullptr ? collectives->blocked_seconds() : 0.0; }) {}
 
 void StepReporter::Start(int64_t first_step) {
   first_step_ = first_step;
   start_ = window_start_ = step_start_ = Clock::now();
   if (collectives_ != nullptr) collectives_->ResetStats();  // the steps' traffic only, not set-up's
   written_at_start_ = ProcessWrittenBytes();
+  timer_.Start();
 }
 
 void StepReporter::BeginStep() { step_start_ = Clock::now(); }
 
 void StepReporter::Step(int64_t step, const StepReport& report) {
+  const StepTimes times = timer_.EndStep();
   const auto now = Clock::now();
   window_tokens_ += report.global_tokens;
-  if (step > first_step_ + 1) timed_seconds_ += std::chrono::duration<double>(now - step_start_).count();
+  if (step > first_step_ + 1) {
+    timed_seconds_ += std::chrono::duration<double>(now - step_start_).count();
+    timed_split_.wall += times.wall;
+    timed_split_.compute += times.compute;
+    timed_split_.comm += times.comm;
+    timed_split_.data += times.data;
+    timed_split_.other += times.other;
+  }
   const double window_seconds = std::chrono::duration<double>(now - window_start_).count();
   const double tokens_per_second = window_seconds > 0 ? window_tokens_ / window_seconds : 0;
   if (step == 1) PrintLines(optimizer_.FirstStepReport());
-  if (step == options_.total_steps) ReportCommunication(step);
+  if (step == options_.total_steps) {
+    ReportTimeSplit(step - first_step_);
+    ReportCommunication(step);
+  }
 
   std::map<std::string, double> values = {{metric_keys::kTrainLoss, report.loss},
                                           {metric_keys::kLearningRate, report.learning_rate},
                                           {metric_keys::kGradNorm, report.grad_norm},
                                           {metric_keys::kTokensPerSecond, tokens_per_second},
-                                          {metric_keys::kTotalSteps, static_cast<double>(options_.total_steps)}};
+                                          {metric_keys::kTotalSteps, static_cast<double>(options_.total_steps)},
+                                          {metric_keys::kStepComputeSeconds, times.compute},
+                                          {metric_keys::kStepCommSeconds, times.comm},
+                                          {metric_keys::kStepDataSeconds, times.data},
+                                          {metric_keys::kStepOtherSeconds, times.other}};
+  if (const std::optional<double> overlap = optimizer_.CommOverlap()) values[metric_keys::kStepCommOverlap] = *overlap;
   if (options_.device.is_cuda()) {
     const DeviceMemory memory = MemoryOf(options_.device);
     values["gpu_memory_used_bytes"] = static_cast<double>(memory.used_bytes);
@@ -90,6 +112,23 @@ void StepReporter::ReportCommunication(int64_t step) {
               static_cast<long long>(written >= 0 && written_at_start_ >= 0 ? written - written_at_start_ : -1),
               steps > 1 ? 1000.0 * timed_seconds_ / static_cast<double>(steps - 1) : 0.0);
   PrintLines(optimizer_.LastStepReport());
+}
+
+// Every rank: where its time went (the ranks differ: the slowest waits least).
+void StepReporter::ReportTimeSplit(int64_t steps) {
+  if (steps < 2) return;
+  const double n = static_cast<double>(steps - 1);
+  const StepTimes& t = timed_split_;
+  const std::optional<double> overlap = optimizer_.CommOverlap();
+  std::printf("rank %d: mean step time split over %lld steps after the first: compute %.1f ms, comm %.1f ms, data "
+              "%.1f ms, other %.1f ms of %.1f ms; %s\n",
+              options_.rank, static_cast<long long>(steps - 1), 1000 * t.compute / n, 1000 * t.comm / n,
+              1000 * t.data / n, 1000 * t.other / n, 1000 * t.wall / n,
+              overlap.has_value() ? absl::StrFormat("%.0f%% of the gradient communication launched during backward",
+                                                    100 * *overlap)
+                                        .c_str()
+                                  : "no gradient communication");
+  std::fflush(stdout);
 }
 
 void StepReporter::Eval(int64_t step, double loss, const std::vector<TaskEvalReport>& tasks) {

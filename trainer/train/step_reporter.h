@@ -16,6 +16,7 @@
 #include "trainer/dist/collectives.h"
 #include "trainer/metrics/metrics_stream.h"
 #include "trainer/optim/optimizer.h"
+#include "trainer/train/step_timer.h"
 
 namespace tunefleet {
 
@@ -59,6 +60,8 @@ class StepReporter {
   void Start(int64_t first_step);
   // Before each step's work, so a step's time excludes evaluation and saves.
   void BeginStep();
+  // The loop brackets each step's phases on it; Step() reports them.
+  StepTimer& timer() { return timer_; }
   // After `step` (optimizer steps done) was agreed.
   void Step(int64_t step, const StepReport& report);
   void Eval(int64_t step, double loss, const std::vector<TaskEvalReport>& tasks = {});
@@ -72,6 +75,7 @@ class StepReporter {
  private:
   using Clock = std::chrono::steady_clock;
   void ReportCommunication(int64_t step);
+  void ReportTimeSplit(int64_t steps);
 
   Options options_;
   MetricsStream& metrics_;
@@ -84,6 +88,8 @@ class StepReporter {
   int64_t window_tokens_ = 0;
   double timed_seconds_ = 0;  // steps after the first (which warms up allocators and Gloo's pairs)
   int64_t written_at_start_ = 0;
+  StepTimer timer_;
+  StepTimes timed_split_;  // summed over the steps after the first, like timed_seconds_
 };
 
 }  // namespace tunefleet

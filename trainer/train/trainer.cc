@@ -21,16 +21,25 @@ absl::StatusOr<RunEnd> Trainer::Run() {
     const int64_t done = step + 1;
 
     // Train: forward and backward over this rank's micro-batches, update.
+    // The timer cuts the step into phases (trainer/train/step_timer.h).
+    StepTimer& timer = parts_.reporter.timer();
     parts_.reporter.BeginStep();
+    timer.BeginData();
     const StepBatches batches = parts_.data.ForStep(step);
+    timer.EndData();
     const StepSettings settings{settings_.schedule.At(step), settings_.max_grad_norm,
                                 std::max<int64_t>(1, batches.global_loss_tokens), parts_.data.num_tasks()};
+    timer.BeginCompute();
     auto result = TrainStep(parts_.model, parts_.params, parts_.optimizer, batches.micro_batches, settings);
+    timer.EndCompute();
     if (!result.ok()) return result.status();
 
     // Agree: every rank's requests, loss and tokens, in one collective.
     const absl::Status save_error = parts_.checkpointer.Poll();
-    auto decision = parts_.agreement.AgreeOnStep(Vote(*result, save_error));
+    timer.BeginCompute();  // the loss's read-back: where a GPU's queued work is waited for
+    const StepVote vote = Vote(*result, save_error);
+    timer.EndCompute();
+    auto decision = parts_.agreement.AgreeOnStep(vote);
     if (!decision.ok()) return decision.status();
     if (auto s = EndsTheRun(*decision, save_error, done); !s.ok()) return s;
 

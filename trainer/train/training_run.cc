@@ -52,6 +52,29 @@ int64_t ResidentBytes() {
   return read == 2 ? resident * static_cast<int64_t>(::sysconf(_SC_PAGESIZE)) : 0;
 }
 
+// Linux's peak resident set (VmHWM) in bytes; 0 where /proc is not there.
+int64_t PeakResidentBytes() {
+  std::FILE* status = std::fopen("/proc/self/status", "r");
+  if (status == nullptr) return 0;
+  char line[256];
+  long long kb = 0;
+  while (std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %lld kB", &kb) == 1) break;
+  }
+  std::fclose(status);
+  return kb * 1024;
+}
+
+// Starts VmHWM again from the current resident set, so the peak read after
+// training is the steps', not the model build's (a float32 load before the
+// bf16 cast holds both). Best effort: without it the peak is the process's.
+bool ResetPeakResident() {
+  std::FILE* clear = std::fopen("/proc/self/clear_refs", "w");
+  if (clear == nullptr) return false;
+  const bool written = std::fputs("5", clear) >= 0;
+  return std::fclose(clear) == 0 && written;
+}
+
 // The float32 weights that a bf16 cast, an NF4 base or the move to a GPU
 // replaced are freed, but glibc keeps freed pages for reuse: hand them
 // back, so the trainer's RSS shows what the model holds.
@@ -320,6 +343,7 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   auto tokenizer = LoadBaseTokenizer(spec.model().path());
   if (!tokenizer.ok()) return tokenizer.status();
   const LoraConfig lora = LoraConfigOf(spec);
+  const int64_t resident_before_model = ResidentBytes();
   auto model = TrainingModel(spec, lora, *device);
   if (!model.ok()) return model.status();
   CausalLM& lm = **model;
@@ -377,8 +401,15 @@ absl::StatusOr<RunEnd> RunTraining(const v1::JobSpec& raw_spec, const RunOptions
   settings.stop_requested = options.stop_requested;
   settings.save_requested = options.save_requested;
   Trainer trainer({lm, *params, **data, **optimizer, checkpointer, reporter, agreement, validation}, settings);
+  const bool peak_reset = ResetPeakResident();
   auto end = trainer.Run();
   if (!end.ok() || *end == RunEnd::kStoppedAfterCheckpoint) return end;
+  // Host memory the run held beyond what the process had before the model
+  // (bench/distributed_step_bench.sh divides it by the parameters).
+  std::printf("rank %d: memory: resident before the model %lld bytes, peak resident %s %lld bytes (VmHWM)\n",
+              agreement.rank(), static_cast<long long>(resident_before_model),
+              peak_reset ? "during training" : "of the process", static_cast<long long>(PeakResidentBytes()));
+  std::fflush(stdout);
   const int64_t last_step = trainer.last_step();
 
   // Export (rank 0).

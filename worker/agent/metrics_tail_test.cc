@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/metric_keys.h"
+
 namespace tunefleet::worker {
 namespace {
 
@@ -35,6 +37,25 @@ TEST(MetricsTail, ParsesEventsAndWaitsForCompleteLines) {
   ASSERT_EQ(samples.size(), 1u);
   EXPECT_EQ(samples[0].step(), 15);
   EXPECT_EQ(tail.step(), 15);
+}
+
+// A step's time by phase and its overlap reach the coordinator as the
+// trainer wrote them (coordinator/metrics/step_time.h reads them there).
+TEST(MetricsTail, PassesAStepsTimeSplitOn) {
+  const std::string path = ::testing::TempDir() + "/metrics_tail_step_time.jsonl";
+  std::remove(path.c_str());
+  MetricsTail tail(path);
+  std::ofstream out(path);
+  out << R"({"event":"step","time":1.5,"rank":0,"step":3,"train_loss":3.0,"step_compute_seconds":1.25,)"
+      << R"("step_comm_seconds":0.5,"step_data_seconds":0.125,"step_other_seconds":0.0625,"step_comm_overlap":0.75})"
+      << "\n" << std::flush;
+  const auto samples = tail.Poll();
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_DOUBLE_EQ(samples[0].values().at(metric_keys::kStepComputeSeconds), 1.25);
+  EXPECT_DOUBLE_EQ(samples[0].values().at(metric_keys::kStepCommSeconds), 0.5);
+  EXPECT_DOUBLE_EQ(samples[0].values().at(metric_keys::kStepDataSeconds), 0.125);
+  EXPECT_DOUBLE_EQ(samples[0].values().at(metric_keys::kStepOtherSeconds), 0.0625);
+  EXPECT_DOUBLE_EQ(samples[0].values().at(metric_keys::kStepCommOverlap), 0.75);
 }
 
 // The lines the real trainer writes (training_run.cc, run_checkpointer.cc)
