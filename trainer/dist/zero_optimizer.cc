@@ -209,13 +209,13 @@ absl::StatusOr<double> ZeroOptimizer::FinishGradients() {
 
 absl::Status ZeroOptimizer::Update(double learning_rate, double max_grad_norm, double grad_norm) {
   try {
-    // bf16 gradients are clipped and applied from an fp32 copy (AdamW widens
-    // them anyway): one rounding, not one more for the clip.
-    torch::Tensor owned = OwnedGrads();
-    torch::Tensor grads = WidenedToFp32(owned);
-    SampleGradientBytes(grads.is_same(owned) ? 0 : grads.nbytes());
-    ClipByGlobalNorm(grads, grad_norm, max_grad_norm);
-    adamw_->Step(grads, learning_rate);
+    // bf16 gradients are clipped and applied in fp32 (one rounding, not one
+    // more for the clip), widened a chunk at a time inside AdamW.
+    const torch::Tensor owned = OwnedGrads();
+    SampleGradientBytes(owned.scalar_type() == torch::kFloat32
+                            ? 0
+                            : std::min(AdamW::kChunkElements, owned.numel()) * int64_t{4});
+    adamw_->Step(owned, learning_rate, ClipFactor(grad_norm, max_grad_norm));
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("rank ", collectives_.rank(), ": AdamW step failed: ", e.what()));
   }

@@ -24,9 +24,15 @@ class AdamW {
   AdamW(const torch::Tensor& params, int64_t begin, int64_t decay_end, AdamWOptions options);
 
   // One update of the owned range from its gradient `grad` (same shape as the
-  // range, any dtype), at learning rate `lr`. Writes the updated weights back
-  // into `params` (cast to its dtype).
-  void Step(const torch::Tensor& grad, double lr);
+  // range, any float dtype) times `grad_scale` (the clipping factor), at
+  // learning rate `lr`. Writes the updated weights back into `params` (cast
+  // to its dtype). The range is updated a chunk at a time, so the fp32
+  // widening of bf16 gradients and the update's temporaries take a chunk's
+  // memory, not 4-8 bytes per parameter: the optimizer holds no more than
+  // its state, as the ZeRO figures count. Chunks are multiples of every
+  // vector width, so the result is the same bit for bit as one pass.
+  void Step(const torch::Tensor& grad, double lr, double grad_scale = 1.0);
+  static constexpr int64_t kChunkElements = int64_t{1} << 18;
 
   int64_t step_count() const { return step_; }
   // The optimizer's own state, for checkpoints and for measuring memory.

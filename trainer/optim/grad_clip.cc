@@ -1,23 +1,33 @@
 #include "trainer/optim/grad_clip.h"
 
+#include <algorithm>
+#include <cstdint>
+
+#include "trainer/optim/adamw.h"
+
 namespace tunefleet {
 
 double SumOfSquares(const torch::Tensor& grad) {
   torch::NoGradGuard no_grad;
-  const torch::Tensor g = grad.to(torch::kFloat32);
-  return g.dot(g).item<double>();
+  if (grad.scalar_type() == torch::kFloat32) return grad.dot(grad).item<double>();
+  torch::Tensor sum = torch::zeros({}, grad.options().dtype(torch::kFloat64));
+  for (int64_t begin = 0; begin < grad.numel(); begin += AdamW::kChunkElements) {
+    const torch::Tensor g = grad.narrow(0, begin, std::min(AdamW::kChunkElements, grad.numel() - begin))
+                                .to(torch::kFloat32);
+    sum.add_(g.dot(g));
+  }
+  return sum.item<double>();  // one host read, after every chunk
 }
 
-torch::Tensor WidenedToFp32(const torch::Tensor& grad) {
-  torch::NoGradGuard no_grad;
-  return grad.scalar_type() == torch::kFloat32 ? grad : grad.to(torch::kFloat32);
+double ClipFactor(double global_norm, double max_norm) {
+  if (max_norm <= 0) return 1.0;
+  const double factor = max_norm / (global_norm + 1e-6);
+  return factor >= 1.0 ? 1.0 : factor;
 }
 
 double ClipByGlobalNorm(torch::Tensor& grad, double global_norm, double max_norm) {
-  if (max_norm <= 0) return 1.0;
-  // The same epsilon as torch.nn.utils.clip_grad_norm_.
-  const double factor = max_norm / (global_norm + 1e-6);
-  if (factor >= 1.0) return 1.0;
+  const double factor = ClipFactor(global_norm, max_norm);
+  if (factor == 1.0) return 1.0;
   torch::NoGradGuard no_grad;
   grad.mul_(factor);
   return factor;

@@ -6,12 +6,14 @@
 
 namespace tunefleet {
 
-// Sum of squares of `grad` in fp32, as a double.
+// Sum of squares of `grad` in fp32, as a double. A bf16 gradient is widened
+// a chunk at a time (AdamW::kChunkElements), never whole.
 double SumOfSquares(const torch::Tensor& grad);
 
-// `grad` itself when it is fp32, else an fp32 copy: what clipping and AdamW
-// read, so bf16 gradients are scaled in fp32.
-torch::Tensor WidenedToFp32(const torch::Tensor& grad);
+// The factor that brings a gradient of norm `global_norm` to at most
+// `max_norm` (1 when max_norm <= 0 or the norm is within bounds), with
+// torch.nn.utils.clip_grad_norm_'s epsilon. AdamW::Step applies it in fp32.
+double ClipFactor(double global_norm, double max_norm);
 
 // Scales `grad` in place so its norm is at most max_norm (no-op when
 // max_norm <= 0 or the norm is within bounds). Returns the factor applied.

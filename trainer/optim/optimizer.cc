@@ -45,10 +45,8 @@ absl::StatusOr<double> LocalAdamW::FinishGradients() { return std::sqrt(SumOfSqu
 
 absl::Status LocalAdamW::Update(double learning_rate, double max_grad_norm, double grad_norm) {
   try {
-    // bf16 gradients: clipped and applied in fp32 (see WidenedToFp32).
-    torch::Tensor grads = WidenedToFp32(params_.grads());
-    ClipByGlobalNorm(grads, grad_norm, max_grad_norm);
-    mutable_adamw().Step(grads, learning_rate);
+    // bf16 gradients are clipped and applied in fp32, a chunk at a time.
+    mutable_adamw().Step(params_.grads(), learning_rate, ClipFactor(grad_norm, max_grad_norm));
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("AdamW step failed: ", e.what()));
   }
