@@ -83,10 +83,12 @@ absl::StatusOr<std::vector<v1::Job>> ControlPlane::CreateJobGroup(const JobGroup
     entry.order = (*orders)[i];
     entry.last_event = 1;
     job_order_[entry.order] = entry.job.name();
+    queue_.insert(QueueKeyOf(entry));
     created.push_back(entry.job);
     jobs_.emplace(entry.job.name(), std::move(entry));
   }
   if (group.max_running > 0) group_limits_[group.name] = group.max_running;
+  placement_wanted_ = true;
   events_changed_.SignalAll();
   return created;
 }
@@ -103,6 +105,7 @@ void ControlPlane::LimitGroup(const std::string& group, int32_t max_running) {
   } else {
     group_limits_.erase(group);
   }
+  placement_wanted_ = true;
 }
 
 std::set<std::string> ControlPlane::HeldByGroupLimits() const {

@@ -96,12 +96,11 @@ absl::Status ControlPlane::MarkWorkerLost(WorkerEntry& worker, const std::string
   Log("coordinator", absl::StrCat(worker.worker.name(), " LOST: ", why));
   worker.worker = std::move(next);
   worker.session.clear();  // its next heartbeat is told to register again
+  directives_.CloseWorker(worker.worker.name());
   worker.stopping.clear();  // nothing to confirm: its trainers die with it (or are stopped on return)
-  absl::Status first;
-  for (JobEntry* entry : JobsOn(worker.worker.name())) {
-    first.Update(EndAttempt(*entry, v1::ATTEMPT_END_REASON_WORKER_LOST, why));
-  }
-  return first;
+  std::vector<EndRequest> ends;  // one transaction for all its attempts
+  for (JobEntry* entry : JobsOn(worker.worker.name())) ends.push_back({entry, v1::ATTEMPT_END_REASON_WORKER_LOST, why});
+  return EndAttempts(ends);
 }
 
 void ControlPlane::CheckDrains() {
@@ -119,6 +118,7 @@ void ControlPlane::CheckDrains() {
         entry->draining = true;
         entry->drain_deadline = deadline;
         entry->drain_asked.clear();
+        PushDrain(*entry);
       }
     }
     if (JobsOn(name).empty() && worker.stopping.empty()) {
@@ -132,14 +132,53 @@ void ControlPlane::CheckDrains() {
   }
 }
 
+bool ControlPlane::RunPlacementPass(absl::Duration wait) {
+  absl::MutexLock lock(&mu_);
+  if (!mu_.AwaitWithTimeout(absl::Condition(&placement_wanted_), wait)) return false;
+  PlaceQueuedJobs();
+  return true;
+}
+
+void ControlPlane::PushDrain(const JobEntry& entry) {
+  std::set<std::string> workers;
+  for (const RankRuntime& rank : entry.ranks) workers.insert(rank.worker);
+  // Not marked asked: the heartbeat asks too (a drain asked twice is one drain).
+  for (const std::string& worker : workers) {
+    v1::WorkerDirective directive;
+    auto* checkpoint = directive.add_checkpoint_now();
+    checkpoint->set_job(entry.job.name());
+    checkpoint->set_generation(entry.job.generation());
+    checkpoint->set_stop(true);
+    *checkpoint->mutable_grace() = ToProtoDuration(std::max(entry.drain_deadline - Now(), absl::ZeroDuration()));
+    directives_.Push(worker, directive);
+  }
+}
+
 void ControlPlane::PlaceQueuedJobs() {
   const absl::Time now = Now();
+  // Nothing that could change the last pass's answer has happened: no job
+  // queued or requeued, no slot freed, no worker added, and no backoff or
+  // reservation has come due.
+  if (!placement_wanted_ && now < next_timed_placement_) return;
+  placement_wanted_ = false;
+  next_timed_placement_ = absl::InfiniteFuture();
+  const absl::Time pass_start = absl::Now();
   std::vector<scheduler::QueuedJob> queue;
+  queue.reserve(queue_.size());
   const std::set<std::string> held = HeldByGroupLimits();
-  for (auto& [name, entry] : jobs_) {
-    if (entry.job.state() != v1::JOB_STATE_QUEUED) continue;
+  // queue_ is kept in the scheduler's order (priority, then submission), so
+  // the pass reads the QUEUED jobs only, not every job.
+  for (const QueueKey& key : queue_) {
+    const std::string& name = std::get<2>(key);
+    const JobEntry& entry = jobs_.at(name);
     if (held.count(name)) continue;  // its sweep runs as many as it may
-    if (entry.job.has_not_before() && FromProtoTime(entry.job.not_before()) > now) continue;  // backing off
+    if (entry.job.has_not_before()) {
+      const absl::Time not_before = FromProtoTime(entry.job.not_before());
+      if (not_before > now) {  // backing off
+        next_timed_placement_ = std::min(next_timed_placement_, not_before);
+        continue;
+      }
+    }
     scheduler::QueuedJob q;
     q.id = name;
     q.priority = entry.job.spec().priority();
@@ -147,17 +186,30 @@ void ControlPlane::PlaceQueuedJobs() {
     q.world_size = entry.job.spec().resources().world_size();
     q.gpus_per_rank = entry.job.spec().resources().gpus_per_rank();
     q.queued_since = entry.queued_since;
+    // Past reserve_after a job that does not fit holds a reservation: a change to the answer.
+    if (entry.queued_since + options_.scheduling.reserve_after > now) {
+      next_timed_placement_ = std::min(next_timed_placement_, entry.queued_since + options_.scheduling.reserve_after);
+    }
     queue.push_back(std::move(q));
   }
-  if (queue.empty()) return;
+  if (queue.empty()) {
+    if (options_.on_placement_pass) options_.on_placement_pass(absl::Now() - pass_start);
+    return;
+  }
   std::vector<scheduler::WorkerCapacity> capacity;
+  capacity.reserve(workers_.size());
   for (const auto& [name, worker] : workers_) capacity.push_back(Capacity(worker));
   const scheduler::Decision decision = scheduler::Schedule(std::move(queue), std::move(capacity), now,
                                                            options_.scheduling);
+  std::vector<PreparedStart> starts;
   for (const scheduler::Placement& placement : decision.placements) {
-    // Not saved: the job stays QUEUED and the next pass places it.
-    StartAttempt(jobs_.at(placement.job), placement).IgnoreError();
+    starts.push_back(PrepareStart(jobs_.at(placement.job), placement, last_generation_ + 1 + starts.size()));
   }
+  if (!StartAttempts(std::move(starts)).ok()) {
+    // Not saved: every job stays QUEUED and the next tick's pass places them.
+    next_timed_placement_ = absl::InfinitePast();
+  }
+  if (options_.on_placement_pass) options_.on_placement_pass(absl::Now() - pass_start);
 }
 
 }  // namespace tunefleet::coordinator

@@ -25,6 +25,10 @@ class FaultyStore final : public Store {
     if (*fail_) return Injected();
     return inner_->UpdateJob(job, events, attempt);
   }
+  absl::Status UpdateJobs(const std::vector<JobUpdate>& updates) override {
+    if (*fail_) return Injected();
+    return inner_->UpdateJobs(updates);
+  }
   absl::Status PutWorker(const v1::Worker& worker) override {
     if (*fail_) return Injected();
     return inner_->PutWorker(worker);
