@@ -79,7 +79,7 @@ absl::Status ControlPlane::Load() {
     }
     last_generation_ = std::max(last_generation_, entry.job.generation());
     job_order_[entry.order] = name;
-    if (entry.job.state() == v1::JOB_STATE_QUEUED) queue_.insert(QueueKeyOf(entry));
+    if (entry.job.state() == v1::JOB_STATE_QUEUED) queue_.emplace(QueueKeyOf(entry), &entry);
     if (!stored.request_id.empty()) request_ids_[stored.request_id] = name;
   }
   placement_wanted_ = true;
@@ -456,7 +456,7 @@ void ControlPlane::SetJob(JobEntry& entry, v1::Job next) {
   if (entry.job.state() == v1::JOB_STATE_QUEUED) queue_.erase(QueueKeyOf(entry));
   entry.job = std::move(next);
   if (entry.job.state() == v1::JOB_STATE_QUEUED) {
-    queue_.insert(QueueKeyOf(entry));
+    queue_.emplace(QueueKeyOf(entry), &entry);
     placement_wanted_ = true;
   }
 }

@@ -418,7 +418,9 @@ class ControlPlane {
   int64_t metric_samples_dropped_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t jobs_forgotten_ ABSL_GUARDED_BY(mu_) = 0;
   MetricHistory history_;  // its own lock; taken after mu_, never before
-  std::set<QueueKey> queue_ ABSL_GUARDED_BY(mu_);  // QUEUED jobs, backing off included (see SetJob)
+  // QUEUED jobs, backing off included (see SetJob); entries of jobs_, which
+  // stay put until a finished job leaves memory.
+  std::map<QueueKey, JobEntry*> queue_ ABSL_GUARDED_BY(mu_);
   // Something changed that may let a queued job start: RunPlacementPass wakes.
   bool placement_wanted_ ABSL_GUARDED_BY(mu_) = false;
   // When a backoff ends or a reservation falls due: the pass must run again then.

@@ -83,9 +83,9 @@ absl::StatusOr<std::vector<v1::Job>> ControlPlane::CreateJobGroup(const JobGroup
     entry.order = (*orders)[i];
     entry.last_event = 1;
     job_order_[entry.order] = entry.job.name();
-    queue_.insert(QueueKeyOf(entry));
     created.push_back(entry.job);
-    jobs_.emplace(entry.job.name(), std::move(entry));
+    JobEntry& kept = jobs_.emplace(entry.job.name(), std::move(entry)).first->second;
+    queue_.emplace(QueueKeyOf(kept), &kept);
   }
   if (group.max_running > 0) group_limits_[group.name] = group.max_running;
   placement_wanted_ = true;

@@ -172,9 +172,9 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
     entry.order = (*orders)[r];
     entry.last_event = 1;
     job_order_[entry.order] = name;
-    queue_.insert(QueueKeyOf(entry));
     if (!rows[r].request_id.empty()) request_ids_[rows[r].request_id] = name;
-    jobs_.emplace(name, std::move(entry));
+    JobEntry& kept = jobs_.emplace(name, std::move(entry)).first->second;
+    queue_.emplace(QueueKeyOf(kept), &kept);
   }
   placement_wanted_ = true;  // the placement pass runs now, not at the next tick
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -163,14 +163,22 @@ void ControlPlane::PlaceQueuedJobs() {
   placement_wanted_ = false;
   next_timed_placement_ = absl::InfiniteFuture();
   const absl::Time pass_start = absl::Now();
+  std::vector<scheduler::WorkerCapacity> capacity;
+  capacity.reserve(workers_.size());
+  int64_t free_gpus = 0, free_cpu = 0;
+  for (const auto& [name, worker] : workers_) {
+    capacity.push_back(Capacity(worker));
+    if (!capacity.back().schedulable) continue;
+    free_gpus += static_cast<int64_t>(capacity.back().free_gpus.size());
+    free_cpu += std::max(capacity.back().free_cpu_slots, 0);
+  }
   std::vector<scheduler::QueuedJob> queue;
-  queue.reserve(queue_.size());
   const std::set<std::string> held = HeldByGroupLimits();
   // queue_ is kept in the scheduler's order (priority, then submission), so
   // the pass reads the QUEUED jobs only, not every job.
-  for (const QueueKey& key : queue_) {
+  for (const auto& [key, entry_pointer] : queue_) {
     const std::string& name = std::get<2>(key);
-    const JobEntry& entry = jobs_.at(name);
+    const JobEntry& entry = *entry_pointer;
     if (held.count(name)) continue;  // its sweep runs as many as it may
     if (entry.job.has_not_before()) {
       const absl::Time not_before = FromProtoTime(entry.job.not_before());
@@ -179,26 +187,30 @@ void ControlPlane::PlaceQueuedJobs() {
         continue;
       }
     }
+    const auto& resources = entry.job.spec().resources();
+    const absl::Time reserves_at = entry.queued_since + options_.scheduling.reserve_after;
+    // Past reserve_after a job that does not fit holds a reservation: a change to the answer.
+    if (reserves_at > now) next_timed_placement_ = std::min(next_timed_placement_, reserves_at);
+    // A gang larger than all free capacity cannot be placed this pass (free
+    // capacity only shrinks as the pass places), and one that does not hold
+    // a reservation yet changes nothing by waiting: the scheduler would pass
+    // it over, so it is not offered. On a full cluster the queue is empty.
+    const int64_t need = static_cast<int64_t>(resources.world_size()) *
+                         (resources.gpus_per_rank() > 0 ? resources.gpus_per_rank() : 1);
+    if (need > (resources.gpus_per_rank() > 0 ? free_gpus : free_cpu) && reserves_at > now) continue;
     scheduler::QueuedJob q;
     q.id = name;
     q.priority = entry.job.spec().priority();
     q.order = entry.order;
-    q.world_size = entry.job.spec().resources().world_size();
-    q.gpus_per_rank = entry.job.spec().resources().gpus_per_rank();
+    q.world_size = resources.world_size();
+    q.gpus_per_rank = resources.gpus_per_rank();
     q.queued_since = entry.queued_since;
-    // Past reserve_after a job that does not fit holds a reservation: a change to the answer.
-    if (entry.queued_since + options_.scheduling.reserve_after > now) {
-      next_timed_placement_ = std::min(next_timed_placement_, entry.queued_since + options_.scheduling.reserve_after);
-    }
     queue.push_back(std::move(q));
   }
   if (queue.empty()) {
     if (options_.on_placement_pass) options_.on_placement_pass(absl::Now() - pass_start);
     return;
   }
-  std::vector<scheduler::WorkerCapacity> capacity;
-  capacity.reserve(workers_.size());
-  for (const auto& [name, worker] : workers_) capacity.push_back(Capacity(worker));
   const scheduler::Decision decision = scheduler::Schedule(std::move(queue), std::move(capacity), now,
                                                            options_.scheduling);
   std::vector<PreparedStart> starts;

@@ -192,10 +192,14 @@ TEST_F(PlacementPushTest, TheIncrementalQueueDecidesAsAFullRebuildOnRandomSequen
   for (const auto& [id, n] : gpus) Register(id, n);
   std::mt19937_64 rng(20261204);
   std::vector<v1::Job> submitted;  // in submission order
-  int passes_with_placements = 0;
-  for (int step = 0; step < 300; ++step) {
-    const int action = std::uniform_int_distribution<int>(0, 9)(rng);
-    if (action < 5) {
+  std::vector<absl::Time> submitted_at;
+  int passes_with_placements = 0, reservations = 0;
+  for (int step = 0; step < 400; ++step) {
+    const int action = std::uniform_int_distribution<int>(0, 10)(rng);
+    if (action == 10) {
+      now_ += absl::Minutes(2);  // jobs waiting past reserve_after (5 min) reserve the cluster
+    } else if (action < 5) {
+      submitted_at.push_back(now_);
       const int sizes[] = {1, 1, 2, 3, 4, 8, 12};
       submitted.push_back(Submit(sizes[std::uniform_int_distribution<int>(0, 6)(rng)], 1,
                                  std::uniform_int_distribution<int>(0, 2)(rng)));
@@ -235,7 +239,7 @@ TEST_F(PlacementPushTest, TheIncrementalQueueDecidesAsAFullRebuildOnRandomSequen
         q.order = static_cast<int64_t>(i);
         q.world_size = job.spec().resources().world_size();
         q.gpus_per_rank = job.spec().resources().gpus_per_rank();
-        q.queued_since = now_;
+        q.queued_since = submitted_at[i];
         queue.push_back(q);
       }
     }
@@ -270,8 +274,11 @@ TEST_F(PlacementPushTest, TheIncrementalQueueDecidesAsAFullRebuildOnRandomSequen
       }
     }
     if (!expected.placements.empty()) ++passes_with_placements;
+    if (!expected.reserved_for.empty()) ++reservations;
   }
-  EXPECT_GT(passes_with_placements, 20);  // the sequence exercised placement, not only an idle queue
+  // The sequence exercised placement and reservations, not only an idle queue.
+  EXPECT_GT(passes_with_placements, 20);
+  EXPECT_GT(reservations, 20);
 }
 
 }  // namespace
