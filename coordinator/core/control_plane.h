@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -333,6 +334,11 @@ class ControlPlane {
                                  v1::StopRanks* out);
   // The only way a job's row in memory changes state: keeps queue_ current.
   void SetJob(JobEntry& entry, v1::Job next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a new job of `spec` may fit in what the last placement pass left
+  // free. Slots only grow back through changes that wake the pass anyway (an
+  // end, a freed rank, a worker registering or uncordoned), so this is an
+  // upper bound: false means placing it now is impossible.
+  bool MayFitNow(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // QUEUED jobs in the scheduler's order: priority (higher first), then submission.
   using QueueKey = std::tuple<int32_t, int64_t, std::string>;  // -priority, order, name
   static QueueKey QueueKeyOf(const JobEntry& entry);
@@ -425,6 +431,9 @@ class ControlPlane {
   bool placement_wanted_ ABSL_GUARDED_BY(mu_) = false;
   // When a backoff ends or a reservation falls due: the pass must run again then.
   absl::Time next_timed_placement_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Free schedulable GPUs and CPU slots after the last pass (see MayFitNow).
+  int64_t free_gpus_after_pass_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
+  int64_t free_cpu_after_pass_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
   DirectiveStreams directives_;  // its own lock; taken after mu_, never before
 };
 

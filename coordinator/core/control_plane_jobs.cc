@@ -175,8 +175,11 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
     if (!rows[r].request_id.empty()) request_ids_[rows[r].request_id] = name;
     JobEntry& kept = jobs_.emplace(name, std::move(entry)).first->second;
     queue_.emplace(QueueKeyOf(kept), &kept);
+    // The placement pass runs now, not at the next tick; unless the job is
+    // larger than all the capacity the last pass left free (a full cluster):
+    // then it cannot change the pass's answer until a slot frees, which wakes it.
+    if (MayFitNow(kept.job.spec())) placement_wanted_ = true;
   }
-  placement_wanted_ = true;  // the placement pass runs now, not at the next tick
   for (size_t i = 0; i < batch.size(); ++i) {
     if (row_of[i] != kNone) results[i] = rows[row_of[i]].job;
   }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -139,6 +140,13 @@ bool ControlPlane::RunPlacementPass(absl::Duration wait) {
   return true;
 }
 
+bool ControlPlane::MayFitNow(const v1::JobSpec& spec) const {
+  const auto& resources = spec.resources();
+  const bool gpu = resources.gpus_per_rank() > 0;
+  const int64_t need = static_cast<int64_t>(resources.world_size()) * (gpu ? resources.gpus_per_rank() : 1);
+  return need <= (gpu ? free_gpus_after_pass_ : free_cpu_after_pass_);
+}
+
 void ControlPlane::PushDrain(const JobEntry& entry) {
   std::set<std::string> workers;
   for (const RankRuntime& rank : entry.ranks) workers.insert(rank.worker);
@@ -207,6 +215,8 @@ void ControlPlane::PlaceQueuedJobs() {
     q.queued_since = entry.queued_since;
     queue.push_back(std::move(q));
   }
+  free_gpus_after_pass_ = free_gpus;
+  free_cpu_after_pass_ = free_cpu;
   if (queue.empty()) {
     if (options_.on_placement_pass) options_.on_placement_pass(absl::Now() - pass_start);
     return;
@@ -216,10 +226,18 @@ void ControlPlane::PlaceQueuedJobs() {
   std::vector<PreparedStart> starts;
   for (const scheduler::Placement& placement : decision.placements) {
     starts.push_back(PrepareStart(jobs_.at(placement.job), placement, last_generation_ + 1 + starts.size()));
+    for (const scheduler::RankSlot& slot : placement.ranks) {
+      if (slot.gpu_indices.empty()) {
+        --free_cpu_after_pass_;
+      } else {
+        free_gpus_after_pass_ -= static_cast<int64_t>(slot.gpu_indices.size());
+      }
+    }
   }
   if (!StartAttempts(std::move(starts)).ok()) {
     // Not saved: every job stays QUEUED and the next tick's pass places them.
     next_timed_placement_ = absl::InfinitePast();
+    free_gpus_after_pass_ = free_cpu_after_pass_ = std::numeric_limits<int64_t>::max();
   }
   if (options_.on_placement_pass) options_.on_placement_pass(absl::Now() - pass_start);
 }
