@@ -81,7 +81,8 @@ struct ControlPlaneOptions {
   std::vector<std::string> allowed_path_roots;
   // Called (under the lock; keep it cheap) with each placed job's queue wait.
   std::function<void(absl::Duration)> on_placed;
-  // Called (under the lock) with the duration of each placement pass that ran.
+  // Called (under the lock) with the duration of each placement pass that
+  // ran: building the queue and deciding, not the commit of its placements.
   std::function<void(absl::Duration)> on_placement_pass;
 };
 

@@ -223,6 +223,8 @@ void ControlPlane::PlaceQueuedJobs() {
   }
   const scheduler::Decision decision = scheduler::Schedule(std::move(queue), std::move(capacity), now,
                                                            options_.scheduling);
+  // The decision's time; the commit of its placements (one fsync) follows.
+  if (options_.on_placement_pass) options_.on_placement_pass(absl::Now() - pass_start);
   std::vector<PreparedStart> starts;
   for (const scheduler::Placement& placement : decision.placements) {
     starts.push_back(PrepareStart(jobs_.at(placement.job), placement, last_generation_ + 1 + starts.size()));
@@ -239,7 +241,6 @@ void ControlPlane::PlaceQueuedJobs() {
     next_timed_placement_ = absl::InfinitePast();
     free_gpus_after_pass_ = free_cpu_after_pass_ = std::numeric_limits<int64_t>::max();
   }
-  if (options_.on_placement_pass) options_.on_placement_pass(absl::Now() - pass_start);
 }
 
 }  // namespace tunefleet::coordinator

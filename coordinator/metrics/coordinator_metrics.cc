@@ -43,8 +43,8 @@ CoordinatorMetrics::CoordinatorMetrics() : registry_(std::make_shared<prometheus
                .Add({}, pass_buckets);
   placement_pass_ = &prometheus::BuildHistogram()
                          .Name("tunefleet_placement_pass_seconds")
-                         .Help("Duration of one placement pass that ran: the queue, the scheduler, the placements' "
-                               "commit")
+                         .Help("Duration of one placement pass that ran: the queue and the scheduler's decision "
+                               "(the placements' commit, one fsync, follows)")
                          .Register(*registry_)
                          .Add({}, pass_buckets);
   rpcs_ = &prometheus::BuildCounter()
