@@ -52,6 +52,10 @@ TEST(PushPlacementE2e, TheStreamReconnectsAfterTheCoordinatorRestarts) {
   Cluster cluster(SlowHeartbeats());
   cluster.StartCoordinator();
   cluster.StartWorker("w1", 1);
+  // It holds its session (the reply reached it) before the coordinator dies.
+  ASSERT_TRUE(WaitUntil([&] { return cluster.WorkerLog("w1").find("registered as") != std::string::npos; }, 10s))
+      << cluster.WorkerLog("w1");
+  PastTheFirstHeartbeat(cluster, "w1");
   const int port = cluster.port();
   cluster.KillCoordinator();
   cluster.StartCoordinator(port);
