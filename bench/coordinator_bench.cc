@@ -8,9 +8,12 @@
 //     worker), uncontended and under a burst;
 //   - placement throughput: a burst of jobs, each running --job-seconds, as
 //     many at once as the fleet holds, until all have been placed.
-// Simulated workers behave like the agent: they heartbeat every interval the
-// coordinator gives them, at once after a new assignment or a rank's end,
-// report rank 0's rendezvous port, and forget ranks they are told to stop.
+// Simulated workers behave like the agent: they hold a WatchAssignments
+// stream (each on a thread of its own; not with a coordinator that lacks the
+// RPC, or with --no-stream), heartbeat every interval the coordinator gives
+// them, at once after a new assignment or a rank's end, report rank 0's
+// rendezvous port, and forget ranks they are told to stop. An assignment
+// counts as delivered when it first arrives, on the stream or a heartbeat.
 //
 //   coordinator_bench --workers 1000 --jobs 10000        (the issue's sizes)
 //   coordinator_bench --workers 100 --jobs 1000 --measure-seconds 3   (quick)
@@ -24,6 +27,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +79,7 @@ struct Flags {
   // TLS as in production: each simulated worker its own certificate and
   // connection, users a token. Off: the coordinator runs --insecure.
   bool tls = false;
+  bool stream = true;  // hold WatchAssignments streams (when the coordinator serves it)
 };
 
 // ---------------------------------------------------------------- the coordinator process
@@ -143,14 +148,31 @@ class CoordinatorProcess {
   }
 
   // tunefleet_scheduling_pass_seconds: {count, sum} from /metrics.
-  std::pair<double, double> SchedulingPasses() const {
+  std::pair<double, double> SchedulingPasses() const { return Histogram("tunefleet_scheduling_pass_seconds"); }
+  // tunefleet_placement_pass_seconds (coordinators that place on a thread of their own).
+  std::pair<double, double> PlacementPasses() const { return Histogram("tunefleet_placement_pass_seconds"); }
+  // The histogram's cumulative bucket counts, by upper bound.
+  std::map<double, double> Buckets(const std::string& name) const {
+    const std::string text = tunefleet::testing::HttpGetLocal(metrics_port_);
+    std::map<double, double> out;
+    std::istringstream in(text);
+    std::string line;
+    const std::string prefix = name + "_bucket{le=\"";
+    while (std::getline(in, line)) {
+      if (line.rfind(prefix, 0) != 0) continue;
+      const std::string le = line.substr(prefix.size(), line.find('"', prefix.size()) - prefix.size());
+      out[le == "+Inf" ? 1e9 : std::atof(le.c_str())] = std::atof(line.c_str() + line.rfind(' '));
+    }
+    return out;
+  }
+  std::pair<double, double> Histogram(const std::string& name) const {
     const std::string text = tunefleet::testing::HttpGetLocal(metrics_port_);
     double count = 0, sum = 0;
     std::istringstream in(text);
     std::string line;
     while (std::getline(in, line)) {
-      if (line.rfind("tunefleet_scheduling_pass_seconds_count", 0) == 0) count = std::atof(line.c_str() + line.rfind(' '));
-      if (line.rfind("tunefleet_scheduling_pass_seconds_sum", 0) == 0) sum = std::atof(line.c_str() + line.rfind(' '));
+      if (line.rfind(name + "_count", 0) == 0) count = std::atof(line.c_str() + line.rfind(' '));
+      if (line.rfind(name + "_sum", 0) == 0) sum = std::atof(line.c_str() + line.rfind(' '));
     }
     return {count, sum};
   }
@@ -246,11 +268,25 @@ class FleetThread {
     w.next_at = Clock::now();
     workers_.push_back(std::move(w));
   }
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() {
+    for (size_t i = 0; i < workers_.size(); ++i) watches_.push_back(std::make_unique<Watch>());
+    thread_ = std::thread([this] { Run(); });
+  }
   void Stop() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
+    for (auto& watch : watches_) {
+      {
+        std::lock_guard<std::mutex> lock(watch->mu);
+        watch->stop = true;
+        if (watch->current != nullptr) watch->current->TryCancel();
+      }
+      watch->changed.notify_all();
+      if (watch->thread.joinable()) watch->thread.join();
+    }
   }
+  // Directives that arrived on streams.
+  int PushedCount() const { return streams_.load(); }
   int Registered() const { return registered_.load(); }
   int Failures() const { return failures_.load(); }
   int Reregistered() const { return reregistered_.load(); }
@@ -263,8 +299,115 @@ class FleetThread {
  private:
   v1::WorkerService::Stub& StubOf(const SimWorker& w) { return w.stub ? *w.stub : *stub_; }
 
+  // One worker's stream, read on a thread of its own as the agent does.
+  struct Watch {
+    std::mutex mu;
+    std::condition_variable changed;
+    std::string session;
+    bool stop = false;
+    grpc::ClientContext* current = nullptr;
+    std::thread thread;
+  };
+  struct Pushed {
+    size_t worker;
+    v1::WorkerDirective directive;
+    Clock::time_point at;
+  };
+
+  void SetSession(size_t index, const std::string& session) {
+    if (!flags_.stream || unsupported_.load()) return;
+    Watch& watch = *watches_[index];
+    {
+      std::lock_guard<std::mutex> lock(watch.mu);
+      if (watch.session == session) return;
+      watch.session = session;
+      if (watch.current != nullptr) watch.current->TryCancel();
+    }
+    watch.changed.notify_all();
+    if (!watch.thread.joinable()) watch.thread = std::thread([this, index] { WatchLoop(index); });
+  }
+
+  void WatchLoop(size_t index) {
+    Watch& watch = *watches_[index];
+    while (true) {
+      grpc::ClientContext context;
+      v1::WatchAssignmentsRequest request;
+      {
+        std::unique_lock<std::mutex> lock(watch.mu);
+        watch.changed.wait(lock, [&] { return watch.stop || !watch.session.empty(); });
+        if (watch.stop) return;
+        request.set_session(watch.session);
+        watch.current = &context;
+      }
+      request.set_worker_id(workers_[index].id);
+      auto reader = StubOf(workers_[index]).WatchAssignments(&context, request);
+      v1::WorkerDirective directive;
+      while (reader->Read(&directive)) {
+        ++streams_;
+        std::lock_guard<std::mutex> lock(pushed_mu_);
+        pushed_.push_back({index, std::move(directive), Clock::now()});
+        directive.Clear();
+      }
+      const grpc::Status status = reader->Finish();
+      std::unique_lock<std::mutex> lock(watch.mu);
+      watch.current = nullptr;
+      if (watch.stop) return;
+      if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+        unsupported_ = true;  // an older coordinator: heartbeats only
+        return;
+      }
+      watch.changed.wait_for(lock, 100ms, [&] { return watch.stop; });
+    }
+  }
+
+  // What the streams brought since the last pass, applied as the agent's loop would.
+  void ApplyPushed() {
+    std::vector<Pushed> pushed;
+    {
+      std::lock_guard<std::mutex> lock(pushed_mu_);
+      pushed.swap(pushed_);
+    }
+    for (Pushed& p : pushed) {
+      SimWorker& w = workers_[p.worker];
+      if (w.session.empty()) continue;
+      ApplyDirective(w, p.directive.start(), p.directive.stop(), p.at);
+    }
+  }
+
+  void ApplyDirective(SimWorker& w, const google::protobuf::RepeatedPtrField<v1::Assignment>& starts,
+                      const google::protobuf::RepeatedPtrField<v1::StopRanks>& stops, Clock::time_point received) {
+    for (const v1::StopRanks& stop : stops) {
+      w.ranks.erase(std::remove_if(w.ranks.begin(), w.ranks.end(),
+                                   [&](const SimRank& r) {
+                                     return r.job == stop.job() && r.generation == stop.generation();
+                                   }),
+                    w.ranks.end());
+    }
+    for (const v1::Assignment& a : starts) {
+      const bool hold = a.spec().display_name() == "bench:hold";
+      for (int32_t rank : a.ranks()) {
+        const bool known = std::any_of(w.ranks.begin(), w.ranks.end(), [&](const SimRank& r) {
+          return r.job == a.job() && r.generation == a.generation() && r.rank == rank;
+        });
+        if (known) continue;
+        SimRank r;
+        r.job = a.job();
+        r.generation = a.generation();
+        r.rank = rank;
+        r.world_size = a.world_size();
+        r.hold = hold;
+        r.finish_at = received + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(flags_.job_seconds));
+        w.ranks.push_back(r);
+        recorder_.Delivered(a.job(), rank, a.world_size(), received);
+      }
+      w.next_at = std::min(w.next_at, received);  // the agent reports a phase change at once
+    }
+  }
+
   void Run() {
     while (!stop_) {
+      ApplyPushed();
       SimWorker* next = nullptr;
       for (SimWorker& w : workers_) {
         if (next == nullptr || w.next_at < next->next_at) next = &w;
@@ -305,6 +448,7 @@ class FleetThread {
     if (!w.registered) ++registered_;
     w.registered = true;
     w.session = response.session();
+    SetSession(static_cast<size_t>(&w - workers_.data()), w.session);
     w.interval = std::chrono::seconds(response.heartbeat_interval().seconds()) +
                  std::chrono::nanoseconds(response.heartbeat_interval().nanos());
     // Spread the fleet's heartbeats over the interval, as independent nodes would be.
@@ -348,33 +492,7 @@ class FleetThread {
       w.next_at = received;
       return;
     }
-    for (const v1::StopRanks& stop : response.stop()) {
-      w.ranks.erase(std::remove_if(w.ranks.begin(), w.ranks.end(),
-                                   [&](const SimRank& r) {
-                                     return r.job == stop.job() && r.generation == stop.generation();
-                                   }),
-                    w.ranks.end());
-    }
-    for (const v1::Assignment& a : response.start()) {
-      const bool hold = a.spec().display_name() == "bench:hold";
-      for (int32_t rank : a.ranks()) {
-        const bool known = std::any_of(w.ranks.begin(), w.ranks.end(), [&](const SimRank& r) {
-          return r.job == a.job() && r.generation == a.generation() && r.rank == rank;
-        });
-        if (known) continue;
-        SimRank r;
-        r.job = a.job();
-        r.generation = a.generation();
-        r.rank = rank;
-        r.world_size = a.world_size();
-        r.hold = hold;
-        r.finish_at = received + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(flags_.job_seconds));
-        w.ranks.push_back(r);
-        recorder_.Delivered(a.job(), rank, a.world_size(), received);
-      }
-      w.next_at = received;  // the agent reports a phase change at once
-    }
+    ApplyDirective(w, response.start(), response.stop(), received);
     for (const SimRank& r : w.ranks) {
       if (!r.hold && !r.finish_reported) w.next_at = std::min(w.next_at, std::max(r.finish_at, received));
     }
@@ -389,6 +507,11 @@ class FleetThread {
   std::atomic<int> registered_{0};
   std::atomic<int> failures_{0};
   std::atomic<int> reregistered_{0};
+  std::atomic<int> streams_{0};
+  std::atomic<bool> unsupported_{false};
+  std::vector<std::unique_ptr<Watch>> watches_;
+  std::mutex pushed_mu_;
+  std::vector<Pushed> pushed_;
   std::mutex mu_;
   std::vector<double> heartbeat_latencies_;
   std::mt19937_64 rng_{std::random_device{}()};
@@ -490,6 +613,9 @@ int main(int argc, char** argv) {
   app.add_option("--submit-threads", flags.submit_threads, "Threads calling CreateJob")->capture_default_str();
   app.add_option("--burst-timeout", flags.burst_timeout, "Seconds to wait for the burst to be placed")
       ->capture_default_str();
+  app.add_flag("--stream,!--no-stream", flags.stream,
+               "Workers hold WatchAssignments streams (when the coordinator serves them)")
+      ->capture_default_str();
   app.add_flag("--tls", flags.tls, "TLS on, as tunefleet up runs it (a certificate and connection per worker)");
   app.add_option("--dir", flags.dir, "Folder for the database and the coordinator's log (default: fresh in /tmp)");
   CLI11_PARSE(app, argc, argv);
@@ -559,18 +685,27 @@ int main(int argc, char** argv) {
   auto measure = [&](const std::string& what) {
     heartbeat_latencies();
     const auto passes0 = coordinator.SchedulingPasses();
+    const auto placements0 = coordinator.PlacementPasses();
     const double cpu0 = coordinator.CpuSeconds();
     const auto t0 = Clock::now();
     std::this_thread::sleep_for(std::chrono::duration<double>(flags.measure_seconds));
     const double cpu = (coordinator.CpuSeconds() - cpu0) / Seconds(Clock::now() - t0);
     const auto passes1 = coordinator.SchedulingPasses();
+    const auto placements1 = coordinator.PlacementPasses();
     const auto hb = heartbeat_latencies();
     const double pass_ms =
         passes1.first > passes0.first ? 1000 * (passes1.second - passes0.second) / (passes1.first - passes0.first) : 0;
-    char value[64], note[160];
+    const double placement_ms = placements1.first > placements0.first
+                                    ? 1000 * (placements1.second - placements0.second) /
+                                          (placements1.first - placements0.first)
+                                    : 0;
+    char value[64], note[240];
     std::snprintf(value, sizeof(value), "%.4f", cpu / per_thousand);
-    std::snprintf(note, sizeof(note), "%.3f CPU-s/s total; heartbeat RPC p50 %.1f ms p99 %.1f ms (%zu); pass %.2f ms",
-                  cpu, 1000 * Percentile(hb, 0.5), 1000 * Percentile(hb, 0.99), hb.size(), pass_ms);
+    std::snprintf(note, sizeof(note),
+                  "%.3f CPU-s/s total; heartbeat RPC p50 %.1f ms p99 %.1f ms (%zu); tick %.2f ms; placement pass %.2f ms "
+                  "(%.0f run)",
+                  cpu, 1000 * Percentile(hb, 0.5), 1000 * Percentile(hb, 0.99), hb.size(), pass_ms, placement_ms,
+                  placements1.first - placements0.first);
     rows.push_back({"coordinator CPU-s/s per 1k workers: " + what, value, note});
     std::printf("  measured %s\n", what.c_str());
     std::fflush(stdout);
@@ -609,7 +744,7 @@ int main(int argc, char** argv) {
     const auto latencies = recorder.Latencies(probes, nullptr);
     std::snprintf(buffer, sizeof(buffer), "%.3f / %.3f s", Percentile(latencies, 0.5), Percentile(latencies, 0.99));
     char note[160];
-    std::snprintf(note, sizeof(note), "%zu jobs, one at a time, idle fleet (bound: tick + 1 heartbeat interval, 2 for gangs over 2 workers)",
+    std::snprintf(note, sizeof(note), "%zu jobs, one at a time, idle fleet (submit -> every rank's assignment received)",
                   latencies.size());
     rows.push_back({"placement latency p50 / p99, uncontended", buffer, note});
   }
@@ -670,20 +805,63 @@ int main(int argc, char** argv) {
     auto backlog = SubmitJobs(*jobs, recorder, flags.jobs, flags.submit_threads, true, 0, &submit_failures);
     std::printf("  queued %zu jobs in %.1f s\n", backlog.size(), Seconds(Clock::now() - start));
     measure(std::to_string(running.size()) + " running + " + std::to_string(backlog.size()) + " queued");
+
+    // 7. Placement passes over that queue: running jobs are cancelled, and
+    // each freed slot wakes a pass over the 10,000 queued (a coordinator
+    // that places on its ticks only reports none here: see its tick above).
+    const auto placements0 = coordinator.PlacementPasses();
+    const auto buckets0 = coordinator.Buckets("tunefleet_placement_pass_seconds");
+    for (int i = 0; i < 10 && i < static_cast<int>(running.size()); ++i) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + 30s);
+      v1::CancelJobRequest cancel;
+      cancel.set_name(running[static_cast<size_t>(i)]);
+      v1::Job cancelled;
+      jobs->CancelJob(&context, cancel, &cancelled);
+      std::this_thread::sleep_for(300ms);
+    }
+    // The workers confirm the stops on their next heartbeats; the slots then free.
+    std::this_thread::sleep_for(std::chrono::duration<double>(2 * flags.heartbeat_interval));
+    const auto placements1 = coordinator.PlacementPasses();
+    const auto buckets1 = coordinator.Buckets("tunefleet_placement_pass_seconds");
+    const double passes = placements1.first - placements0.first;
+    double slowest = 0;  // the smallest bucket bound that holds every pass of the window
+    for (const auto& [le, count] : buckets1) {
+      const auto before = buckets0.find(le);
+      if (count - (before == buckets0.end() ? 0 : before->second) >= passes) {
+        slowest = le;
+        break;
+      }
+    }
+    if (passes > 0) {
+      std::snprintf(buffer, sizeof(buffer), "%.2f ms", 1000 * (placements1.second - placements0.second) / passes);
+    } else {
+      std::snprintf(buffer, sizeof(buffer), "n/a");
+    }
+    char note[200];
+    std::snprintf(note, sizeof(note),
+                  "mean of %.0f passes woken by 10 cancellations and their freed slots; every one <= %.0f ms "
+                  "(tunefleet_placement_pass_seconds)",
+                  passes, 1000 * slowest);
+    rows.push_back({"placement pass, " + std::to_string(running.size()) + " running + " +
+                        std::to_string(backlog.size()) + " queued",
+                    buffer, note});
   }
 
   for (auto& f : fleet) f->Stop();
-  int rpc_failures = 0, reregistered = 0;
+  int rpc_failures = 0, reregistered = 0, pushed = 0;
   for (auto& f : fleet) {
     rpc_failures += f->Failures();
     reregistered += f->Reregistered();
+    pushed += f->PushedCount();
   }
 
   std::printf("\n| %-62s | %-16s | %s\n", "figure", "value", "note");
   std::printf("| %s | %s | %s\n", std::string(62, '-').c_str(), std::string(16, '-').c_str(), "----");
   for (const Row& row : rows) std::printf("| %-62s | %-16s | %s\n", row.what.c_str(), row.value.c_str(), row.note.c_str());
-  std::printf("\nworker RPC failures: %d; told to register again (declared lost while alive): %d; CreateJob failures: %d\n",
-              rpc_failures, reregistered, submit_failures.load());
+  std::printf("\nworker RPC failures: %d; told to register again (declared lost while alive): %d; CreateJob failures: %d; "
+              "directives pushed on streams: %d\n",
+              rpc_failures, reregistered, submit_failures.load(), pushed);
   if (own_dir) std::filesystem::remove_all(flags.dir);
   return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <exception>
@@ -15,6 +16,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -77,7 +79,7 @@ struct SecurityFlags {
 int Run(const std::string& listen, const std::string& database, tunefleet::store::SqliteOptions store_options,
         const std::string& port_file, const MetricsFlags& metrics_flags, const SecurityFlags& security,
         tunefleet::coordinator::ControlPlaneOptions options, tunefleet::coordinator::StreamLimits streams,
-        absl::Duration tick) {
+        int max_worker_streams, absl::Duration tick) {
   // Block the stop signals in every thread (gRPC's inherit the mask); the
   // main loop takes them with sigtimedwait.
   sigset_t stop_signals;
@@ -94,6 +96,7 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
   }
   auto metrics = std::make_shared<tunefleet::coordinator::CoordinatorMetrics>();
   options.on_placed = [metrics](absl::Duration wait) { metrics->ObserveQueueWait(wait); };
+  options.on_placement_pass = [metrics](absl::Duration pass) { metrics->ObservePlacementPass(pass); };
   auto plane = tunefleet::coordinator::ControlPlane::Create(std::move(*store), std::move(options));
   if (!plane.ok()) {
     Log("coordinator", absl::StrCat("ERROR loading state from ", database, ": ", plane.status().ToString()));
@@ -134,7 +137,8 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
   }
   const auth::Authorizer authorizer(std::move(tokens), security.insecure, audit->get());
   tunefleet::coordinator::JobServiceImpl jobs(**plane, authorizer, log_credentials, streams);
-  tunefleet::coordinator::WorkerServiceImpl workers(**plane, authorizer);
+  tunefleet::coordinator::WorkerServiceImpl workers(**plane, authorizer,
+                                                    tunefleet::coordinator::StreamLimits{2, max_worker_streams});
   tunefleet::coordinator::AdminServiceImpl admin(**plane, authorizer);
   tunefleet::coordinator::SweepServiceImpl sweep_service(**sweeps, authorizer);
 
@@ -190,6 +194,14 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
   timespec interval{};
   interval.tv_sec = absl::ToInt64Seconds(tick);
   interval.tv_nsec = absl::ToInt64Nanoseconds(tick - absl::Seconds(interval.tv_sec));
+  // Placement on a thread of its own: a submission (or a freed slot) wakes
+  // it at once; the ticks below keep the timeouts, drains and retries.
+  std::atomic<bool> placing{true};
+  std::thread placement([&plane, &placing] {
+    while (placing.load()) {
+      (*plane)->RunPlacementPass(absl::Milliseconds(200));
+    }
+  });
   while (true) {
     const absl::Time pass_start = absl::Now();
     (*plane)->Tick();
@@ -201,6 +213,8 @@ int Run(const std::string& listen, const std::string& database, tunefleet::store
       break;
     }
   }
+  placing.store(false);
+  placement.join();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (health_server) health_server->Shutdown(std::chrono::system_clock::now());
   return 0;
@@ -224,6 +238,7 @@ int main(int argc, char** argv) {
   double metrics_rate = defaults.metrics_rate_per_rank, metrics_burst = defaults.metrics_burst_per_rank;
   int64_t max_active_jobs_per_user = defaults.max_active_jobs_per_user;
   tunefleet::coordinator::StreamLimits streams;
+  int max_worker_streams = 10000;
   double finished_job_retention_s = absl::ToDoubleSeconds(defaults.finished_job_retention);
   double gone_worker_retention_s = absl::ToDoubleSeconds(defaults.gone_worker_retention);
   std::vector<std::string> allowed_path_roots;
@@ -299,6 +314,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-streams", streams.total, "Watch and log streams open at once, all callers together")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--max-worker-streams", max_worker_streams,
+                 "Workers' WatchAssignments streams open at once (one per worker; past it a worker gets its "
+                 "assignments on heartbeats only)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--metrics-listen", metrics_flags.listen,
                  "Serve Prometheus /metrics here (e.g. 0.0.0.0:9464; port 0 picks one; empty: off)");
   app.add_option("--metrics-port-file", metrics_flags.port_file, "Write the bound /metrics port here");
@@ -350,7 +370,7 @@ int main(int argc, char** argv) {
     store_options.bad_rows =
         bad_rows == "quarantine" ? tunefleet::store::BadRowPolicy::kQuarantine : tunefleet::store::BadRowPolicy::kRefuse;
     return Run(listen, database, std::move(store_options), port_file, metrics_flags, security, std::move(options),
-               streams, absl::Seconds(tick_s));
+               streams, max_worker_streams, absl::Seconds(tick_s));
   } catch (const std::exception& e) {  // a last guard: nothing escapes main
     Log("coordinator", absl::StrCat("internal error: ", e.what()));
     return tunefleet::exit_codes::kInternalError;

@@ -60,6 +60,7 @@ const std::vector<RpcRule>& RpcRules() {
       {"WorkerService/RegisterWorker", K::kWorker, Role::kNone, true, false},
       {"WorkerService/Heartbeat", K::kWorker, Role::kNone, false, false},
       {"WorkerService/ReportMetrics", K::kWorker, Role::kNone, false, false},
+      {"WorkerService/WatchAssignments", K::kWorker, Role::kNone, false, false},
   };
   return rules;
 }

@@ -30,7 +30,7 @@ const std::map<std::string, std::array<int, 5>> kExpected = {
     {"AdminService/CordonWorker", {0, 0, 1, 1, 0}},  {"AdminService/UncordonWorker", {0, 0, 1, 1, 0}},
     {"AdminService/DrainWorker", {0, 0, 1, 1, 0}},   {"AdminService/ListAuditEvents", {0, 0, 0, 1, 0}},
     {"WorkerService/RegisterWorker", {0, 0, 0, 0, 1}}, {"WorkerService/Heartbeat", {0, 0, 0, 0, 1}},
-    {"WorkerService/ReportMetrics", {0, 0, 0, 0, 1}},
+    {"WorkerService/ReportMetrics", {0, 0, 0, 0, 1}}, {"WorkerService/WatchAssignments", {0, 0, 0, 0, 1}},
     {"SweepService/CreateSweep", {0, 1, 1, 1, 0}},   {"SweepService/GetSweep", {1, 1, 1, 1, 0}},
     {"SweepService/ListSweeps", {1, 1, 1, 1, 0}},    {"SweepService/CancelSweep", {0, 1, 1, 1, 0}},
 };

@@ -79,8 +79,10 @@ absl::Status ControlPlane::Load() {
     }
     last_generation_ = std::max(last_generation_, entry.job.generation());
     job_order_[entry.order] = name;
+    if (entry.job.state() == v1::JOB_STATE_QUEUED) queue_.emplace(QueueKeyOf(entry), &entry);
     if (!stored.request_id.empty()) request_ids_[stored.request_id] = name;
   }
+  placement_wanted_ = true;
   auto workers = store_->LoadWorkers();
   if (!workers.ok()) return workers.status();
   for (auto& worker : *workers) {
@@ -238,16 +240,19 @@ v1::Assignment ControlPlane::MakeAssignment(const JobEntry& entry, const std::st
   return assignment;
 }
 
-absl::Status ControlPlane::StartAttempt(JobEntry& entry, const scheduler::Placement& placement) {
+ControlPlane::PreparedStart ControlPlane::PrepareStart(JobEntry& entry, const scheduler::Placement& placement,
+                                                      int64_t generation) const {
   const absl::Time now = Now();
-  v1::Job job = entry.job;
+  PreparedStart start;
+  start.entry = &entry;
+  start.now = now;
+  v1::Job& job = start.job;
+  job = entry.job;
   job.set_state(v1::JOB_STATE_RUNNING);
-  job.set_generation(last_generation_ + 1);
+  job.set_generation(generation);
   job.clear_not_before();
   if (!job.has_start_time()) *job.mutable_start_time() = ToProtoTime(now);
   job.clear_placements();
-  std::vector<RankRuntime> ranks;
-  std::vector<std::string> rank_workers;
   std::map<std::string, std::vector<int32_t>> ranks_by_worker;
   for (const scheduler::RankSlot& slot : placement.ranks) {
     auto* p = job.add_placements();
@@ -258,30 +263,68 @@ absl::Status ControlPlane::StartAttempt(JobEntry& entry, const scheduler::Placem
     rank.worker = slot.worker;
     rank.gpus = slot.gpu_indices;
     rank.last_advance = now;
-    ranks.push_back(std::move(rank));
-    rank_workers.push_back(slot.worker);
+    start.ranks.push_back(std::move(rank));
+    start.rank_workers.push_back(slot.worker);
     ranks_by_worker[slot.worker].push_back(slot.rank);
   }
   std::vector<std::string> where;
   for (const auto& [worker, worker_ranks] : ranks_by_worker) {
     where.push_back(absl::StrCat(worker, " (rank ", absl::StrJoin(worker_ranks, ","), ")"));
   }
-  store::AttemptRecord attempt;
+  store::AttemptRecord& attempt = start.attempt;
   attempt.job = job.name();
   attempt.attempt = job.attempt();
   attempt.generation = job.generation();
   attempt.placements.assign(job.placements().begin(), job.placements().end());
   attempt.start_unix_micros = absl::ToUnixMicros(now);
-  const v1::JobEvent event = MakeEvent(
+  start.event = MakeEvent(
       entry, job,
       absl::StrCat("attempt ", job.attempt(), " (generation ", job.generation(), ") placed on ",
                    absl::StrJoin(where, ", "), " after ", absl::FormatDuration(now - entry.queued_since), " queued"));
-  if (auto s = WriteJob(entry, job, {event}, attempt); !s.ok()) return s;
+  return start;
+}
 
-  last_generation_ = job.generation();
-  entry.job = std::move(job);
-  entry.ranks = std::move(ranks);
-  entry.last_rank_workers = std::move(rank_workers);
+absl::Status ControlPlane::WriteJobs(const std::vector<const JobEntry*>& entries,
+                                     std::vector<store::Store::JobUpdate> updates) {
+  for (size_t i = 0; i < updates.size(); ++i) {
+    const v1::Job& next = updates[i].job;
+    if (next.state() == entries[i]->job.state()) continue;
+    if (auto s = jobs::CheckTransition(entries[i]->job.state(), next.state()); !s.ok()) {
+      Log("coordinator", absl::StrCat("ERROR: ", next.name(), ": ", s.ToString()));
+      return absl::InternalError(absl::StrCat(next.name(), ": ", s.message()));
+    }
+  }
+  if (updates.size() == 1) {
+    return WriteJob(*entries[0], updates[0].job, updates[0].events, updates[0].attempt);
+  }
+  if (auto s = store_->UpdateJobs(updates); !s.ok()) {
+    Log("coordinator", absl::StrCat("ERROR persisting ", updates.size(), " jobs (nothing changed): ", s.ToString()));
+    return absl::UnavailableError(absl::StrCat("the coordinator could not save ", updates.size(), " jobs: ",
+                                               s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ControlPlane::StartAttempts(std::vector<PreparedStart> starts) {
+  if (starts.empty()) return absl::OkStatus();
+  std::vector<const JobEntry*> entries;
+  std::vector<store::Store::JobUpdate> updates;
+  for (const PreparedStart& start : starts) {
+    entries.push_back(start.entry);
+    updates.push_back({start.job, {start.event}, start.attempt});
+  }
+  // One transaction for the pass: all placed, or none (all stay QUEUED).
+  if (auto s = WriteJobs(entries, std::move(updates)); !s.ok()) return s;
+  for (PreparedStart& start : starts) ApplyStart(start);
+  return absl::OkStatus();
+}
+
+void ControlPlane::ApplyStart(PreparedStart& start) {
+  JobEntry& entry = *start.entry;
+  last_generation_ = std::max(last_generation_, start.job.generation());
+  SetJob(entry, std::move(start.job));
+  entry.ranks = std::move(start.ranks);
+  entry.last_rank_workers = std::move(start.rank_workers);
   entry.last_attempt = entry.job.attempt();
   entry.rendezvous_port = 0;
   entry.rendezvous_secret = security::RandomHex(16);
@@ -289,70 +332,137 @@ absl::Status ControlPlane::StartAttempt(JobEntry& entry, const scheduler::Placem
   entry.drain_asked.clear();
   entry.failure_pending = false;
   entry.failure_waits_for.clear();
-  entry.attempt_start = now;
+  entry.attempt_start = start.now;
   ++attempts_started_;
-  if (options_.on_placed) options_.on_placed(now - entry.queued_since);
+  if (options_.on_placed) options_.on_placed(start.now - entry.queued_since);
   IndexRanks(entry, true);
-  Announce(entry, event);
-  return absl::OkStatus();
+  Announce(entry, start.event);
+  PushStarts(entry);
+}
+
+void ControlPlane::PushStarts(const JobEntry& entry) {
+  std::set<std::string> workers;
+  for (const RankRuntime& rank : entry.ranks) {
+    if (!rank.acknowledged) workers.insert(rank.worker);
+  }
+  for (const std::string& worker : workers) {
+    // A multi-rank gang's other workers need rank 0's port, which its worker
+    // picks and reports: they are pushed theirs when it arrives.
+    if (entry.ranks.size() > 1 && entry.ranks[0].worker != worker && entry.rendezvous_port == 0) continue;
+    v1::WorkerDirective directive;
+    *directive.add_start() = MakeAssignment(entry, worker);
+    directives_.Push(worker, directive);
+  }
 }
 
 absl::Status ControlPlane::EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, const std::string& detail) {
-  if (entry.job.state() != v1::JOB_STATE_RUNNING) return absl::OkStatus();
+  return EndAttempts({EndRequest{&entry, reason, detail}});
+}
+
+absl::Status ControlPlane::EndAttempts(const std::vector<EndRequest>& requests) {
   const absl::Time now = Now();
-  store::AttemptRecord attempt;
-  attempt.job = entry.job.name();
-  attempt.attempt = entry.job.attempt();
-  attempt.generation = entry.job.generation();
-  attempt.placements.assign(entry.job.placements().begin(), entry.job.placements().end());
-  attempt.end_unix_micros = absl::ToUnixMicros(now);
-  attempt.end_reason = reason;
-  attempt.end_message = detail;
-  attempt.start_unix_micros = absl::ToUnixMicros(entry.attempt_start);
+  struct PreparedEnd {
+    JobEntry* entry;
+    v1::AttemptEndReason reason;
+    v1::Job job;
+    v1::JobEvent event;
+    bool queued = false;
+  };
+  std::vector<PreparedEnd> ends;
+  std::vector<const JobEntry*> entries;
+  std::vector<store::Store::JobUpdate> updates;
+  std::set<const JobEntry*> seen;
+  for (const EndRequest& request : requests) {
+    JobEntry& entry = *request.entry;
+    // The first reason given for an attempt is the one it ends with.
+    if (entry.job.state() != v1::JOB_STATE_RUNNING || !seen.insert(&entry).second) continue;
+    store::AttemptRecord attempt;
+    attempt.job = entry.job.name();
+    attempt.attempt = entry.job.attempt();
+    attempt.generation = entry.job.generation();
+    attempt.placements.assign(entry.job.placements().begin(), entry.job.placements().end());
+    attempt.end_unix_micros = absl::ToUnixMicros(now);
+    attempt.end_reason = request.reason;
+    attempt.end_message = request.detail;
+    attempt.start_unix_micros = absl::ToUnixMicros(entry.attempt_start);
 
-  v1::Job job = entry.job;
-  const jobs::AttemptOutcome outcome = jobs::AfterAttempt(job, reason, detail, options_.backoff);
-  job.set_state(outcome.state);
-  job.set_attempt(outcome.attempt);
-  job.set_restarts_used(outcome.restarts_used);
-  job.clear_placements();
-  if (outcome.state == v1::JOB_STATE_QUEUED) {
-    *job.mutable_not_before() = ToProtoTime(now + outcome.backoff);
-  } else {
-    job.set_failure_reason(outcome.failure_reason);
-    *job.mutable_end_time() = ToProtoTime(now);
+    v1::Job job = entry.job;
+    const jobs::AttemptOutcome outcome = jobs::AfterAttempt(job, request.reason, request.detail, options_.backoff);
+    job.set_state(outcome.state);
+    job.set_attempt(outcome.attempt);
+    job.set_restarts_used(outcome.restarts_used);
+    job.clear_placements();
+    if (outcome.state == v1::JOB_STATE_QUEUED) {
+      *job.mutable_not_before() = ToProtoTime(now + outcome.backoff);
+    } else {
+      job.set_failure_reason(outcome.failure_reason);
+      *job.mutable_end_time() = ToProtoTime(now);
+    }
+    PreparedEnd end{&entry, request.reason, job, MakeEvent(entry, job, outcome.event_message),
+                    outcome.state == v1::JOB_STATE_QUEUED};
+    entries.push_back(&entry);
+    updates.push_back({std::move(job), {end.event}, std::move(attempt)});
+    ends.push_back(std::move(end));
   }
-  const v1::JobEvent event = MakeEvent(entry, job, outcome.event_message);
-  if (auto s = WriteJob(entry, job, {event}, attempt); !s.ok()) return s;
+  if (ends.empty()) return absl::OkStatus();
+  // Attempts ending together (a worker lost, one heartbeat's exits): one transaction.
+  if (auto s = WriteJobs(entries, std::move(updates)); !s.ok()) return s;
 
-  // Every rank is stopped everywhere; slots stay busy until confirmed dead.
-  std::map<std::string, StoppingRanks> stopping;
-  for (const RankRuntime& rank : entry.ranks) {
-    auto worker = workers_.find(rank.worker);
-    if (worker == workers_.end() || worker->second.worker.state() == v1::WORKER_STATE_LOST) continue;
-    StoppingRanks& s = stopping[rank.worker];
-    s.job = entry.job.name();
-    s.generation = entry.job.generation();
-    if (rank.gpus.empty()) ++s.cpu_slots;
-    s.gpus.insert(s.gpus.end(), rank.gpus.begin(), rank.gpus.end());
+  for (PreparedEnd& end : ends) {
+    JobEntry& entry = *end.entry;
+    // Every rank is stopped everywhere; slots stay busy until confirmed dead.
+    std::map<std::string, StoppingRanks> stopping;
+    for (const RankRuntime& rank : entry.ranks) {
+      auto worker = workers_.find(rank.worker);
+      if (worker == workers_.end() || worker->second.worker.state() == v1::WORKER_STATE_LOST) continue;
+      StoppingRanks& s = stopping[rank.worker];
+      s.job = entry.job.name();
+      s.generation = entry.job.generation();
+      if (rank.gpus.empty()) ++s.cpu_slots;
+      s.gpus.insert(s.gpus.end(), rank.gpus.begin(), rank.gpus.end());
+    }
+    for (auto& [worker, s] : stopping) {
+      v1::WorkerDirective directive;
+      StopRanksDirective(s.job, s.generation, "attempt stopped", directive.add_stop());
+      directives_.Push(worker, directive);
+      workers_[worker].stopping.push_back(std::move(s));
+    }
+    entry.draining = false;
+    entry.drain_asked.clear();
+    entry.failure_pending = false;
+    entry.failure_waits_for.clear();
+    ++attempts_ended_[v1::AttemptEndReason_Name(end.reason)];
+    IndexRanks(entry, false);
+    entry.ranks.clear();
+    if (end.queued) {
+      ++restarts_[v1::AttemptEndReason_Name(end.reason)];
+      entry.queued_since = now;
+    }
+    SetJob(entry, std::move(end.job));
+    Announce(entry, end.event);
   }
-  for (auto& [worker, s] : stopping) {
-    workers_[worker].stopping.push_back(std::move(s));
-  }
-  entry.draining = false;
-  entry.drain_asked.clear();
-  entry.failure_pending = false;
-  entry.failure_waits_for.clear();
-  ++attempts_ended_[v1::AttemptEndReason_Name(reason)];
-  IndexRanks(entry, false);
-  entry.ranks.clear();
-  entry.job = std::move(job);
-  if (outcome.state == v1::JOB_STATE_QUEUED) {
-    ++restarts_[v1::AttemptEndReason_Name(reason)];
-    entry.queued_since = now;
-  }
-  Announce(entry, event);
+  placement_wanted_ = true;  // a gang may fit once these slots are confirmed free, or a member's group allows
   return absl::OkStatus();
+}
+
+void ControlPlane::StopRanksDirective(const std::string& job, int64_t generation, const std::string& reason,
+                                      v1::StopRanks* out) {
+  out->set_job(job);
+  out->set_generation(generation);
+  out->set_reason(reason);
+}
+
+void ControlPlane::SetJob(JobEntry& entry, v1::Job next) {
+  if (entry.job.state() == v1::JOB_STATE_QUEUED) queue_.erase(QueueKeyOf(entry));
+  entry.job = std::move(next);
+  if (entry.job.state() == v1::JOB_STATE_QUEUED) {
+    queue_.emplace(QueueKeyOf(entry), &entry);
+    placement_wanted_ = true;
+  }
+}
+
+ControlPlane::QueueKey ControlPlane::QueueKeyOf(const JobEntry& entry) {
+  return QueueKey{-entry.job.spec().priority(), entry.order, entry.job.name()};
 }
 
 }  // namespace tunefleet::coordinator

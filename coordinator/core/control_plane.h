@@ -14,11 +14,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -28,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/grpc_limits.h"
+#include "coordinator/core/directive_streams.h"
 #include "coordinator/jobs/job_lifecycle.h"
 #include "coordinator/metrics/metric_history.h"
 #include "coordinator/metrics/sample_rate_limiter.h"
@@ -79,6 +82,9 @@ struct ControlPlaneOptions {
   std::vector<std::string> allowed_path_roots;
   // Called (under the lock; keep it cheap) with each placed job's queue wait.
   std::function<void(absl::Duration)> on_placed;
+  // Called (under the lock) with the duration of each placement pass that
+  // ran: building the queue and deciding, not the commit of its placements.
+  std::function<void(absl::Duration)> on_placement_pass;
 };
 
 // Figures for /metrics, taken in one pass under the lock.
@@ -177,6 +183,13 @@ class ControlPlane {
   // for a rank not placed on this worker.
   absl::Status ReportMetrics(const v1::ReportMetricsRequest& request);
 
+  // WatchAssignments: a stream for the worker's current session
+  // (UNAUTHENTICATED otherwise), replacing any it had. Whatever the worker
+  // should start and has not acknowledged is pushed on it at once.
+  absl::StatusOr<std::shared_ptr<DirectiveStreams::Stream>> OpenDirectiveStream(
+      const v1::WatchAssignmentsRequest& request);
+  DirectiveStreams& directive_streams() { return directives_; }
+
   ControlPlaneStats Stats() const;
 
   // AdminService.
@@ -189,6 +202,12 @@ class ControlPlane {
   // Periodic work: lost workers, drain deadlines, placement. The coordinator
   // calls it from one thread every few hundred milliseconds; tests call it directly.
   void Tick();
+  // Waits up to `wait` for something that may let a queued job start (a
+  // submission, an attempt's end, a worker registering), then runs the
+  // placement pass; false when nothing came. The coordinator runs it in a
+  // loop on a thread of its own, so a submission is placed in milliseconds
+  // rather than at the next tick.
+  bool RunPlacementPass(absl::Duration wait);
 
  private:
   // One rank of a job's current attempt.
@@ -292,8 +311,48 @@ class ControlPlane {
   absl::StatusOr<WorkerEntry*> FindWorker(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Worker WorkerView(const WorkerEntry& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  absl::Status StartAttempt(JobEntry& entry, const scheduler::Placement& placement)
+  // A placement, built on copies: the job's next row, its event, its ranks.
+  struct PreparedStart {
+    JobEntry* entry = nullptr;
+    absl::Time now;
+    v1::Job job;
+    std::vector<RankRuntime> ranks;
+    std::vector<std::string> rank_workers;
+    store::AttemptRecord attempt;
+    v1::JobEvent event;
+  };
+  PreparedStart PrepareStart(JobEntry& entry, const scheduler::Placement& placement, int64_t generation) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Group commit: every placement of one pass in one transaction, then applied
+  // (and pushed to the workers); a failed write places none.
+  absl::Status StartAttempts(std::vector<PreparedStart> starts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyStart(PreparedStart& start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pushes each of the gang's workers its assignment (WatchAssignments).
+  void PushStarts(const JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pushes the gang's workers the drain (checkpoint, exit 75) of its attempt.
+  void PushDrain(const JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Several jobs' changes, written in one transaction (WriteJob for one).
+  absl::Status WriteJobs(const std::vector<const JobEntry*>& entries, std::vector<store::Store::JobUpdate> updates)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void StopRanksDirective(const std::string& job, int64_t generation, const std::string& reason,
+                                 v1::StopRanks* out);
+  // The only way a job's row in memory changes state: keeps queue_ current.
+  void SetJob(JobEntry& entry, v1::Job next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a new job of `spec` may fit in what the last placement pass left
+  // free. Slots only grow back through changes that wake the pass anyway (an
+  // end, a freed rank, a worker registering or uncordoned), so this is an
+  // upper bound: false means placing it now is impossible.
+  bool MayFitNow(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // QUEUED jobs in the scheduler's order: priority (higher first), then submission.
+  using QueueKey = std::tuple<int32_t, int64_t, std::string>;  // -priority, order, name
+  static QueueKey QueueKeyOf(const JobEntry& entry);
+  struct EndRequest {
+    JobEntry* entry;
+    v1::AttemptEndReason reason;
+    std::string detail;
+  };
+  // EndAttempt of several jobs in one transaction; a job named twice ends with the first reason.
+  absl::Status EndAttempts(const std::vector<EndRequest>& requests) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stops the current attempt on every worker and moves the job on (see
   // jobs::AfterAttempt). Every call is one event.
   absl::Status EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, const std::string& detail)
@@ -369,6 +428,17 @@ class ControlPlane {
   int64_t metric_samples_dropped_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t jobs_forgotten_ ABSL_GUARDED_BY(mu_) = 0;
   MetricHistory history_;  // its own lock; taken after mu_, never before
+  // QUEUED jobs, backing off included (see SetJob); entries of jobs_, which
+  // stay put until a finished job leaves memory.
+  std::map<QueueKey, JobEntry*> queue_ ABSL_GUARDED_BY(mu_);
+  // Something changed that may let a queued job start: RunPlacementPass wakes.
+  bool placement_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  // When a backoff ends or a reservation falls due: the pass must run again then.
+  absl::Time next_timed_placement_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Free schedulable GPUs and CPU slots after the last pass (see MayFitNow).
+  int64_t free_gpus_after_pass_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
+  int64_t free_cpu_after_pass_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
+  DirectiveStreams directives_;  // its own lock; taken after mu_, never before
 };
 
 // "jobs/{id}" -> id check; shared by the services.

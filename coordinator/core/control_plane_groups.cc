@@ -84,9 +84,11 @@ absl::StatusOr<std::vector<v1::Job>> ControlPlane::CreateJobGroup(const JobGroup
     entry.last_event = 1;
     job_order_[entry.order] = entry.job.name();
     created.push_back(entry.job);
-    jobs_.emplace(entry.job.name(), std::move(entry));
+    JobEntry& kept = jobs_.emplace(entry.job.name(), std::move(entry)).first->second;
+    queue_.emplace(QueueKeyOf(kept), &kept);
   }
   if (group.max_running > 0) group_limits_[group.name] = group.max_running;
+  placement_wanted_ = true;
   events_changed_.SignalAll();
   return created;
 }
@@ -103,6 +105,7 @@ void ControlPlane::LimitGroup(const std::string& group, int32_t max_running) {
   } else {
     group_limits_.erase(group);
   }
+  placement_wanted_ = true;
 }
 
 std::set<std::string> ControlPlane::HeldByGroupLimits() const {

@@ -173,7 +173,12 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
     entry.last_event = 1;
     job_order_[entry.order] = name;
     if (!rows[r].request_id.empty()) request_ids_[rows[r].request_id] = name;
-    jobs_.emplace(name, std::move(entry));
+    JobEntry& kept = jobs_.emplace(name, std::move(entry)).first->second;
+    queue_.emplace(QueueKeyOf(kept), &kept);
+    // The placement pass runs now, not at the next tick; unless the job is
+    // larger than all the capacity the last pass left free (a full cluster):
+    // then it cannot change the pass's answer until a slot frees, which wakes it.
+    if (MayFitNow(kept.job.spec())) placement_wanted_ = true;
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (row_of[i] != kNone) results[i] = rows[row_of[i]].job;
@@ -253,7 +258,7 @@ absl::StatusOr<v1::Job> ControlPlane::CancelJob(const std::string& name) {
       *job.mutable_end_time() = ToProtoTime(Now());
       const v1::JobEvent event = MakeEvent(entry, job, "cancelled by request while queued");
       if (auto s = WriteJob(entry, job, {event}); !s.ok()) return s;
-      entry.job = std::move(job);
+      SetJob(entry, std::move(job));
       Announce(entry, event);
       break;
     }

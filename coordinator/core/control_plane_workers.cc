@@ -156,6 +156,8 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   entry.worker = std::move(next);
   entry.drained_itself = false;
   entry.session = NewSession();
+  directives_.CloseWorker(name);  // a stream of the old session ends; the worker opens one for this
+  placement_wanted_ = true;  // its slots may be new, or freed (ranks it no longer runs)
   entry.last_seen = Now();
   entry.missed_in_gap = 0;
   // Ranks that survived from an attempt that has since ended keep their
@@ -175,6 +177,20 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   response.set_session(entry.session);
   *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
   return response;
+}
+
+absl::StatusOr<std::shared_ptr<DirectiveStreams::Stream>> ControlPlane::OpenDirectiveStream(
+    const v1::WatchAssignmentsRequest& request) {
+  const std::string name = absl::StrCat("workers/", request.worker_id());
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(name);
+  if (it == workers_.end() || it->second.session.empty() || it->second.session != request.session()) {
+    return absl::UnauthenticatedError(absl::StrCat(name, ": not the current session; register again"));
+  }
+  std::shared_ptr<DirectiveStreams::Stream> stream = directives_.Open(name);
+  // What was decided while it had no stream goes out now, not at its next heartbeat.
+  for (JobEntry* entry : JobsOn(name)) PushStarts(*entry);
+  return stream;
 }
 
 absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::HeartbeatRequest& request) {
@@ -232,7 +248,10 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
       runtime.step = rank.step();
       runtime.last_advance = Now();
     }
-    if (rank.rank() == 0 && rank.rendezvous_port() > 0) entry.rendezvous_port = rank.rendezvous_port();
+    if (rank.rank() == 0 && rank.rendezvous_port() > 0 && entry.rendezvous_port != rank.rendezvous_port()) {
+      entry.rendezvous_port = rank.rendezvous_port();
+      PushStarts(entry);  // the gang's other workers were waiting for it
+    }
     if (rank.step() > entry.job.progress().step()) entry.job.mutable_progress()->set_step(rank.step());
     if (entry.draining) {
       continue;  // exits during a drain end the attempt together, below
@@ -269,24 +288,27 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
       }
     }
   }
-  for (const auto& [job_name, why] : ended) {
-    saved.Update(EndAttempt(jobs_.at(job_name), why.first, why.second));
-  }
-  // Every rank succeeded: the job did.
+  // Every rank succeeded: the job did. All the attempts this heartbeat ends
+  // are saved in one transaction.
+  std::vector<EndRequest> ends;
+  for (const auto& [job_name, why] : ended) ends.push_back({&jobs_.at(job_name), why.first, why.second});
   for (JobEntry* entry : JobsOn(name)) {
     bool all = !entry->ranks.empty();
     for (const RankRuntime& runtime : entry->ranks) all = all && runtime.phase == v1::RANK_PHASE_SUCCEEDED;
-    if (all) saved.Update(EndAttempt(*entry, v1::ATTEMPT_END_REASON_COMPLETED, "every rank exited 0"));
+    if (all) ends.push_back({entry, v1::ATTEMPT_END_REASON_COMPLETED, "every rank exited 0"});
   }
+  saved.Update(EndAttempts(ends));
   if (!saved.ok()) return saved;
 
   // Stopping ranks the worker no longer reports as live are confirmed dead.
   auto& stopping = worker.stopping;
+  const size_t stopping_before = stopping.size();
   stopping.erase(std::remove_if(stopping.begin(), stopping.end(),
                                 [&](const StoppingRanks& s) {
                                   return !reported_live.count({s.job, s.generation});
                                 }),
                  stopping.end());
+  if (stopping.size() != stopping_before) placement_wanted_ = true;  // slots freed
   for (const StoppingRanks& s : stopping) stop.emplace(std::make_pair(s.job, s.generation), "attempt stopped");
   for (const auto& [key, reason] : stop) {
     auto* command = response.add_stop();
@@ -374,6 +396,7 @@ absl::StatusOr<v1::Worker> ControlPlane::UncordonWorker(const std::string& name)
   next.clear_drain_deadline();
   if (auto s = WriteWorker(next); !s.ok()) return s;
   entry.worker = std::move(next);
+  placement_wanted_ = true;
   Log("coordinator", absl::StrCat(name, " uncordoned"));
   return WorkerView(entry);
 }

@@ -32,15 +32,16 @@ class WriteFailureTest : public ::testing::Test {
     ASSERT_TRUE(sqlite.ok()) << sqlite.status();
     ControlPlaneOptions options;
     options.clock = [this] { return now_; };
-    auto plane = ControlPlane::Create(std::make_unique<FaultyStore>(std::move(*sqlite), &fail_), options);
+    auto plane =
+        ControlPlane::Create(std::make_unique<FaultyStore>(std::move(*sqlite), &fail_, &job_transactions_), options);
     ASSERT_TRUE(plane.ok()) << plane.status();
     plane_ = std::move(*plane);
     sessions_.clear();
   }
-  void Register(const std::string& id) {
+  void Register(const std::string& id, int32_t cpu_slots = 1) {
     v1::RegisterWorkerRequest request;
     request.set_worker_id(id);
-    request.mutable_resources()->set_cpu_slots(1);
+    request.mutable_resources()->set_cpu_slots(cpu_slots);
     auto response = plane_->RegisterWorker(request);
     ASSERT_TRUE(response.ok()) << response.status();
     sessions_[id] = response->session();
@@ -110,6 +111,7 @@ class WriteFailureTest : public ::testing::Test {
 
   std::string path_;
   bool fail_ = false;
+  int job_transactions_ = 0;
   absl::Time now_ = absl::FromUnixSeconds(1'700'000'000);
   std::unique_ptr<ControlPlane> plane_;
   std::map<std::string, std::string> sessions_;
@@ -237,6 +239,61 @@ TEST_F(WriteFailureTest, ALostWorkerWhoseEndCannotBeSavedIsEndedOnceWritesRecove
   plane_->Tick();
   EXPECT_EQ(plane_->GetWorker("workers/w1")->state(), v1::WORKER_STATE_LOST);
   EXPECT_EQ(Get(job.name()).state(), v1::JOB_STATE_QUEUED);
+  ExpectRestartAgrees();
+}
+
+// Group commit of placements: one pass's placements are one transaction;
+// when it fails none is placed (or sent), and the next pass places them all.
+TEST_F(WriteFailureTest, APassWhosePlacementsCannotBeSavedPlacesNoneAndTheNextPlacesAllInOneTransaction) {
+  Register("w1", 2);
+  Register("w2", 1);
+  std::vector<v1::Job> jobs;
+  for (const char* id : {"r1", "r2", "r3"}) jobs.push_back(*Submit(id));
+  fail_ = true;
+  plane_->Tick();
+  for (const v1::Job& job : jobs) EXPECT_EQ(Get(job.name()).state(), v1::JOB_STATE_QUEUED);
+  auto beat = Beat("w1");
+  ASSERT_TRUE(beat.ok());
+  EXPECT_EQ(beat->start_size(), 0);
+  ExpectRestartAgrees();
+  fail_ = false;
+  Register("w1", 2);
+  Register("w2", 1);
+  const int before = job_transactions_;
+  plane_->Tick();
+  EXPECT_EQ(job_transactions_, before + 1) << "three placements, one transaction";
+  std::set<int64_t> generations;
+  for (const v1::Job& job : jobs) {
+    EXPECT_EQ(Get(job.name()).state(), v1::JOB_STATE_RUNNING);
+    generations.insert(Get(job.name()).generation());
+  }
+  EXPECT_EQ(generations, (std::set<int64_t>{1, 2, 3}));
+  ExpectRestartAgrees();
+}
+
+// Attempts ending together (one heartbeat's exits) are one transaction; when
+// it fails the heartbeat is UNAVAILABLE and every attempt is still running.
+TEST_F(WriteFailureTest, AttemptsEndingInOneHeartbeatAreOneTransactionAndAllOrNone) {
+  Register("w1", 2);
+  const v1::Job a = *Submit("r1");
+  const v1::Job b = *Submit("r2");
+  plane_->Tick();
+  const v1::Job ra = Get(a.name()), rb = Get(b.name());
+  ASSERT_EQ(ra.state(), v1::JOB_STATE_RUNNING);
+  ASSERT_EQ(rb.state(), v1::JOB_STATE_RUNNING);
+  ASSERT_TRUE(Beat("w1", {Rank(ra, v1::RANK_PHASE_RUNNING), Rank(rb, v1::RANK_PHASE_RUNNING)}).ok());
+  fail_ = true;
+  auto beat = Beat("w1", {Rank(ra, v1::RANK_PHASE_SUCCEEDED), Rank(rb, v1::RANK_PHASE_FAILED)});
+  EXPECT_EQ(beat.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Get(a.name()).state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Get(b.name()).state(), v1::JOB_STATE_RUNNING);
+  fail_ = false;
+  const int before = job_transactions_;
+  beat = Beat("w1", {Rank(ra, v1::RANK_PHASE_SUCCEEDED), Rank(rb, v1::RANK_PHASE_FAILED)});
+  ASSERT_TRUE(beat.ok()) << beat.status();
+  EXPECT_EQ(job_transactions_, before + 1) << "two ends, one transaction";
+  EXPECT_EQ(Get(a.name()).state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_NE(Get(b.name()).state(), v1::JOB_STATE_RUNNING);
   ExpectRestartAgrees();
 }
 

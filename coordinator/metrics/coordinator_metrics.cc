@@ -41,6 +41,12 @@ CoordinatorMetrics::CoordinatorMetrics() : registry_(std::make_shared<prometheus
                .Help("Duration of one control-plane pass: liveness, drains, hung ranks, placement")
                .Register(*registry_)
                .Add({}, pass_buckets);
+  placement_pass_ = &prometheus::BuildHistogram()
+                         .Name("tunefleet_placement_pass_seconds")
+                         .Help("Duration of one placement pass that ran: the queue and the scheduler's decision "
+                               "(the placements' commit, one fsync, follows)")
+                         .Register(*registry_)
+                         .Add({}, pass_buckets);
   rpcs_ = &prometheus::BuildCounter()
                .Name("tunefleet_rpcs_total")
                .Help("RPCs the coordinator answered, by method and status code")

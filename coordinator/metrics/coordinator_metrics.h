@@ -26,6 +26,7 @@ class CoordinatorMetrics final : public prometheus::Collectable {
   void Attach(const ControlPlane* plane) { plane_ = plane; }
   void ObserveQueueWait(absl::Duration wait) { queue_wait_->Observe(absl::ToDoubleSeconds(wait)); }
   void ObserveSchedulingPass(absl::Duration pass) { pass_->Observe(absl::ToDoubleSeconds(pass)); }
+  void ObservePlacementPass(absl::Duration pass) { placement_pass_->Observe(absl::ToDoubleSeconds(pass)); }
   // Thread-safe (gRPC's threads); `method` as RpcMethodLabel gives it.
   void ObserveRpc(const std::string& method, grpc::StatusCode code, absl::Duration duration);
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -35,6 +36,7 @@ class CoordinatorMetrics final : public prometheus::Collectable {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Histogram* queue_wait_;
   prometheus::Histogram* pass_;
+  prometheus::Histogram* placement_pass_;
   prometheus::Family<prometheus::Counter>* rpcs_;
   prometheus::Family<prometheus::Histogram>* rpc_seconds_;
 };

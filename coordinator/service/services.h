@@ -55,12 +55,17 @@ class JobServiceImpl final : public v1::JobService::Service {
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  WorkerServiceImpl(ControlPlane& plane, const auth::Authorizer& auth) : plane_(plane), auth_(auth) {}
+  // `streams`: WatchAssignments streams open at once (one per worker; a
+  // replaced one may overlap its successor briefly).
+  WorkerServiceImpl(ControlPlane& plane, const auth::Authorizer& auth, StreamLimits streams = {2, 10000})
+      : plane_(plane), auth_(auth), streams_(streams) {}
   grpc::Status RegisterWorker(grpc::ServerContext*, const v1::RegisterWorkerRequest*,
                               v1::RegisterWorkerResponse*) override;
   grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*, v1::HeartbeatResponse*) override;
   grpc::Status ReportMetrics(grpc::ServerContext*, const v1::ReportMetricsRequest*,
                              v1::ReportMetricsResponse*) override;
+  grpc::Status WatchAssignments(grpc::ServerContext*, const v1::WatchAssignmentsRequest*,
+                                grpc::ServerWriter<v1::WorkerDirective>*) override;
 
  private:
   // The caller's certificate must name `worker_id` (PERMISSION_DENIED otherwise).
@@ -73,6 +78,7 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
   // same name, e.g. a reissued one, waits until the old holder is LOST).
   absl::Mutex mu_;
   std::map<std::string, std::string> fingerprints_ ABSL_GUARDED_BY(mu_);
+  StreamQuota streams_;  // keyed by worker name (the caller's identity, checked)
 };
 
 class AdminServiceImpl final : public v1::AdminService::Service {

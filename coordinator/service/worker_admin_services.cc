@@ -58,6 +58,34 @@ grpc::Status WorkerServiceImpl::ReportMetrics(grpc::ServerContext* context, cons
   return ToGrpcStatus(plane_.ReportMetrics(*request));
 }
 
+grpc::Status WorkerServiceImpl::WatchAssignments(grpc::ServerContext* context,
+                                                 const v1::WatchAssignmentsRequest* request,
+                                                 grpc::ServerWriter<v1::WorkerDirective>* writer) {
+  if (auto p = AuthorizeWorker(context, "WorkerService/WatchAssignments", request->worker_id()); !p.ok()) {
+    return ToGrpcStatus(p.status());
+  }
+  const std::string worker = "workers/" + request->worker_id();
+  auto lease = streams_.Acquire(worker);
+  if (!lease.ok()) return ToGrpcStatus(lease.status());
+  auto stream = plane_.OpenDirectiveStream(*request);
+  if (!stream.ok()) return ToGrpcStatus(stream.status());
+  DirectiveStreams& streams = plane_.directive_streams();
+  grpc::Status ended = grpc::Status::OK;
+  while (!context->IsCancelled()) {
+    v1::WorkerDirective directive;
+    // The timeout only bounds how long a cancelled stream goes unnoticed.
+    const DirectiveStreams::Wait wait = streams.Next(**stream, absl::Seconds(1), &directive);
+    if (wait == DirectiveStreams::Wait::kClosed) {
+      // Replaced by a newer stream, or the session ended: the worker reopens (after registering).
+      ended = grpc::Status(grpc::StatusCode::ABORTED, "stream replaced or session ended; reopen");
+      break;
+    }
+    if (wait == DirectiveStreams::Wait::kDirective && !writer->Write(directive)) break;
+  }
+  streams.Close(worker, *stream);
+  return ended;
+}
+
 grpc::Status AdminServiceImpl::ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest* request,
                                            v1::ListWorkersResponse* response) {
   if (auto p = auth_.Authorize(*context, "AdminService/ListWorkers", ""); !p.ok()) return ToGrpcStatus(p.status());

@@ -163,6 +163,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<int64_t>> InsertJobs(const std::vector<NewJob>& jobs) override;
   absl::Status UpdateJob(const v1::Job& job, const std::vector<v1::JobEvent>& events,
                          const std::optional<AttemptRecord>& attempt) override;
+  absl::Status UpdateJobs(const std::vector<JobUpdate>& updates) override;
   absl::Status PutWorker(const v1::Worker& worker) override;
   absl::StatusOr<std::vector<StoredJob>> LoadJobs() override;
   absl::StatusOr<StoredJob> LoadJob(const std::string& name) override;
@@ -191,6 +192,9 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<StoredJob>> SelectJobs(const std::string& where,
                                                     const std::function<void(Statement&)>& bind);
   absl::Status PutAttempt(const AttemptRecord& attempt);
+  // UpdateJob's writes, inside the caller's transaction.
+  absl::Status UpdateJobRow(const v1::Job& job, const std::vector<v1::JobEvent>& events,
+                            const std::optional<AttemptRecord>& attempt);
   void Log(const std::string& message) const {
     if (options_.log) {
       options_.log(message);
@@ -399,6 +403,22 @@ absl::Status SqliteStore::UpdateJob(const v1::Job& job, const std::vector<v1::Jo
                                     const std::optional<AttemptRecord>& attempt) {
   Transaction tx(db_);
   if (auto s = tx.status(); !s.ok()) return s;
+  if (auto s = UpdateJobRow(job, events, attempt); !s.ok()) return s;
+  return tx.Commit();
+}
+
+absl::Status SqliteStore::UpdateJobs(const std::vector<JobUpdate>& updates) {
+  if (updates.empty()) return absl::OkStatus();
+  Transaction tx(db_);
+  if (auto s = tx.status(); !s.ok()) return s;
+  for (const JobUpdate& update : updates) {
+    if (auto s = UpdateJobRow(update.job, update.events, update.attempt); !s.ok()) return s;
+  }
+  return tx.Commit();
+}
+
+absl::Status SqliteStore::UpdateJobRow(const v1::Job& job, const std::vector<v1::JobEvent>& events,
+                                       const std::optional<AttemptRecord>& attempt) {
   Statement update(db_, "UPDATE jobs SET state = ?, job = ? WHERE name = ?");
   if (auto s = update.status(); !s.ok()) return s;
   update.Bind(1, static_cast<int64_t>(job.state()));
@@ -410,7 +430,7 @@ absl::Status SqliteStore::UpdateJob(const v1::Job& job, const std::vector<v1::Jo
   if (attempt) {
     if (auto s = PutAttempt(*attempt); !s.ok()) return s;
   }
-  return tx.Commit();
+  return absl::OkStatus();
 }
 
 absl::Status SqliteStore::PutWorker(const v1::Worker& worker) {

@@ -78,6 +78,15 @@ class Store {
   // Replaces a job's row, appends `events` and puts `attempt`, in one transaction.
   virtual absl::Status UpdateJob(const v1::Job& job, const std::vector<v1::JobEvent>& events,
                                  const std::optional<AttemptRecord>& attempt = std::nullopt) = 0;
+  // Group commit of job changes (a scheduling pass's placements, attempts
+  // ending together): each as UpdateJob, all in one transaction (one sync).
+  // All or nothing: on error none is saved.
+  struct JobUpdate {
+    v1::Job job;
+    std::vector<v1::JobEvent> events;
+    std::optional<AttemptRecord> attempt;
+  };
+  virtual absl::Status UpdateJobs(const std::vector<JobUpdate>& updates) = 0;
   virtual absl::Status PutWorker(const v1::Worker& worker) = 0;
 
   // Every job, in submission order. A row that does not read back is named

@@ -105,7 +105,7 @@ void Cluster::StartWorker(const std::string& id, int slots, const std::vector<st
   std::vector<std::string> argv = {
       kWorker, "--coordinator", "127.0.0.1:" + std::to_string(port_), "--worker-id", id, "--cpu-slots",
       std::to_string(slots), "--trainer", options_.trainer, "--work-dir", WorkerDir(id), "--heartbeat-interval",
-      "0.2", "--stop-grace", "2", "--log-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+      options_.worker_heartbeat_interval, "--stop-grace", "2", "--log-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
       "--metrics-port-file", WorkerDir(id) + ".metrics-port", "--drain-grace", "5"};
   // CPU slots even where the host has GPUs, so the tests behave the same there.
   if (slots > 0) argv.push_back("--cpu-only");

@@ -27,6 +27,7 @@ struct ClusterOptions {
   // The workers' roots besides the cluster's folder, the sources and the
   // build (their trainers refuse any other path).
   std::vector<std::string> worker_allowed_roots;
+  std::string worker_heartbeat_interval = "0.2";  // seconds
 };
 
 class Cluster {

@@ -1,5 +1,7 @@
 #include "worker/agent/worker_agent.h"
 
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -36,6 +38,9 @@ constexpr int kExitCheckpointedStop = exit_codes::kStoppedAfterCheckpoint;
 // Samples kept for a coordinator that cannot be reached, per generation.
 constexpr int kMaxPendingSamples = 10000;
 
+// Attempts remembered as forgotten (WorkerAgent::forgotten_).
+constexpr size_t kMaxForgotten = 4096;
+
 }  // namespace
 
 WorkerAgent::WorkerAgent(AgentOptions options)
@@ -69,7 +74,7 @@ bool WorkerAgent::Register() {
     Say(absl::StrCat("register with ", options_.coordinator, " failed: ", status.error_message()));
     return false;
   }
-  session_ = response.session();
+  SetSession(response.session());
   Say(absl::StrCat("registered as ", response.worker().name(), " with ", options_.coordinator, ", state ",
                    v1::WorkerState_Name(response.worker().state())));
   return true;
@@ -113,11 +118,45 @@ bool WorkerAgent::Heartbeat() {
     return false;
   }
   if (response.reregister()) {
-    session_.clear();
+    SetSession("");
     return true;
   }
   Apply(response);
   return true;
+}
+
+void WorkerAgent::SetSession(std::string session) {
+  session_ = std::move(session);
+  if (watcher_) watcher_->SetSession(session_);
+}
+
+bool WorkerAgent::ApplyPushed() {
+  std::vector<v1::WorkerDirective> directives = inbox_.Take();
+  for (v1::WorkerDirective& directive : directives) {
+    if (session_.empty()) break;  // of a session that has ended: the next one's heartbeat says what holds
+    v1::HeartbeatResponse as_reply;
+    as_reply.mutable_start()->Swap(directive.mutable_start());
+    as_reply.mutable_stop()->Swap(directive.mutable_stop());
+    as_reply.mutable_checkpoint_now()->Swap(directive.mutable_checkpoint_now());
+    Apply(as_reply);
+  }
+  return !directives.empty();
+}
+
+int WorkerAgent::WaitForWork(const sigset_t& stop_signals, int signal_fd, absl::Duration timeout) {
+  if (signal_fd < 0) {  // no signalfd: the old way, pushed directives at the next pass
+    timespec wait{};
+    wait.tv_nsec = absl::ToInt64Nanoseconds(timeout);
+    siginfo_t info;
+    const int signal = sigtimedwait(&stop_signals, &info, &wait);
+    return signal > 0 ? signal : 0;
+  }
+  pollfd fds[2] = {{signal_fd, POLLIN, 0}, {inbox_.fd(), POLLIN, 0}};
+  const int n = poll(fds, inbox_.fd() >= 0 ? 2 : 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  if (n <= 0 || !(fds[0].revents & POLLIN)) return 0;
+  signalfd_siginfo info{};
+  if (read(signal_fd, &info, sizeof(info)) != static_cast<ssize_t>(sizeof(info))) return 0;
+  return static_cast<int>(info.ssi_signo);
 }
 
 void WorkerAgent::Apply(const v1::HeartbeatResponse& response) {
@@ -158,6 +197,7 @@ void WorkerAgent::Start(const v1::Assignment& assignment) {
     Say(absl::StrCat("refused assignment of ", job, ": this worker is draining"));
     return;
   }
+  if (forgotten_.count({job, assignment.generation()})) return;  // ran here and ended: a late duplicate
   if (!fence_.Admit(job, assignment.generation())) {
     Say(absl::StrCat("refused assignment of ", job, " generation ", assignment.generation(), ": generation ",
                      fence_.Newest(job), " is newer"));
@@ -250,6 +290,13 @@ void WorkerAgent::Stop(const std::string& job, int64_t generation, const std::st
     }
     if (!IsLive(process.phase)) {
       rendezvous_ports_.erase({process.job, process.generation});
+      if (forgotten_.insert({process.job, process.generation}).second) {
+        forgotten_order_.emplace_back(process.job, process.generation);
+        if (forgotten_order_.size() > kMaxForgotten) {
+          forgotten_.erase(forgotten_order_.front());
+          forgotten_order_.erase(forgotten_order_.begin());
+        }
+      }
       it = ranks_.erase(it);  // ended and acknowledged: forget it
       continue;
     }
@@ -407,7 +454,27 @@ int WorkerAgent::Run(const sigset_t& stop_signals) {
   const absl::Duration poll = std::min(absl::Milliseconds(100), interval_);
   absl::Time next_heartbeat = absl::Now();
   absl::Time drain_until = absl::InfiniteFuture();
+  // The stop signals (blocked in every thread) and pushed directives wake
+  // the same wait. The fd is closed on every path out.
+  const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
+  struct CloseOnExit {
+    int fd;
+    ~CloseOnExit() {
+      if (fd >= 0) close(fd);
+    }
+  } close_signal_fd{signal_fd};
+  watcher_ = std::make_unique<AssignmentWatcher>(stub_.get(), options_.worker_id, &inbox_);
+  struct StopWatcher {
+    std::unique_ptr<AssignmentWatcher>& watcher;
+    ~StopWatcher() { watcher.reset(); }  // cancels the stream and joins its thread
+  } stop_watcher{watcher_};
   while (true) {
+    // Pushed starts are reported at once: the coordinator learns they run
+    // (and rank 0's rendezvous port, which the gang's other workers wait for).
+    if (ApplyPushed()) next_heartbeat = absl::Now();
+    // The stream's session was refused (say, the coordinator restarted): the
+    // heartbeat finds out now, not an interval later, and registers again.
+    if (inbox_.TakeSessionRefused()) next_heartbeat = absl::Now();
     const bool changed = Supervise();
     PublishBoard();
     if (!session_.empty() && !pending_metrics_.empty()) ReportMetrics();  // before the heartbeat that may end the job
@@ -427,10 +494,7 @@ int WorkerAgent::Run(const sigset_t& stop_signals) {
       Say("drained: every rank has exited and been reported; exiting");
       return 0;
     }
-    timespec wait{};
-    wait.tv_nsec = absl::ToInt64Nanoseconds(poll);
-    siginfo_t info;
-    const int signal = sigtimedwait(&stop_signals, &info, &wait);
+    const int signal = WaitForWork(stop_signals, signal_fd, poll);
     if (signal > 0 && !draining_) {
       // Self-drain: ranks checkpoint and exit 75; the heartbeat's `draining`
       // makes the coordinator drain the rest of each gang and requeue.

@@ -1,14 +1,19 @@
 #pragma once
 // The worker daemon's loop: register with the coordinator, heartbeat every
-// interval with the state of every rank it holds, and apply what the reply
-// says: start assigned ranks, stop ranks of ended attempts. Single-threaded:
-// the loop is also the supervisor that reaps trainers, so no lock is needed
-// and trainers' PDEATHSIG is tied to a thread that lives as long as the worker.
+// interval with the state of every rank it holds, and apply what the
+// coordinator says: start assigned ranks, stop ranks of ended attempts.
+// Directives are pushed on a stream (AssignmentWatcher, its own thread, which
+// only reads and queues) and also ride on every heartbeat reply; the loop
+// applies both, and applying one twice is harmless. Otherwise
+// single-threaded: the loop is also the supervisor that reaps trainers, so no
+// lock is needed and trainers' PDEATHSIG is tied to a thread that lives as
+// long as the worker.
 
 #include <signal.h>
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -18,6 +23,8 @@
 
 #include "absl/time/time.h"
 #include "tunefleet/v1/worker_service.grpc.pb.h"
+#include "worker/agent/assignment_watcher.h"
+#include "worker/agent/directive_inbox.h"
 #include "worker/agent/generation_fence.h"
 #include "worker/agent/metrics_tail.h"
 #include "worker/agent/worker_status_board.h"
@@ -87,6 +94,11 @@ class WorkerAgent {
   // One heartbeat round trip; false when the coordinator could not be reached.
   bool Heartbeat();
   void Apply(const v1::HeartbeatResponse& response);
+  // Pushed directives waiting in inbox_; true when any was applied.
+  bool ApplyPushed();
+  // Waits up to `timeout` for a stop signal (returned) or a pushed directive (0).
+  int WaitForWork(const sigset_t& stop_signals, int signal_fd, absl::Duration timeout);
+  void SetSession(std::string session);
   void Start(const v1::Assignment& assignment);
   void Stop(const std::string& job, int64_t generation, const std::string& reason);
   // Reaps exited trainers, escalates overdue stops; true when a phase changed.
@@ -113,6 +125,13 @@ class WorkerAgent {
   std::map<int64_t, v1::ReportMetricsRequest> pending_metrics_;  // by generation
   std::map<std::pair<std::string, int64_t>, int32_t> rendezvous_ports_;  // (job, generation) -> port, rank 0 here
   std::map<int, int64_t> exits_by_code_;
+  // Attempts whose ranks this worker has forgotten (stopped and confirmed):
+  // a start of one delivered late (a stream and a heartbeat both carry it) is
+  // not a reason to run it again. The newest kMaxForgotten.
+  std::set<std::pair<std::string, int64_t>> forgotten_;
+  std::vector<std::pair<std::string, int64_t>> forgotten_order_;
+  DirectiveInbox inbox_;
+  std::unique_ptr<AssignmentWatcher> watcher_;  // during Run
   bool draining_ = false;  // SIGTERM received: self-drain, then exit
 };
 

@@ -14,7 +14,10 @@ namespace tunefleet::store::testing {
 // The real SQLite store, whose writes fail while `fail` is set (reads go on).
 class FaultyStore final : public Store {
  public:
-  FaultyStore(std::unique_ptr<Store> inner, const bool* fail) : inner_(std::move(inner)), fail_(fail) {}
+  // `job_transactions`, when given, counts the job writes that went through
+  // (UpdateJob, UpdateJobs: one each, however many jobs).
+  FaultyStore(std::unique_ptr<Store> inner, const bool* fail, int* job_transactions = nullptr)
+      : inner_(std::move(inner)), fail_(fail), job_transactions_(job_transactions) {}
 
   absl::StatusOr<std::vector<int64_t>> InsertJobs(const std::vector<NewJob>& jobs) override {
     if (*fail_) return Injected();
@@ -23,7 +26,13 @@ class FaultyStore final : public Store {
   absl::Status UpdateJob(const v1::Job& job, const std::vector<v1::JobEvent>& events,
                          const std::optional<AttemptRecord>& attempt) override {
     if (*fail_) return Injected();
+    Count();
     return inner_->UpdateJob(job, events, attempt);
+  }
+  absl::Status UpdateJobs(const std::vector<JobUpdate>& updates) override {
+    if (*fail_) return Injected();
+    Count();
+    return inner_->UpdateJobs(updates);
   }
   absl::Status PutWorker(const v1::Worker& worker) override {
     if (*fail_) return Injected();
@@ -69,8 +78,12 @@ class FaultyStore final : public Store {
 
  private:
   static absl::Status Injected() { return absl::UnavailableError("sqlite write: database or disk is full (injected)"); }
+  void Count() {
+    if (job_transactions_ != nullptr) ++*job_transactions_;
+  }
   std::unique_ptr<Store> inner_;
   const bool* fail_;
+  int* job_transactions_;
 };
 
 }  // namespace tunefleet::store::testing
