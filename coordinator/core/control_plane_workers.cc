@@ -25,6 +25,7 @@
 #include "common/proto_time.h"
 #include "common/security/secrets.h"
 #include "coordinator/core/control_plane.h"
+#include "coordinator/core/worker_lease.h"
 #include "coordinator/metrics/task_progress.h"
 
 namespace tunefleet::coordinator {
@@ -174,6 +175,11 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   *response.mutable_worker() = WorkerView(entry);
   response.set_session(entry.session);
   *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
+  // Checked at start (main refuses settings without a lease); options of
+  // tests that break the bound simply give none.
+  if (auto lease = WorkerLease(options_.worker_timeout, options_.heartbeat_interval); lease.ok()) {
+    *response.mutable_lease() = ToProtoDuration(*lease);
+  }
   return response;
 }
 
