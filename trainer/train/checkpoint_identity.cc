@@ -51,7 +51,7 @@ absl::Status CheckNotSuperseded(const CheckpointRoot& root, const CheckpointIden
     if (!ParseSaveId(checkpoint.manifest.save_id, &generation, &attempt)) continue;
     if (std::make_pair(generation, attempt) > std::make_pair(self.generation, self.attempt)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "refusing to commit: ", checkpoint.dir, " was committed by generation ", generation, " attempt ", attempt,
+          kAttemptFencedMarker, " refusing to commit: ", checkpoint.dir, " was committed by generation ", generation, " attempt ", attempt,
           ", newer than this trainer's generation ", self.generation, " attempt ", self.attempt,
           " (a stale trainer must not overwrite a newer attempt's progress)"));
     }
