@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
+#include <grpc/grpc.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
@@ -36,15 +38,28 @@ constexpr int kExitCheckpointedStop = exit_codes::kStoppedAfterCheckpoint;
 // Samples kept for a coordinator that cannot be reached, per generation.
 constexpr int kMaxPendingSamples = 10000;
 
+// Reconnects at least every few heartbeat intervals (gRPC's default backoff
+// grows to 120 s): a worker back from a partition or a coordinator restart
+// must rejoin within a lease, not minutes later.
+grpc::ChannelArguments CoordinatorChannelArguments(const AgentOptions& options) {
+  grpc::ChannelArguments args =
+      options.credentials ? security::ServerNameArguments(options.coordinator_server_name) : grpc::ChannelArguments();
+  const int interval_ms = static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(options.heartbeat_interval), 100, 60000));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, interval_ms);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, interval_ms);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 4 * interval_ms);
+  return args;
+}
+
 }  // namespace
 
 WorkerAgent::WorkerAgent(AgentOptions options)
     : options_(std::move(options)),
-      stub_(v1::WorkerService::NewStub(
-          options_.credentials
-              ? grpc::CreateCustomChannel(options_.coordinator, options_.credentials,
-                                          security::ServerNameArguments(options_.coordinator_server_name))
-              : grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials()))),
+      stub_(v1::WorkerService::NewStub(grpc::CreateCustomChannel(
+          options_.coordinator,
+          options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
+          CoordinatorChannelArguments(options_)))),
       interval_(options_.heartbeat_interval),
       lease_(options_.stop_grace) {}
 
