@@ -65,7 +65,9 @@ absl::StatusOr<std::unique_ptr<NetworkNamespace>> NetworkNamespace::Create(int i
   if (index < 0 || index > 63) return absl::InvalidArgumentError("index: 0..63");
   const Site& site = ThisProcessSite();
   std::unique_ptr<NetworkNamespace> ns(new NetworkNamespace());
-  ns->holder_.emplace(ChildProcess::Start({unshare, "--net", "--", sleep, "100000"}));
+  // Bounded, past the test's CTest timeout: a test killed outright leaves
+  // no namespace behind for long (the veth pair goes with the namespace).
+  ns->holder_.emplace(ChildProcess::Start({unshare, "--net", "--", sleep, "600"}));
   const std::string net = absl::StrCat("/proc/", ns->holder_->pid(), "/ns/net");
   // The holder is in its namespace once its net link differs from ours.
   const auto deadline = std::chrono::steady_clock::now() + 10s;
