@@ -249,7 +249,8 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
     } else if (rank.phase() == v1::RANK_PHASE_STOPPED) {
       ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_DRAINED,
                                     absl::StrCat("rank ", rank.rank(), " was stopped by ", name, " (exit ",
-                                                 rank.exit_code(), ")")}});
+                                                 rank.exit_code(), ")", rank.message().empty() ? "" : ": ",
+                                                 rank.message())}});
     }
   }
   // A change that cannot be saved fails the heartbeat (UNAVAILABLE) before
