@@ -21,5 +21,9 @@ inline constexpr int kOutOfMemory = 71;
 // EX_TEMPFAIL: the trainer stopped after a committed checkpoint (SIGTERM, a
 // drain): resumable, not a failure.
 inline constexpr int kStoppedAfterCheckpoint = 75;
+// EX_NOPERM: the trainer is a stale attempt of its job: a newer attempt has
+// started on the job's checkpoints, so this one may not commit (or resume);
+// it exits without committing (trainer/checkpoint/attempt_fence.h).
+inline constexpr int kAttemptFenced = 77;
 
 }  // namespace tunefleet::exit_codes

@@ -36,6 +36,7 @@
 #include "coordinator/auth/token_table.h"
 #include "common/version.h"
 #include "coordinator/core/control_plane.h"
+#include "coordinator/core/worker_lease.h"
 #include "coordinator/metrics/coordinator_metrics.h"
 #include "coordinator/metrics/rpc_metrics_interceptor.h"
 #include "coordinator/service/services.h"
@@ -348,6 +349,15 @@ int main(int argc, char** argv) {
   tunefleet::coordinator::ControlPlaneOptions options;
   options.heartbeat_interval = absl::Seconds(heartbeat_s);
   options.worker_timeout = absl::Seconds(worker_timeout_s);
+  // Self-fencing needs a lease that ends before the timeout and outlasts a late heartbeat.
+  auto lease = tunefleet::coordinator::WorkerLease(options.worker_timeout, options.heartbeat_interval);
+  if (!lease.ok()) {
+    std::cerr << "tunefleet-coordinator: " << lease.status().message() << "\n";
+    return 2;
+  }
+  tunefleet::Log("coordinator", absl::StrCat("workers' lease ", absl::FormatDuration(*lease), ": a worker cut off ",
+                                             "that long has killed its trainers; LOST after ",
+                                             absl::FormatDuration(options.worker_timeout)));
   options.backoff.initial = absl::Seconds(backoff_s);
   options.backoff.max = absl::Seconds(backoff_max_s);
   options.scheduling.reserve_after = absl::Seconds(reserve_after_s);

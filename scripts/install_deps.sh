@@ -34,6 +34,7 @@ case $profile in
       kubernetes-client                    # kubectl kustomize renders deploy/kubernetes (tests/deploy)
       xz-utils                             # the reference vocabularies are committed xz-compressed
       clang libclang-rt-14-dev             # fuzz/: libFuzzer and its sanitizers (else the targets only replay their corpus)
+      iproute2 util-linux                  # the netns partition test: ip (veth), unshare and nsenter
     ) ;;
   *) echo "install_deps: TUNEFLEET_DEPS must be all or image, not $profile" >&2; exit 2 ;;
 esac

@@ -41,6 +41,7 @@
 #include "trainer/tools/export_command.h"
 #include "trainer/tools/import_command.h"
 #include "trainer/tools/train_tokenizer_command.h"
+#include "trainer/checkpoint/attempt_fence.h"
 #include "trainer/command_line.h"
 #include "trainer/train/training_run.h"
 
@@ -72,6 +73,11 @@ void InstallSignalHandlers() {
 }
 
 int Fail(const absl::Status& status) {
+  if (tunefleet::IsAttemptFenced(status)) {
+    std::cerr << "tunefleet-trainer: fenced, exit " << tunefleet::exit_codes::kAttemptFenced << ": "
+              << status.message() << "\n";
+    return tunefleet::exit_codes::kAttemptFenced;
+  }
   std::cerr << "tunefleet-trainer: " << status.message() << "\n";
   // A refused allocation that reached a status (libtorch's allocators throw
   // errors, caught at module edges) still exits with the out-of-memory code.

@@ -3,6 +3,7 @@
 // until ranks are confirmed dead, and state that survives a restart.
 
 #include "common/metric_keys.h"
+#include "common/proto_time.h"
 #include "coordinator/core/control_plane.h"
 #include "coordinator/store/sqlite_store.h"
 
@@ -101,6 +102,18 @@ class ControlPlaneTest : public ::testing::Test {
   std::unique_ptr<ControlPlane> plane_;
   std::map<std::string, std::string> sessions_;
 };
+
+// Self-fencing: each registration carries the lease, a margin short of
+// --worker-timeout (coordinator/core/worker_lease.h).
+TEST_F(ControlPlaneTest, RegistrationGrantsTheWorkerALeaseShorterThanTheTimeout) {
+  v1::RegisterWorkerRequest request;
+  request.set_worker_id("w1");
+  request.mutable_resources()->set_cpu_slots(1);
+  auto response = plane_->RegisterWorker(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_TRUE(response->has_lease());
+  EXPECT_EQ(FromProtoDuration(response->lease()), absl::Milliseconds(13500));  // 15 s less 10%
+}
 
 TEST_F(ControlPlaneTest, JobIsPlacedAssignedAndSucceeds) {
   Register("w", 2);

@@ -25,6 +25,7 @@
 #include "common/proto_time.h"
 #include "common/security/secrets.h"
 #include "coordinator/core/control_plane.h"
+#include "coordinator/core/worker_lease.h"
 #include "coordinator/metrics/task_progress.h"
 
 namespace tunefleet::coordinator {
@@ -176,6 +177,11 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   *response.mutable_worker() = WorkerView(entry);
   response.set_session(entry.session);
   *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
+  // Checked at start (main refuses settings without a lease); options of
+  // tests that break the bound simply give none.
+  if (auto lease = WorkerLease(options_.worker_timeout, options_.heartbeat_interval); lease.ok()) {
+    *response.mutable_lease() = ToProtoDuration(*lease);
+  }
   return response;
 }
 
@@ -262,7 +268,8 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
     } else if (rank.phase() == v1::RANK_PHASE_STOPPED) {
       ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_DRAINED,
                                     absl::StrCat("rank ", rank.rank(), " was stopped by ", name, " (exit ",
-                                                 rank.exit_code(), ")")}});
+                                                 rank.exit_code(), ")", rank.message().empty() ? "" : ": ",
+                                                 rank.message())}});
     }
   }
   // A change that cannot be saved fails the heartbeat (UNAVAILABLE) before

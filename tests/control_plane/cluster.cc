@@ -57,7 +57,7 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), dir_(Fr
 std::shared_ptr<grpc::Channel> Cluster::Channel(const std::string& token) const {
   auto tls = security::ChannelCredentials(security::ClientFiles(pki()));
   EXPECT_TRUE(tls.ok()) << tls.status();
-  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port_), security::WithBearerToken(*tls, token),
+  return grpc::CreateCustomChannel(options_.coordinator_host + ":" + std::to_string(port_), security::WithBearerToken(*tls, token),
                                    security::ServerNameArguments(security::kCoordinatorServerName));
 }
 
@@ -76,7 +76,7 @@ std::vector<std::string> Cluster::WorkerTlsFlags(const std::string& id) const {
 void Cluster::StartCoordinator(int port) {
   const std::string port_file = dir_ + "/coordinator.port";
   std::filesystem::remove(port_file);
-  std::vector<std::string> argv = {kCoordinator, "--listen", "127.0.0.1:" + std::to_string(port), "--database",
+  std::vector<std::string> argv = {kCoordinator, "--listen", options_.coordinator_host + ":" + std::to_string(port), "--database",
                                    dir_ + "/state.db", "--port-file", port_file, "--metrics-listen", "127.0.0.1:0",
                                    "--metrics-port-file", dir_ + "/coordinator.metrics-port"};
   const security::TlsFiles tls = security::CoordinatorFiles(pki());
@@ -101,12 +101,16 @@ void Cluster::KillCoordinator() {
   ASSERT_TRUE(coordinator_->Wait(10s).has_value());
 }
 
-void Cluster::StartWorker(const std::string& id, int slots, const std::vector<std::string>& extra_flags) {
-  std::vector<std::string> argv = {
-      kWorker, "--coordinator", "127.0.0.1:" + std::to_string(port_), "--worker-id", id, "--cpu-slots",
-      std::to_string(slots), "--trainer", options_.trainer, "--work-dir", WorkerDir(id), "--heartbeat-interval",
-      options_.worker_heartbeat_interval, "--stop-grace", "2", "--log-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-      "--metrics-port-file", WorkerDir(id) + ".metrics-port", "--drain-grace", "5"};
+void Cluster::StartWorker(const std::string& id, int slots, const std::vector<std::string>& extra_flags,
+                          const WorkerNetwork& network) {
+  std::vector<std::string> argv = network.command_prefix;
+  const std::vector<std::string> command = {
+      kWorker, "--coordinator", options_.coordinator_host + ":" + std::to_string(port_), "--worker-id", id,
+      "--cpu-slots", std::to_string(slots), "--trainer", options_.trainer, "--work-dir", WorkerDir(id),
+      "--heartbeat-interval", options_.worker_heartbeat_interval, "--stop-grace", "2", "--address", network.address, "--log-listen",
+      network.address + ":0", "--metrics-listen", "127.0.0.1:0", "--metrics-port-file",
+      WorkerDir(id) + ".metrics-port", "--drain-grace", "5"};
+  argv.insert(argv.end(), command.begin(), command.end());
   // CPU slots even where the host has GPUs, so the tests behave the same there.
   if (slots > 0) argv.push_back("--cpu-only");
   // Jobs of these tests read the repository's demo model and write under the

@@ -28,6 +28,15 @@ struct ClusterOptions {
   // build (their trainers refuse any other path).
   std::vector<std::string> worker_allowed_roots;
   std::string worker_heartbeat_interval = "0.2";  // seconds
+  // Where the coordinator listens, and workers and clients reach it.
+  std::string coordinator_host = "127.0.0.1";
+};
+
+// Where a worker runs: a command its own is run under (e.g. nsenter into a
+// network namespace) and the address it serves and reports.
+struct WorkerNetwork {
+  std::vector<std::string> command_prefix;
+  std::string address = "127.0.0.1";
 };
 
 class Cluster {
@@ -44,7 +53,8 @@ class Cluster {
   // Starts a worker with `slots` CPU slots (--cpu-only), or with 0 one that
   // looks for GPUs (give it --nvml-library in `extra_flags`); waits until the
   // coordinator lists it.
-  void StartWorker(const std::string& id, int slots = 1, const std::vector<std::string>& extra_flags = {});
+  void StartWorker(const std::string& id, int slots = 1, const std::vector<std::string>& extra_flags = {},
+                   const WorkerNetwork& network = {});
   // SIGKILL to the worker process; its trainers (own process groups) die by PDEATHSIG.
   void KillWorker(const std::string& id);
   pid_t WorkerPid(const std::string& id) const { return workers_.at(id)->pid(); }
@@ -52,6 +62,7 @@ class Cluster {
   std::optional<int> WaitWorker(const std::string& id, std::chrono::milliseconds timeout);
   std::string WorkerLog(const std::string& id) const;
   std::string WorkerDir(const std::string& id) const { return dir_ + "/" + id; }
+  const ClusterOptions& options() const { return options_; }
 
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   // The cluster's credentials (common/security/cluster_pki.h layout).

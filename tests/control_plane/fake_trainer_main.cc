@@ -18,6 +18,12 @@
 // on; SIGTERM -> checkpoint at the next step and exit 75. A checkpoint writes
 // <checkpoint.directory>/<job id>/step-N/manifest.json and a committed
 // "checkpoint" event. On start it resumes after the newest such step.
+// Like the real trainer it is fenced by attempt (trainer/checkpoint/
+// attempt_fence.h): it records itself as the job's newest attempt before
+// choosing what to resume from, commits under the fence's lock, ignores
+// checkpoints the fence rules out, and exits kAttemptFenced when refused. It
+// appends "g<generation> a<attempt> step <N>" to <job dir>/trained-steps.log
+// for each step it finishes, so tests can tell which attempt trained what.
 // It prints its launch environment first, so tests can check what a rank got.
 
 #include <signal.h>
@@ -33,6 +39,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +49,9 @@
 #include "common/exit_codes.h"
 #include "common/job_spec_file.h"
 #include "common/out_of_memory.h"
+#include "common/fs/atomic_file.h"
+#include "trainer/checkpoint/attempt_fence.h"
+#include "trainer/checkpoint/discovery.h"
 #include "trainer/checkpoint/manifest.h"
 
 namespace {
@@ -59,7 +69,7 @@ extern "C" void OnSignal(int signal) {
   if (signal == SIGTERM) stop_requested = true;
 }
 
-int64_t NewestCheckpoint(const std::string& job_dir) {
+int64_t NewestCheckpoint(const std::string& job_dir, const std::optional<tunefleet::AttemptFence>& fence) {
   int64_t newest = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(job_dir, ec)) {
@@ -67,6 +77,11 @@ int64_t NewestCheckpoint(const std::string& job_dir) {
     int64_t step = 0;
     if (name.rfind("step-", 0) == 0 && absl::SimpleAtoi(name.substr(5), &step) &&
         std::filesystem::exists(entry.path() / "manifest.json")) {
+      auto manifest = tunefleet::ReadManifest(entry.path().string());
+      if (fence && manifest.ok() && tunefleet::FencedOut(*fence, *manifest)) {
+        std::cout << "fake-trainer: ignoring " << name << ": committed by a stale attempt" << std::endl;
+        continue;
+      }
       newest = std::max(newest, step);
     }
   }
@@ -132,7 +147,14 @@ int main(int argc, char** argv) {
   std::string job = Env("TUNEFLEET_JOB");
   job = job.substr(job.rfind('/') + 1);
   const std::string job_dir = spec->checkpoint().directory() + "/" + job;
-  const int64_t resume = NewestCheckpoint(job_dir);
+  int64_t generation = 0;
+  (void)absl::SimpleAtoi(Env("TUNEFLEET_GENERATION"), &generation);
+  auto fence = tunefleet::AdvanceAttemptFence(job_dir, generation, attempt);
+  if (!fence.ok()) {
+    std::cout << "fake-trainer: " << fence.status().message() << std::endl;
+    return tunefleet::IsAttemptFenced(fence.status()) ? tunefleet::exit_codes::kAttemptFenced : 1;
+  }
+  const int64_t resume = NewestCheckpoint(job_dir, *fence);
   if (resume > 0) std::cout << "fake-trainer: resuming after step " << resume << std::endl;
   std::ofstream metrics(metrics_path, std::ios::app);
   for (int64_t step = resume + 1; step <= steps || options.count("hang"); ++step) {
@@ -142,6 +164,8 @@ int main(int argc, char** argv) {
       if (!stop_requested) continue;
     }
     if (step <= steps) std::cout << "step " << step << "/" << steps << " loss 1.0" << std::endl;
+    std::ofstream(job_dir + "/trained-steps.log", std::ios::app)
+        << "g" << generation << " a" << attempt << " step " << step << "\n";
     const double loss = 2.0 - static_cast<double>(step) / (steps + 1);
     metrics << R"({"event":"step","step":)" << step << R"(,"total_steps":)" << steps << R"(,"train_loss":)" << loss
             << R"(,"learning_rate":0.0001,"grad_norm":0.5,"tokens_per_second":1000})" << "\n" << std::flush;
@@ -161,10 +185,19 @@ int main(int argc, char** argv) {
       tunefleet::Manifest manifest;
       manifest.job = job;
       manifest.step = step;
-      manifest.save_id = "fake-" + std::to_string(step);
+      manifest.save_id = "g" + std::to_string(generation) + "-a" + std::to_string(attempt) + "-step-" +
+                         std::to_string(step) + "-0";
       manifest.loss = loss;
-      manifest.created_unix_ms = 1732400000000;
-      std::ofstream(dir + "/manifest.json") << tunefleet::ManifestToJson(manifest);
+      manifest.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+      const absl::Status committed = tunefleet::CommitUnderAttemptFence(job_dir, generation, attempt, [&] {
+        return tunefleet::WriteFileAtomically(dir + "/manifest.json", tunefleet::ManifestToJson(manifest));
+      });
+      if (!committed.ok()) {
+        std::cout << "fake-trainer: step " << step << " not committed: " << committed.message() << std::endl;
+        return tunefleet::IsAttemptFenced(committed) ? tunefleet::exit_codes::kAttemptFenced : 1;
+      }
       metrics << R"({"event":"checkpoint","step":)" << step << R"(,"path":")" << dir
               << R"(","committed":1,"save_seconds":0.01,"bytes":4096,"stall_seconds":0.002})" << "\n" << std::flush;
       std::cout << "fake-trainer: checkpoint at step " << step << std::endl;

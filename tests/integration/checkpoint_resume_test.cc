@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/exit_codes.h"
+
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -497,8 +499,9 @@ TEST_F(CheckpointResumeTest, Nf4LoraResumesExactlyAndRefusesAnotherBase) {
   EXPECT_GT(MaxWeightDiff(dir + "/merged/model.safetensors", kDemo + "/base_model/model.safetensors"), 1e-3);
 }
 
-// A checkpoint committed by a newer generation fences off an older trainer:
-// it may resume from it, but its own commit is refused. The job folder
+// A newer generation fences off an older trainer: the newer one recorded
+// itself in the job's attempt fence, so the older one is refused before it
+// resumes (exit 77, "attempt fenced") and commits nothing. The job folder
 // comes from $TUNEFLEET_JOB (jobs/<id>) here, not --job-id.
 TEST_F(CheckpointResumeTest, OlderGenerationCannotCommitOverNewer) {
   const std::string dir = FreshTestDirectory();
@@ -518,8 +521,8 @@ TEST_F(CheckpointResumeTest, OlderGenerationCannotCommitOverNewer) {
   ASSERT_EQ(newer.first, 0) << newer.second;
   ASSERT_TRUE(fs::exists(StepDir(dir, 2) + "/manifest.json")) << newer.second;
   auto older = run(4, "1");
-  EXPECT_EQ(older.first, 1) << older.second;
-  EXPECT_NE(older.second.find("refusing to commit"), std::string::npos) << older.second;
+  EXPECT_EQ(older.first, exit_codes::kAttemptFenced) << older.second;
+  EXPECT_NE(older.second.find("attempt fenced"), std::string::npos) << older.second;
   EXPECT_FALSE(fs::exists(StepDir(dir, 4) + "/manifest.json"));
 }
 

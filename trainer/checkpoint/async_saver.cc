@@ -105,6 +105,7 @@ void AsyncCheckpointSaver::RunWriter(RankCheckpointState snapshot, std::optional
     request.loss = loss;
     request.wait_for_ranks = options_.wait_for_ranks;
     request.fence = options_.commit_fence;
+    request.commit_guard = options_.commit_guard;
     request.lineage = options_.lineage;
     snapshot = RankCheckpointState();
     if (status.ok() && rank == options_.commit_rank) {

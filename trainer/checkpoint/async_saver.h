@@ -39,6 +39,7 @@ struct AsyncSaverOptions {
   CheckpointLog log;
   WriteProgressHook write_hook;  // tests: fault injection, pausing the writer
   std::function<absl::Status()> commit_fence;  // CommitRequest::fence
+  std::function<absl::Status(const std::function<absl::Status()>&)> commit_guard;  // CommitRequest::commit_guard
   std::optional<Lineage> lineage;              // CommitRequest::lineage
   // Encrypts every data file under the ring's current key; null: plaintext.
   std::shared_ptr<const crypto::KeyRing> encryption;

@@ -138,7 +138,9 @@ absl::StatusOr<Manifest> CommitManifest(const CheckpointRoot& root, const Commit
       AtomicFileWriter::Create(absl::StrCat(dir, "/", kManifestFileName));
   if (!out.ok()) return out.status();
   if (absl::Status s = (*out)->Append(text.data(), text.size()); !s.ok()) return s;
-  if (absl::Status s = (*out)->Commit(); !s.ok()) return s;
+  AtomicFileWriter& writer = **out;
+  const std::function<absl::Status()> rename = [&writer] { return writer.Commit(); };
+  if (absl::Status s = request.commit_guard ? request.commit_guard(rename) : rename(); !s.ok()) return s;
   return manifest;
 }
 

@@ -38,6 +38,10 @@ struct CommitRequest {
   // stale attempt (a newer generation has committed: see
   // trainer/train/checkpoint_identity.h).
   std::function<absl::Status()> fence;
+  // Runs the manifest's rename (the commit point) it is handed, or refuses
+  // without running it; null: the rename runs as is. The loop holds the
+  // attempt fence's lock across its check and the rename (attempt_fence.h).
+  std::function<absl::Status(const std::function<absl::Status()>& rename)> commit_guard;
   // What made the weights (common/lineage), recorded in the manifest.
   std::optional<Lineage> lineage;
 };

@@ -206,6 +206,14 @@ absl::StatusOr<LoadedCheckpoint> LoadNewestValid(const CheckpointRoot& root, con
   absl::StatusOr<std::vector<CommittedCheckpoint>> committed = ListCommittedCheckpoints(root, log);
   if (!committed.ok()) return committed.status();
   for (const CommittedCheckpoint& checkpoint : *committed) {
+    if (request.fence.has_value() && FencedOut(*request.fence, checkpoint.manifest)) {
+      // Not damage: a stale attempt's commit that the fence's lock did not
+      // stop (storage without flock); never resumed from.
+      LogTo(request.log, absl::StrCat("ignoring checkpoint step ", checkpoint.step, " (", checkpoint.manifest.save_id,
+                                      "): committed by an older attempt after generation ", request.fence->generation,
+                                      " attempt ", request.fence->attempt, " started"));
+      continue;
+    }
     absl::StatusOr<LoadedCheckpoint> loaded = LoadCheckpoint(checkpoint, request);
     if (loaded.ok()) {
       if (!skipped.empty()) {

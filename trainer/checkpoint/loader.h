@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "common/crypto/encryption_key.h"
 #include "trainer/checkpoint/checkpoint_layout.h"
+#include "trainer/checkpoint/attempt_fence.h"
 #include "trainer/checkpoint/discovery.h"
 #include "trainer/checkpoint/rank_state.h"
 
@@ -35,6 +36,9 @@ struct ResumeRequest {
   // must be plaintext. A wrong key or a tampered file is an error naming
   // the file, and LoadNewestValid falls back as for any damage.
   const crypto::KeyRing* encryption = nullptr;
+  // The job's attempt fence: checkpoints it fences out (FencedOut) are
+  // ignored; nullopt: every committed checkpoint counts.
+  std::optional<AttemptFence> fence;
 };
 
 struct LoadedCheckpoint {

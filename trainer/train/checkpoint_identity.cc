@@ -43,14 +43,6 @@ CheckpointIdentity ResolveCheckpointIdentity(const std::string& job_id_flag, con
   return id;
 }
 
-bool ParseSaveId(absl::string_view save_id, int64_t* generation, int64_t* attempt) {
-  std::vector<absl::string_view> parts = absl::StrSplit(save_id, '-');
-  if (parts.size() < 2 || parts[0].size() < 2 || parts[1].size() < 2 || parts[0][0] != 'g' || parts[1][0] != 'a') {
-    return false;
-  }
-  return absl::SimpleAtoi(parts[0].substr(1), generation) && absl::SimpleAtoi(parts[1].substr(1), attempt);
-}
-
 absl::Status CheckNotSuperseded(const CheckpointRoot& root, const CheckpointIdentity& self) {
   auto committed = ListCommittedCheckpoints(root, [](const std::string&) {});
   if (!committed.ok()) return committed.status();
@@ -59,7 +51,7 @@ absl::Status CheckNotSuperseded(const CheckpointRoot& root, const CheckpointIden
     if (!ParseSaveId(checkpoint.manifest.save_id, &generation, &attempt)) continue;
     if (std::make_pair(generation, attempt) > std::make_pair(self.generation, self.attempt)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "refusing to commit: ", checkpoint.dir, " was committed by generation ", generation, " attempt ", attempt,
+          kAttemptFencedMarker, " refusing to commit: ", checkpoint.dir, " was committed by generation ", generation, " attempt ", attempt,
           ", newer than this trainer's generation ", self.generation, " attempt ", self.attempt,
           " (a stale trainer must not overwrite a newer attempt's progress)"));
     }

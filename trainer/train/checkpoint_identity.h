@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "trainer/checkpoint/attempt_fence.h"  // ParseSaveId
 #include "trainer/checkpoint/checkpoint_layout.h"
 
 namespace tunefleet {
@@ -33,9 +34,6 @@ struct CheckpointIdentity {
 // "../../x" names the folder "_.._x", inside checkpoint.directory. Generation
 // and attempt from $TUNEFLEET_GENERATION and $TUNEFLEET_ATTEMPT.
 CheckpointIdentity ResolveCheckpointIdentity(const std::string& job_id_flag, const std::string& display_name);
-
-// Parses a SaveId; false for ids of another shape (e.g. test tools').
-bool ParseSaveId(absl::string_view save_id, int64_t* generation, int64_t* attempt);
 
 // FAILED_PRECONDITION when a committed checkpoint of `root` was written by a
 // newer (generation, attempt) than `self`: this trainer is stale and must

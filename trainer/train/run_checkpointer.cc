@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/metric_keys.h"
+#include "trainer/checkpoint/attempt_fence.h"
 #include "trainer/checkpoint/discovery.h"
 #include "trainer/checkpoint/loader.h"
 #include "trainer/checkpoint/rng_state.h"
@@ -60,6 +61,10 @@ RunCheckpointer::RunCheckpointer(RunCheckpointerOptions options, CausalLM& model
   const CheckpointRoot root = root_;
   const CheckpointIdentity identity = options_.identity;
   saver.commit_fence = [root, identity] { return CheckNotSuperseded(root, identity); };
+  // The attempt fence's lock is held from its check through the rename.
+  saver.commit_guard = [root, identity](const std::function<absl::Status()>& rename) {
+    return CommitUnderAttemptFence(root.JobDirectory(), identity.generation, identity.attempt, rename);
+  };
   if (options_.write_observer != nullptr) {
     std::shared_ptr<CheckpointWriteObserver> observer = options_.write_observer;
     std::shared_ptr<std::atomic<int64_t>> step = writing_step_;
@@ -243,6 +248,12 @@ absl::StatusOr<int64_t> RunCheckpointer::Resume() {
   request.whole_optimizer = options_.zero_stage == 0;
   request.log = Log;
   request.encryption = options_.encryption.get();
+  // Before choosing what to resume from: this attempt becomes the newest, so
+  // from here on no older attempt commits (every rank writes it; the same
+  // attempt again is a no-op).
+  auto fence = AdvanceAttemptFence(root_.JobDirectory(), options_.identity.generation, options_.identity.attempt);
+  if (!fence.ok()) return fence.status();
+  request.fence = *fence;
   auto loaded = LoadNewestValid(root_, request);
   if (absl::IsNotFound(loaded.status())) {
     Log(absl::StrCat("no checkpoint under ", root_.JobDirectory(), ": starting from step 0"));

@@ -4,8 +4,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
+#include <grpc/grpc.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
@@ -41,16 +43,68 @@ constexpr int kMaxPendingSamples = 10000;
 // Attempts remembered as forgotten (WorkerAgent::forgotten_).
 constexpr size_t kMaxForgotten = 4096;
 
+// Reconnects at least every few heartbeat intervals (gRPC's default backoff
+// grows to 120 s): a worker back from a partition or a coordinator restart
+// must rejoin within a lease, not minutes later.
+grpc::ChannelArguments CoordinatorChannelArguments(const AgentOptions& options) {
+  grpc::ChannelArguments args =
+      options.credentials ? security::ServerNameArguments(options.coordinator_server_name) : grpc::ChannelArguments();
+  const int interval_ms = static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(options.heartbeat_interval), 100, 60000));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, interval_ms);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, interval_ms);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 4 * interval_ms);
+  return args;
+}
+
 }  // namespace
 
 WorkerAgent::WorkerAgent(AgentOptions options)
     : options_(std::move(options)),
-      stub_(v1::WorkerService::NewStub(
-          options_.credentials
-              ? grpc::CreateCustomChannel(options_.coordinator, options_.credentials,
-                                          security::ServerNameArguments(options_.coordinator_server_name))
-              : grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials()))),
-      interval_(options_.heartbeat_interval) {}
+      stub_(v1::WorkerService::NewStub(grpc::CreateCustomChannel(
+          options_.coordinator,
+          options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
+          CoordinatorChannelArguments(options_)))),
+      interval_(options_.heartbeat_interval),
+      lease_(options_.stop_grace) {}
+
+std::chrono::system_clock::time_point WorkerAgent::RpcDeadline() const {
+  const absl::Time now = absl::Now();
+  absl::Time deadline = now + options_.rpc_timeout;
+  // A call blocked on a partition must not hold the loop past the fence; a
+  // floor so that a call near the end still has a chance to succeed.
+  if (lease_.active() && AnyLive()) deadline = std::min(deadline, std::max(lease_.TermAt(), now + absl::Milliseconds(100)));
+  return absl::ToChronoTime(deadline);
+}
+
+void WorkerAgent::FenceIfLeaseLapsed() {
+  const absl::Time now = absl::Now();
+  if (!lease_.active() || !lease_.Lapsing(now)) return;
+  bool fenced_any = false;
+  for (auto& [key, process] : ranks_) {
+    if (!IsLive(process.phase) || process.fenced) continue;
+    if (!fenced_any) {
+      Say(absl::StrCat("lease lapsed: no successful heartbeat for ",
+                       absl::FormatDuration(absl::Trunc(now - lease_.renewed(), absl::Milliseconds(1))), " (lease ",
+                       absl::FormatDuration(lease_.lease()), "): fencing, stopping every rank (SIGTERM, SIGKILL after ",
+                       absl::FormatDuration(lease_.grace()), ") before the coordinator declares this worker lost"));
+    }
+    fenced_any = true;
+    Say(absl::StrCat("fenced ", process.job, " generation ", process.generation, " rank ", process.rank, " pid ",
+                     process.pid));
+    process.fenced = true;
+    process.message = absl::StrCat("fenced: this worker's lease (", absl::FormatDuration(lease_.lease()),
+                                   ") lapsed without a successful heartbeat");
+    process.kill_at = std::min(process.kill_at, std::max(lease_.KillAt(), now));
+    if (!process.stop_requested) {
+      process.stop_requested = true;
+      supervisor::SignalGroup(process.pid, SIGTERM);
+    }
+  }
+  // Whatever the coordinator decided meanwhile, the way back is a fresh
+  // registration (reporting these ranks ended), not the old session.
+  if (fenced_any) SetSession("");
+}
 
 bool WorkerAgent::Register() {
   v1::RegisterWorkerRequest request;
@@ -68,15 +122,27 @@ bool WorkerAgent::Register() {
   for (const auto& [key, process] : ranks_) *request.add_running_ranks() = Status(process);
   v1::RegisterWorkerResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_timeout));
+  context.set_deadline(RpcDeadline());
+  const absl::Time sent = absl::Now();
   const grpc::Status status = stub_->RegisterWorker(&context, request, &response);
   if (!status.ok()) {
     Say(absl::StrCat("register with ", options_.coordinator, " failed: ", status.error_message()));
     return false;
   }
   SetSession(response.session());
+  const absl::Duration lease = response.has_lease() ? FromProtoDuration(response.lease()) : absl::ZeroDuration();
+  lease_.Grant(lease, sent);
   Say(absl::StrCat("registered as ", response.worker().name(), " with ", options_.coordinator, ", state ",
-                   v1::WorkerState_Name(response.worker().state())));
+                   v1::WorkerState_Name(response.worker().state()), ", lease ",
+                   lease_.active() ? absl::StrCat(absl::FormatDuration(lease), " (ranks stopped after ",
+                                                  absl::FormatDuration(lease - lease_.grace()),
+                                                  " without a successful heartbeat, killed at ",
+                                                  absl::FormatDuration(lease), ")")
+                                   : std::string("none (no self-fencing)")));
+  if (lease_.active() && lease < 2 * interval_) {
+    Say(absl::StrCat("WARNING: the lease ", absl::FormatDuration(lease), " is under two of this worker's heartbeat ",
+                     "intervals (", absl::FormatDuration(interval_), "): one late heartbeat stops every rank"));
+  }
   return true;
 }
 
@@ -111,16 +177,18 @@ bool WorkerAgent::Heartbeat() {
   for (const auto& [key, process] : ranks_) *request.add_ranks() = Status(process);
   v1::HeartbeatResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_timeout));
+  context.set_deadline(RpcDeadline());
+  const absl::Time sent = absl::Now();
   const grpc::Status status = stub_->Heartbeat(&context, request, &response);
   if (!status.ok()) {
     Say(absl::StrCat("heartbeat failed: ", status.error_message()));
     return false;
   }
   if (response.reregister()) {
-    SetSession("");
+    SetSession("");  // not a renewal: the coordinator no longer knows this session
     return true;
   }
+  lease_.Renew(sent);
   Apply(response);
   return true;
 }
@@ -355,7 +423,8 @@ bool WorkerAgent::Supervise() {
     if (*code == kExitCheckpointedStop) {
       // Stopped after a committed checkpoint: resumable, whoever asked.
       process.phase = v1::RANK_PHASE_STOPPED;
-      process.message = "stopped after a committed checkpoint (exit 75)";
+      process.message = process.fenced ? absl::StrCat(process.message, "; stopped after a committed checkpoint (exit 75)")
+                                       : "stopped after a committed checkpoint (exit 75)";
     } else if (process.stop_requested) {
       process.phase = v1::RANK_PHASE_STOPPED;
     } else if (*code == 0) {
@@ -409,7 +478,7 @@ void WorkerAgent::ReportMetrics() {
   for (auto it = pending_metrics_.begin(); it != pending_metrics_.end();) {
     v1::ReportMetricsResponse response;
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.rpc_timeout));
+    context.set_deadline(RpcDeadline());
     it->second.set_session(session_);
     const grpc::Status status = stub_->ReportMetrics(&context, it->second, &response);
     if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
@@ -469,6 +538,7 @@ int WorkerAgent::Run(const sigset_t& stop_signals) {
     ~StopWatcher() { watcher.reset(); }  // cancels the stream and joins its thread
   } stop_watcher{watcher_};
   while (true) {
+    FenceIfLeaseLapsed();
     // Pushed starts are reported at once: the coordinator learns they run
     // (and rank 0's rendezvous port, which the gang's other workers wait for).
     if (ApplyPushed()) next_heartbeat = absl::Now();

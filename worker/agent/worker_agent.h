@@ -11,6 +11,7 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -27,6 +28,7 @@
 #include "worker/agent/directive_inbox.h"
 #include "worker/agent/generation_fence.h"
 #include "worker/agent/metrics_tail.h"
+#include "worker/agent/self_fencing_lease.h"
 #include "worker/agent/worker_status_board.h"
 #include "worker/supervisor/trainer_cgroups.h"
 #include "worker/supervisor/trainer_launch.h"
@@ -81,6 +83,7 @@ class WorkerAgent {
     std::string message;
     bool stop_requested = false;
     bool drain_requested = false;  // SIGTERM sent for a checkpoint-and-exit (75)
+    bool fenced = false;  // stopped by this worker itself: its lease lapsed
     absl::Time kill_at = absl::InfiniteFuture();
     std::unique_ptr<MetricsTail> metrics;
     int64_t step = 0;
@@ -106,6 +109,13 @@ class WorkerAgent {
   // After a trainer exited: whether the OOM killer struck in its cgroup; then removes the group.
   bool ReleaseCgroup(RankProcess& process);
   void StopEverything();
+  // Self-fencing: once the lease is lapsing, SIGTERM every live rank (SIGKILL
+  // at the lease's end) and forget the session, so that the next contact
+  // with the coordinator is a registration that reports them ended.
+  void FenceIfLeaseLapsed();
+  // An RPC's deadline: rpc_timeout, but while ranks run under a lease never
+  // past the moment they must be stopped (the loop is single-threaded).
+  std::chrono::system_clock::time_point RpcDeadline() const;
   // Drain: SIGTERM (checkpoint, exit 75) to the live ranks of `job` (all when
   // empty) of `generation` (any when 0), SIGKILL after `grace`.
   void DrainRanks(const std::string& job, int64_t generation, absl::Duration grace);
@@ -121,6 +131,7 @@ class WorkerAgent {
   std::string session_;
   absl::Duration interval_;
   GenerationFence fence_;
+  SelfFencingLease lease_;
   std::map<Key, RankProcess> ranks_;
   std::map<int64_t, v1::ReportMetricsRequest> pending_metrics_;  // by generation
   std::map<std::pair<std::string, int64_t>, int32_t> rendezvous_ports_;  // (job, generation) -> port, rank 0 here

@@ -91,6 +91,10 @@ std::string ExitReason(int exit_code, bool oom_killed_in_cgroup, const TrainerLi
                         "): an allocation was refused at the address-space ", "limit RLIMIT_AS of ",
                         FormatBytes(limits.address_space_bytes), " (--trainer-address-space-max)");
   }
+  if (exit_code == exit_codes::kAttemptFenced) {
+    return absl::StrCat("fenced (exit ", exit_code, "): a newer attempt of its job has started; this stale one "
+                        "committed nothing");
+  }
   if (exit_code > 128) return absl::StrCat("killed by signal ", exit_code - 128);
   return "";
 }
