@@ -3,10 +3,11 @@
 // backend chosen per product on the CPU. libtorch's fp32 linear calls MKL's
 // sgemm, which on AMD processors runs its generic kernels; oneDNN's matmul
 // (bundled in libtorch, reached through its `mkldnn::_linear_pointwise` op)
-// is 7-67% faster there for the forward product and the input gradient of
-// every shape the model has, except products too small to matter and the
-// weight gradient, which stays on MKL (measured per product: see
-// docs/performance.md, "The training step beside a PyTorch loop"). The
+// is 2-81% faster there (mostly 8-27%) for the forward product and the input
+// gradient of every shape the bench's models have; the weight gradient, where
+// it is up to 2x slower, and products too small to matter stay on MKL
+// (bench/gemm_backends.py; docs/performance.md, "The training step beside a
+// PyTorch loop"). The
 // choice depends only on shapes, never on timing, so results are
 // reproducible run to run (bitwise resume). Elsewhere (CUDA, bf16, a
 // libtorch without oneDNN) this is torch::nn::functional::linear.

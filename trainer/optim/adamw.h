@@ -26,7 +26,9 @@ class AdamW {
   // One update of the owned range from its gradient `grad` (same shape as the
   // range, any float dtype) times `grad_scale` (the clipping factor), at
   // learning rate `lr`. Writes the updated weights back into `params` (cast
-  // to its dtype). The range is updated a chunk at a time, so the fp32
+  // to its dtype). An fp32 gradient is scaled in place (clipped, as
+  // clip_grad_norm_ leaves it); a bf16 one is scaled in its fp32 widening
+  // and keeps its raw values. The range is updated a chunk at a time, so the fp32
   // widening of bf16 gradients and the update's temporaries take a chunk's
   // memory, not 4-8 bytes per parameter: the optimizer holds no more than
   // its state, as the ZeRO figures count. Chunks are multiples of every
