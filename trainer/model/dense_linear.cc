@@ -36,16 +36,20 @@ torch::Tensor MatmulTransposed(const torch::Tensor& a, const torch::Tensor& b) {
   return torch::mm(a, b.t());
 }
 
+// [tokens, n] viewed with the leading dimensions of `like` ([..., any]).
+torch::Tensor WithLeadingDimsOf(const torch::Tensor& rows, const torch::Tensor& like) {
+  std::vector<int64_t> shape = like.sizes().vec();
+  shape.back() = rows.size(1);
+  return rows.view(shape);
+}
+
 class DenseLinearFunction : public torch::autograd::Function<DenseLinearFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight) {
     const torch::Tensor x2 = x.reshape({-1, x.size(-1)});
     ctx->save_for_backward({x2, weight});
-    torch::Tensor y = MatmulTransposed(x2, weight);
-    std::vector<int64_t> shape = x.sizes().vec();
-    shape.back() = weight.size(0);
-    return y.view(shape);
+    return WithLeadingDimsOf(MatmulTransposed(x2, weight), x);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -57,9 +61,7 @@ class DenseLinearFunction : public torch::autograd::Function<DenseLinearFunction
     torch::Tensor dx, dw;
     if (ctx->needs_input_grad(0)) {
       // dX = dY W: W^T is a view, so no copy of the weight.
-      std::vector<int64_t> shape = grad_outputs[0].sizes().vec();
-      shape.back() = weight.size(1);
-      dx = MatmulTransposed(dy, weight.t()).view(shape);
+      dx = WithLeadingDimsOf(MatmulTransposed(dy, weight.t()), grad_outputs[0]);
     }
     // dW = dY^T X on MKL: oneDNN is slower for it with a transposed left operand.
     if (ctx->needs_input_grad(1)) dw = torch::mm(dy.t(), x2);
@@ -82,9 +84,7 @@ class LoraDenseLinearFunction : public torch::autograd::Function<LoraDenseLinear
     ctx->saved_data["scaling"] = scaling;
     torch::Tensor y = MatmulTransposed(x2, weight);
     y.addmm_(t, lora_b.t(), /*beta=*/1, /*alpha=*/scaling);
-    std::vector<int64_t> shape = x.sizes().vec();
-    shape.back() = weight.size(0);
-    return y.view(shape);
+    return WithLeadingDimsOf(y, x);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -100,11 +100,9 @@ class LoraDenseLinearFunction : public torch::autograd::Function<LoraDenseLinear
     const torch::Tensor u = torch::mm(dy, lora_b);  // [tokens, rank]
     torch::Tensor dx, dw, da, db;
     if (ctx->needs_input_grad(0)) {
-      std::vector<int64_t> shape = grad_outputs[0].sizes().vec();
-      shape.back() = weight.size(1);
       dx = MatmulTransposed(dy, weight.t());
       dx.addmm_(u, lora_a, /*beta=*/1, /*alpha=*/scaling);
-      dx = dx.view(shape);
+      dx = WithLeadingDimsOf(dx, grad_outputs[0]);
     }
     if (ctx->needs_input_grad(1)) dw = torch::mm(dy.t(), x2);
     if (ctx->needs_input_grad(2)) da = torch::mm(u.t(), x2).mul_(scaling);
