@@ -120,7 +120,7 @@ bool CpuFp32(const torch::Tensor& x, const torch::Tensor& weight) {
 
 bool UsesOneDnn(const torch::Tensor& a, int64_t m, int64_t k, int64_t n) {
   return a.device().is_cpu() && a.scalar_type() == torch::kFloat32 && OneDnnLinearOp().has_value() &&
-         m * k * n >= kOneDnnMinMultiplyAdds;
+         m * k * n >= kOneDnnMinMultiplyAdds && (m >= kOneDnnMinRows || n >= kOneDnnWideOutput);
 }
 
 torch::Tensor DenseLinear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {

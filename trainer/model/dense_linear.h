@@ -25,9 +25,14 @@ torch::Tensor DenseLinearWithLora(const torch::Tensor& x, const torch::Tensor& w
                                   const torch::Tensor& lora_a, const torch::Tensor& lora_b, double scaling);
 
 // Whether DenseLinear sends an [m, k] x [k, n] product to oneDNN: fp32 CPU
-// tensors, oneDNN present, and at least this many multiply-adds (below it,
-// a call's fixed cost outweighs the faster kernel: LoRA's rank-16 products).
+// tensors, oneDNN present, at least this many multiply-adds (below it, a
+// call's fixed cost outweighs the faster kernel: LoRA's rank-16 products),
+// and either many rows or a vocabulary-wide output. Decoding's few-row
+// products through an MLP are 1.4-1.6x slower on oneDNN (16-64 x 576 x
+// 1536); its LM head (16-64 x 576 x 49152) is 1.45x faster.
 inline constexpr int64_t kOneDnnMinMultiplyAdds = int64_t{1} << 24;
+inline constexpr int64_t kOneDnnMinRows = 256;
+inline constexpr int64_t kOneDnnWideOutput = 16384;
 bool UsesOneDnn(const torch::Tensor& a, int64_t m, int64_t k, int64_t n);
 
 }  // namespace tunefleet

@@ -85,6 +85,8 @@ TEST(DenseLinearTest, LoraValuesAndGradientsEqualTheUnfusedAdapter) {
 TEST(DenseLinearTest, OneDnnOnlyForLargeFp32CpuProducts) {
   const torch::Tensor fp32 = torch::zeros({1});
   EXPECT_FALSE(UsesOneDnn(fp32, 64, 16, 64));
+  EXPECT_FALSE(UsesOneDnn(fp32, 64, 576, 1536));  // decoding's few rows through an MLP
+  EXPECT_EQ(UsesOneDnn(fp32, 64, 576, 49152), torch::hasMKLDNN());  // its LM head
   EXPECT_FALSE(UsesOneDnn(fp32.to(torch::kBFloat16), 1024, 1024, 1024));
   // The PyPI wheels carry oneDNN; a libtorch without it falls back everywhere.
   EXPECT_EQ(UsesOneDnn(fp32, 1024, 1024, 1024), torch::hasMKLDNN());
