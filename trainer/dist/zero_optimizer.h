@@ -74,15 +74,15 @@ class ZeroOptimizer : public StepOptimizer {
   int64_t gradient_bytes() const;
   // The most staging memory (stage 2) held at once so far.
   int64_t peak_staging_bytes() const { return peak_staging_bytes_; }
-  // The most gradient memory (gradient_bytes(), plus the update's fp32 copy
-  // of the gradients when they are bf16) held at once so far, sampled at
-  // each bucket launch and at the update.
+  // The most gradient memory (gradient_bytes(), plus the update's fp32
+  // chunk when they are bf16) held at once so far, sampled at each bucket
+  // launch and at the update.
   int64_t peak_gradient_bytes() const { return peak_gradient_bytes_; }
   // Model state this rank holds at its peak, from the tensors: the weights
   // (the flat buffer), the optimizer state (fp32 master where the weights
   // are not fp32, both moments) and peak_gradient_bytes(). The ZeRO paper's
   // 16, 4 + 12/N and 2 + 14/N bytes per parameter count the same things,
-  // less the staging and the fp32 copy.
+  // less the staging and the update's chunk.
   int64_t peak_model_state_bytes() const;
 
   // Stage 2 buckets whose reduction may be in flight at once: two, as

@@ -26,12 +26,9 @@ void AdamW::Step(const torch::Tensor& grad, double lr, double grad_scale) {
   for (int64_t begin = 0; begin < numel; begin += kChunkElements) {
     const int64_t len = std::min(kChunkElements, numel - begin);
     torch::Tensor g = grad.narrow(0, begin, len);
-    if (g.scalar_type() == torch::kFloat32) {
-      if (grad_scale != 1.0) g.mul_(grad_scale);  // in place, as clip_grad_norm_ leaves the gradient
-    } else {
-      g = g.to(torch::kFloat32);
-      if (grad_scale != 1.0) g.mul_(grad_scale);
-    }
+    if (g.scalar_type() != torch::kFloat32) g = g.to(torch::kFloat32);
+    // An fp32 chunk is a view: clipped in place, as clip_grad_norm_ leaves it.
+    if (grad_scale != 1.0) g.mul_(grad_scale);
     torch::Tensor m = exp_avg_.narrow(0, begin, len);
     torch::Tensor v = exp_avg_sq_.narrow(0, begin, len);
     torch::Tensor p = master_.narrow(0, begin, len);

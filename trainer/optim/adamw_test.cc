@@ -46,10 +46,11 @@ TEST(GradClip, ScalesToMaxNorm) {
   torch::Tensor g = torch::full({4}, 3.0f);  // norm 6
   const double norm = std::sqrt(SumOfSquares(g));
   EXPECT_DOUBLE_EQ(norm, 6.0);
-  ClipByGlobalNorm(g, norm, 1.5);
+  // The update clips an fp32 gradient in place, as clip_grad_norm_ does.
+  AdamW opt(torch::zeros({4}), 0, 0, AdamWOptions{});
+  opt.Step(g, /*lr=*/0.0, ClipFactor(norm, 1.5));
   EXPECT_NEAR(std::sqrt(SumOfSquares(g)), 1.5, 1e-5);
-  torch::Tensor small = torch::full({4}, 0.1f);
-  EXPECT_DOUBLE_EQ(ClipByGlobalNorm(small, 0.2, 1.0), 1.0);
+  EXPECT_DOUBLE_EQ(ClipFactor(0.2, 1.0), 1.0);
 }
 
 }  // namespace

@@ -25,12 +25,4 @@ double ClipFactor(double global_norm, double max_norm) {
   return factor >= 1.0 ? 1.0 : factor;
 }
 
-double ClipByGlobalNorm(torch::Tensor& grad, double global_norm, double max_norm) {
-  const double factor = ClipFactor(global_norm, max_norm);
-  if (factor == 1.0) return 1.0;
-  torch::NoGradGuard no_grad;
-  grad.mul_(factor);
-  return factor;
-}
-
 }  // namespace tunefleet

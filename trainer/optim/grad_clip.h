@@ -15,8 +15,4 @@ double SumOfSquares(const torch::Tensor& grad);
 // torch.nn.utils.clip_grad_norm_'s epsilon. AdamW::Step applies it in fp32.
 double ClipFactor(double global_norm, double max_norm);
 
-// Scales `grad` in place so its norm is at most max_norm (no-op when
-// max_norm <= 0 or the norm is within bounds). Returns the factor applied.
-double ClipByGlobalNorm(torch::Tensor& grad, double global_norm, double max_norm);
-
 }  // namespace tunefleet
