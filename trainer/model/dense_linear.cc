@@ -119,8 +119,7 @@ bool CpuFp32(const torch::Tensor& x, const torch::Tensor& weight) {
 }  // namespace
 
 bool UsesOneDnn(const torch::Tensor& a, int64_t m, int64_t k, int64_t n) {
-  return a.device().is_cpu() && a.scalar_type() == torch::kFloat32 && OneDnnLinearOp().has_value() &&
-         m * k * n >= kOneDnnMinMultiplyAdds && (m >= kOneDnnMinRows || n >= kOneDnnWideOutput);
+  return CpuFp32(a, a) && m * k * n >= kOneDnnMinMultiplyAdds && (m >= kOneDnnMinRows || n >= kOneDnnWideOutput);
 }
 
 torch::Tensor DenseLinear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
@@ -130,12 +129,13 @@ torch::Tensor DenseLinear(const torch::Tensor& x, const torch::Tensor& weight, c
   return bias.defined() ? y + bias : y;
 }
 
+bool FusesLora(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& lora_a) {
+  return CpuFp32(x, weight) && lora_a.scalar_type() == torch::kFloat32;
+}
+
 torch::Tensor DenseLinearWithLora(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                   const torch::Tensor& lora_a, const torch::Tensor& lora_b, double scaling) {
-  if (!CpuFp32(x, weight) || lora_a.scalar_type() != torch::kFloat32) {
-    torch::Tensor y = torch::nn::functional::linear(x, weight, bias);
-    return y + torch::nn::functional::linear(torch::nn::functional::linear(x, lora_a), lora_b) * scaling;
-  }
+  TORCH_CHECK(FusesLora(x, weight, lora_a), "DenseLinearWithLora needs fp32 CPU tensors and oneDNN");
   torch::Tensor y = LoraDenseLinearFunction::apply(x, weight, lora_a, lora_b, scaling);
   return bias.defined() ? y + bias : y;
 }

@@ -18,9 +18,11 @@ namespace tunefleet {
 
 torch::Tensor DenseLinear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {});
 
-// DenseLinear(x, W, b) + s * x A^T B^T: a LoRA projection without dropout.
-// On the CPU in fp32, one autograd node whose GEMMs accumulate the adapter's
-// product (no separate scale and sum passes); elsewhere the plain ops.
+// DenseLinear(x, W, b) + s * x A^T B^T: a LoRA projection without dropout,
+// as one autograd node whose GEMMs accumulate the adapter's product (no
+// separate scale and sum passes). Only where FusesLora holds (fp32 CPU
+// tensors, oneDNN present); elsewhere LoraLinear runs the plain ops.
+bool FusesLora(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& lora_a);
 torch::Tensor DenseLinearWithLora(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                   const torch::Tensor& lora_a, const torch::Tensor& lora_b, double scaling);
 

@@ -14,7 +14,8 @@ LoraLinear::LoraLinear(int64_t in_features, int64_t out_features, bool has_bias,
 }
 
 torch::Tensor LoraLinear::forward(const torch::Tensor& x) {
-  if (lora_A && !nf4_weight_ && (!lora_dropout_ || !lora_dropout_->is_training())) {
+  if (lora_A && !nf4_weight_ && (!lora_dropout_ || !lora_dropout_->is_training()) &&
+      FusesLora(x, weight, lora_A->weight)) {
     return DenseLinearWithLora(x, weight, bias, lora_A->weight, lora_B->weight, scaling_);
   }
   torch::Tensor y;
