@@ -34,7 +34,7 @@ function(tunefleet_test)
   # Compiled once, linked into each test.
   if(NOT TARGET tunefleet_pinned_environment)
     add_library(tunefleet_pinned_environment OBJECT ${PROJECT_SOURCE_DIR}/tests/testing/pinned_environment.cc)
-    target_link_libraries(tunefleet_pinned_environment PRIVATE tunefleet_warnings)
+    target_link_libraries(tunefleet_pinned_environment PRIVATE GTest::gtest tunefleet_warnings)
   endif()
   set(_pinned tunefleet_pinned_environment)
   if(T_TORCH)

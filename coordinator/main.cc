@@ -285,7 +285,7 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-history", metrics_history, "Metric samples kept in memory per job for WatchJobMetrics")
       ->capture_default_str();
   app.add_option("--metrics-history-job-bytes", metrics_history_job_bytes,
-                 "Bytes of metric samples kept in memory per job; past it older points are thinned")
+                 "Bytes of metric samples kept per job: in memory (older points thinned) and in the database (oldest dropped)")
       ->capture_default_str();
   app.add_option("--metrics-history-bytes", metrics_history_bytes,
                  "Bytes of metric samples kept in memory across all jobs; past it the largest history is thinned")

@@ -543,7 +543,9 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
   // the worker keeps what was refused and sends it again.
   for (const auto& [job, samples] : accepted) {
     EnsureHistoryLoaded(job);
-    if (auto s = store_->AppendMetrics(job, samples, static_cast<int64_t>(options_.metrics_history)); !s.ok()) {
+    const store::MetricRetention keep{static_cast<int64_t>(options_.metrics_history),
+                                      static_cast<int64_t>(options_.metrics_history_job_bytes)};
+    if (auto s = store_->AppendMetrics(job, samples, keep); !s.ok()) {
       Log("coordinator", absl::StrCat("ERROR saving metric samples of ", job, ": ", s.ToString()));
       return absl::UnavailableError(absl::StrCat("the coordinator could not save metric samples: ", s.message()));
     }

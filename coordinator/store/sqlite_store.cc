@@ -179,7 +179,7 @@ class SqliteStore final : public Store {
   absl::Status UpdateSweep(const v1::Sweep& sweep) override;
   absl::StatusOr<std::vector<StoredSweep>> LoadSweeps() override;
   absl::Status AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
-                             int64_t keep) override;
+                             const MetricRetention& keep) override;
   absl::StatusOr<std::vector<v1::MetricSample>> LoadMetrics(const std::string& job) override;
 
  private:
@@ -625,7 +625,7 @@ absl::StatusOr<std::vector<v1::Worker>> SqliteStore::LoadWorkers() {
 }
 
 absl::Status SqliteStore::AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
-                                        int64_t keep) {
+                                        const MetricRetention& keep) {
   if (samples.empty()) return absl::OkStatus();
   // synchronous=NORMAL for this commit only: in WAL mode it is written but
   // not fsynced; the next FULL commit (any state change) syncs it too.
@@ -640,19 +640,28 @@ absl::Status SqliteStore::AppendMetrics(const std::string& job, const std::vecto
       insert.BindText(1, job);
       insert.Bind(2, sample.SerializeAsString());
       if (auto s = insert.Run(); !s.ok()) return s;
-      // Trimming walks `keep` index entries, so it runs only when a row id
-      // is a multiple of 256: a busy job is trimmed every few hundred
+      // Trimming walks the job's index entries, so it runs only when a row
+      // id is a multiple of 256: a busy job is trimmed every few hundred
       // samples and holds a little more than `keep` between trims.
       trim_now = trim_now || sqlite3_last_insert_rowid(db_) % 256 == 0;
     }
     if (!trim_now) return tx.Commit();
-    Statement trim(db_,
-                   "DELETE FROM metrics WHERE job = ?1 AND id <= "
-                   "(SELECT id FROM metrics WHERE job = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)");
-    if (auto s = trim.status(); !s.ok()) return s;
-    trim.BindText(1, job);
-    trim.Bind(2, keep > 0 ? keep : int64_t{1});
-    if (auto s = trim.Run(); !s.ok()) return s;
+    // By count, then by bytes (the newest samples whose sizes add up to at
+    // most keep.bytes; length() reads a blob's size from its row header).
+    for (const auto& [sql, bound] :
+         {std::pair{"DELETE FROM metrics WHERE job = ?1 AND id <= "
+                    "(SELECT id FROM metrics WHERE job = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                    keep.samples},
+          std::pair{"DELETE FROM metrics WHERE job = ?1 AND id <= "
+                    "(SELECT id FROM (SELECT id, SUM(length(sample)) OVER (ORDER BY id DESC) AS newer "
+                    "FROM metrics WHERE job = ?1) WHERE newer > ?2 ORDER BY id DESC LIMIT 1)",
+                    keep.bytes}}) {
+      Statement trim(db_, sql);
+      if (auto s = trim.status(); !s.ok()) return s;
+      trim.BindText(1, job);
+      trim.Bind(2, bound > 0 ? bound : int64_t{1});
+      if (auto s = trim.Run(); !s.ok()) return s;
+    }
     return tx.Commit();
   }();
   if (auto s = Exec("PRAGMA synchronous=FULL"); !s.ok()) return s;  // before any state write

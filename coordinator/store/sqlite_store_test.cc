@@ -162,6 +162,60 @@ TEST_F(StoreTest, ADeletedWorkerIsNotLoadedAgain) {
   EXPECT_EQ((*workers)[0].name(), "workers/b");
 }
 
+// A job's metric rows stay within both bounds whatever a worker sends: the
+// newest are kept, another job's rows are untouched, and the file stops
+// growing once freed pages are reused.
+TEST_F(StoreTest, MetricHistoryOnDiskKeepsTheNewestWithinItsCountAndBytes) {
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto samples = [](int64_t first, int count, size_t padding) {
+    std::vector<v1::MetricSample> batch;
+    for (int i = 0; i < count; ++i) {
+      v1::MetricSample sample;
+      sample.set_step(first + i);
+      (*sample.mutable_text())["pad"] = std::string(padding, 'x');
+      batch.push_back(sample);
+    }
+    return batch;
+  };
+  ASSERT_TRUE((*store)->AppendMetrics("jobs/other", samples(1, 10, 8), MetricRetention{}).ok());
+  // By count: 3,000 small samples, 1,000 kept (plus at most one trim's worth).
+  const MetricRetention by_count{1000, 1 << 30};
+  for (int64_t step = 1; step <= 3000; step += 100) {
+    ASSERT_TRUE((*store)->AppendMetrics("jobs/a", samples(step, 100, 8), by_count).ok());
+  }
+  auto kept = (*store)->LoadMetrics("jobs/a");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_GE(kept->size(), 1000u);
+  EXPECT_LE(kept->size(), 1000u + 256u);
+  EXPECT_EQ(kept->back().step(), 3000);
+  // By bytes: 64 MiB of 8 KiB samples, 1 MiB kept.
+  const MetricRetention by_bytes{1000000, 1 << 20};
+  const size_t padding = 8 * 1024;
+  for (int64_t step = 1; step <= 8192; step += 128) {
+    ASSERT_TRUE((*store)->AppendMetrics("jobs/b", samples(step, 128, padding), by_bytes).ok());
+  }
+  kept = (*store)->LoadMetrics("jobs/b");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  size_t bytes = 0;
+  for (const v1::MetricSample& sample : *kept) bytes += sample.ByteSizeLong();
+  EXPECT_LE(bytes, (1u << 20) + 256u * (padding + 64)) << kept->size() << " samples kept";
+  EXPECT_GE(bytes, (1u << 20) - 2 * (padding + 64));
+  EXPECT_EQ(kept->back().step(), 8192);
+  EXPECT_EQ(kept->front().step(), 8192 - static_cast<int64_t>(kept->size()) + 1);  // the newest, no gaps
+  kept = (*store)->LoadMetrics("jobs/other");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), 10u);
+  store->reset();
+  auto size_of = [](const std::string& path) {
+    std::error_code error;
+    const auto bytes = std::filesystem::file_size(path, error);
+    return error ? uintmax_t{0} : bytes;
+  };
+  const uintmax_t file_bytes = size_of(path_) + size_of(path_ + "-wal");
+  EXPECT_LT(file_bytes, 16u << 20) << "64 MiB offered; the database and its WAL should hold a few MiB";
+}
+
 TEST_F(StoreTest, UpdatingAnUnknownJobIsNotFound) {
   auto store = OpenSqliteStore(path_);
   ASSERT_TRUE(store.ok());

@@ -54,6 +54,13 @@ struct NewJob {
   std::vector<v1::JobEvent> events;
 };
 
+// How much metric history a job keeps in the store: the newest samples,
+// within both bounds.
+struct MetricRetention {
+  int64_t samples = 10000;
+  int64_t bytes = 16 * 1024 * 1024;
+};
+
 // A sweep as saved: its points name its member jobs, which are jobs rows.
 struct StoredSweep {
   v1::Sweep sweep;
@@ -120,10 +127,11 @@ class Store {
 
   // Metric samples (WatchJobMetrics, `tunefleet plot`): high-rate, derived
   // data whose full copy is each rank's metrics JSONL, so an append is not
-  // synced on its own; it becomes durable with the next state write. At most
-  // `keep` samples per job are kept (the oldest go first).
+  // synced on its own; it becomes durable with the next state write. The
+  // oldest go first once a job holds more than `keep` allows, so a flood
+  // from a worker cannot fill the coordinator's disk.
   virtual absl::Status AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
-                                     int64_t keep) = 0;
+                                     const MetricRetention& keep) = 0;
   // The job's kept samples, oldest first.
   virtual absl::StatusOr<std::vector<v1::MetricSample>> LoadMetrics(const std::string& job) = 0;
 };

@@ -4,6 +4,7 @@
 // past every rate limit), and one user opening hundreds of watch streams.
 // The bounds asserted are the ones docs/security.md documents.
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -132,6 +133,17 @@ TEST_F(ResourceBounds, AMetricFloodFromARegisteredWorkerLeavesTheCoordinatorsMem
   EXPECT_LE(Scrape(cluster_, "tunefleet_metric_history_bytes"), 16 * 1024 * 1024);
   EXPECT_GE(Scrape(cluster_, "tunefleet_metric_samples_dropped_total"), 3000);
   EXPECT_EQ(cluster_.GetJob(job.name()).state(), v1::JOB_STATE_RUNNING);
+  // And on disk: the job's rows are cut to the same 16 MiB (CI's disk once
+  // filled when they were bounded by count alone: 10,000 x 8 KiB).
+  auto size_of = [](const std::string& path) {
+    std::error_code error;
+    const auto bytes = std::filesystem::file_size(path, error);
+    return error ? uintmax_t{0} : bytes;
+  };
+  const std::string database = cluster_.dir() + "/state.db";
+  const uintmax_t on_disk = size_of(database) + size_of(database + "-wal");
+  std::printf("coordinator database: %ju bytes after the flood\n", on_disk);
+  EXPECT_LT(on_disk, uintmax_t{64} << 20) << "352 MiB offered; one job's history is bounded by 16 MiB";
 }
 
 TEST_F(ResourceBounds, OneUsersThreeHundredWatchStreamsAreCappedAndTheirThreadsReturn) {

@@ -57,7 +57,7 @@ class FaultyStore final : public Store {
   }
   absl::StatusOr<std::vector<v1::Worker>> LoadWorkers() override { return inner_->LoadWorkers(); }
   absl::Status AppendMetrics(const std::string& job, const std::vector<v1::MetricSample>& samples,
-                             int64_t keep) override {
+                             const MetricRetention& keep) override {
     if (*fail_) return Injected();
     return inner_->AppendMetrics(job, samples, keep);
   }
