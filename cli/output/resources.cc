@@ -21,6 +21,16 @@ std::string StepText(const v1::JobProgress& p) {
 
 std::string Loss(double value) { return value > 0 ? absl::StrFormat("%.4f", value) : "-"; }
 
+// "0.412 s: compute 0.301, comm 0.080, data 0.010, other 0.021; comm overlap 35%"
+std::string StepTimeText(const v1::StepTimeSplit& s) {
+  const double total = s.compute_seconds() + s.comm_seconds() + s.data_seconds() + s.other_seconds();
+  if (total <= 0) return "-";
+  std::string text = absl::StrFormat("%.3f s: compute %.3f, comm %.3f, data %.3f, other %.3f", total,
+                                     s.compute_seconds(), s.comm_seconds(), s.data_seconds(), s.other_seconds());
+  if (s.has_comm_overlap()) absl::StrAppend(&text, absl::StrFormat("; comm overlap %.0f%%", 100 * s.comm_overlap()));
+  return text;
+}
+
 }  // namespace
 
 std::string StateName(v1::JobState state) {
@@ -73,6 +83,7 @@ std::string JobDetail(const v1::Job& job, absl::Time now) {
       {"Eval loss", Loss(job.progress().eval_loss())},
       {"Tokens/s", job.progress().tokens_per_second() > 0 ? absl::StrFormat("%.0f", job.progress().tokens_per_second())
                                                           : "-"},
+      {"Step time", StepTimeText(job.progress().step_time())},
       {"Model", job.spec().model().path()},
       {"Dataset", job.spec().dataset().tasks_size() > 0
                       ? absl::StrCat(job.spec().dataset().tasks_size(), " tasks")

@@ -574,6 +574,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
         if (const double* v = value(metric_keys::kLearningRate)) progress.set_learning_rate(*v);
         AddTaskFigures(sample, entry.job.spec().dataset(), progress);
         AddStepTime(sample, entry.step_time);
+        if (sample.event() == metric_keys::kStepEvent) *progress.mutable_step_time() = ToStepTimeSplit(entry.step_time);
       }
       if (CheckpointCommitted(sample)) {
         if (sample.step() > progress.last_checkpoint_step()) progress.set_last_checkpoint_step(sample.step());

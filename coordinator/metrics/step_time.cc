@@ -31,4 +31,19 @@ void AddStepTime(const v1::MetricSample& sample, StepTime& time) {
   }
 }
 
+v1::StepTimeSplit ToStepTimeSplit(const StepTime& time) {
+  auto seconds = [&time](const char* phase) {
+    auto found = time.seconds.find(phase);
+    return found == time.seconds.end() ? 0.0 : found->second;
+  };
+  static_assert(std::size(kStepPhases) == 4, "a phase added here needs its StepTimeSplit field");
+  v1::StepTimeSplit split;
+  split.set_compute_seconds(seconds(kStepPhases[0]));
+  split.set_comm_seconds(seconds(kStepPhases[1]));
+  split.set_data_seconds(seconds(kStepPhases[2]));
+  split.set_other_seconds(seconds(kStepPhases[3]));
+  if (time.comm_overlap) split.set_comm_overlap(*time.comm_overlap);
+  return split;
+}
+
 }  // namespace tunefleet::coordinator

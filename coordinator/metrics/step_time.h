@@ -26,4 +26,7 @@ inline constexpr const char* kStepPhases[] = {"compute", "comm", "data", "other"
 // Adds `sample` (rank 0's) to `time` if it is a "step" line.
 void AddStepTime(const v1::MetricSample& sample, StepTime& time);
 
+// `time` as JobProgress.step_time (what `tunefleet get` shows).
+v1::StepTimeSplit ToStepTimeSplit(const StepTime& time);
+
 }  // namespace tunefleet::coordinator

@@ -55,6 +55,11 @@ TEST(StepTimeTest, TakesEachPhaseOfAStepLineAndDropsBadValues) {
   eval.set_event(metric_keys::kEvalEvent);
   AddStepTime(eval, time);
   EXPECT_EQ(time.seconds.at("compute"), 1.5);
+  const v1::StepTimeSplit split = ToStepTimeSplit(time);
+  EXPECT_EQ(split.compute_seconds(), 1.5);
+  EXPECT_EQ(split.other_seconds(), 0.2);
+  EXPECT_EQ(split.comm_overlap(), 0.8);
+  EXPECT_FALSE(ToStepTimeSplit(StepTime{}).has_comm_overlap()) << "a single-rank job has no overlap";
 }
 
 // label value of `name` -> sample value, for the family `family` in `families`.
@@ -119,6 +124,14 @@ TEST(StepTimeTest, ExportedByPhaseWhileTheJobRunsAndRemovedWhenItEnds) {
               ::testing::ElementsAre(::testing::Pair(id, ::testing::_)));
   EXPECT_THAT(Series(families, "tunefleet_job_step_comm_overlap_ratio", "job"),
               ::testing::ElementsAre(::testing::Pair(id, 0.75)));
+  // The same figures in the job's progress (`tunefleet get`).
+  const v1::StepTimeSplit split = (*plane)->GetJob(job->name())->progress().step_time();
+  EXPECT_EQ(split.compute_seconds(), 1.5);
+  EXPECT_EQ(split.comm_seconds(), 0.25);
+  EXPECT_EQ(split.data_seconds(), 0.01);
+  EXPECT_EQ(split.other_seconds(), 0.1);
+  ASSERT_TRUE(split.has_comm_overlap());
+  EXPECT_EQ(split.comm_overlap(), 0.75);
 
   // The job ends: its series go with it.
   v1::HeartbeatRequest beat;

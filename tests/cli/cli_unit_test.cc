@@ -141,6 +141,22 @@ TEST(JobDetail, AMultiTaskJobListsItsTasks) {
   EXPECT_THAT(text, ::testing::ContainsRegex("chat +- +1 +- +- +0 +0"));
 }
 
+// Where a step's time went, as the coordinator folded it from rank 0's step line.
+TEST(JobDetail, ShowsTheNewestStepsTimeByPhase) {
+  v1::Job job;
+  job.set_name("jobs/j1");
+  EXPECT_THAT(JobDetail(job, absl::Now()), ::testing::ContainsRegex("Step time: +-\n"));
+  v1::StepTimeSplit* split = job.mutable_progress()->mutable_step_time();
+  split->set_compute_seconds(0.301);
+  split->set_comm_seconds(0.08);
+  split->set_data_seconds(0.01);
+  split->set_other_seconds(0.021);
+  EXPECT_THAT(JobDetail(job, absl::Now()),
+              ::testing::ContainsRegex("Step time: +0.412 s: compute 0.301, comm 0.080, data 0.010, other 0.021\n"));
+  split->set_comm_overlap(0.35);
+  EXPECT_THAT(JobDetail(job, absl::Now()), HasSubstr("other 0.021; comm overlap 35%\n"));
+}
+
 // The PNG's labels: every character they use has a glyph of its own (an
 // unknown one draws as a hollow box), drawn at the scale asked.
 TEST(Chart, BitmapFontCoversThePngLabels) {
