@@ -146,10 +146,11 @@ int main(int argc, char** argv) {
   signal(SIGUSR1, OnSignal);
   std::string job = Env("TUNEFLEET_JOB");
   job = job.substr(job.rfind('/') + 1);
-  const std::string job_dir = spec->checkpoint().directory() + "/" + job;
+  const tunefleet::CheckpointRoot checkpoint_root{spec->checkpoint().directory(), job};
+  const std::string job_dir = checkpoint_root.JobDirectory();
   int64_t generation = 0;
   (void)absl::SimpleAtoi(Env("TUNEFLEET_GENERATION"), &generation);
-  auto fence = tunefleet::AdvanceAttemptFence(job_dir, generation, attempt);
+  auto fence = tunefleet::AdvanceAttemptFence(checkpoint_root, generation, attempt);
   if (!fence.ok()) {
     std::cout << "fake-trainer: " << fence.status().message() << std::endl;
     return tunefleet::IsAttemptFenced(fence.status()) ? tunefleet::exit_codes::kAttemptFenced : 1;

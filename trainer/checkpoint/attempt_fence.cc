@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -18,14 +19,16 @@
 #include "common/fs/atomic_file.h"
 #include "common/fs/process_path_policy.h"
 #include "common/fs/unique_fd.h"
+#include "trainer/checkpoint/discovery.h"
 
 namespace tunefleet {
 namespace {
 
 using json = nlohmann::json;
 
-// The fence is a few dozen bytes; anything larger is not ours.
-constexpr size_t kMaxFenceBytes = 4096;
+// The fence lists the checkpoints kept on storage (retention bounds them):
+// a few KiB; anything past 1 MiB is not ours.
+constexpr size_t kMaxFenceBytes = 1 << 20;
 
 int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -83,11 +86,48 @@ absl::StatusOr<std::optional<AttemptFence>> ReadFenceAt(int dir_fd, const std::s
   fence.generation = parsed["generation"].get<int64_t>();
   fence.attempt = parsed["attempt"].get<int64_t>();
   fence.written_unix_ms = parsed["written_unix_ms"].get<int64_t>();
+  if (parsed.contains("accepted")) {
+    const json& accepted = parsed["accepted"];
+    if (!accepted.is_array()) return absl::DataLossError(absl::StrCat(path, ": \"accepted\" is not a list"));
+    std::vector<std::string> ids;
+    for (const json& id : accepted) {
+      if (!id.is_string()) return absl::DataLossError(absl::StrCat(path, ": \"accepted\" holds a non-string"));
+      ids.push_back(id.get<std::string>());
+    }
+    fence.accepted = std::move(ids);
+  }
   return std::optional<AttemptFence>(fence);
 }
 
 bool Newer(const AttemptFence& fence, int64_t generation, int64_t attempt) {
   return std::make_pair(fence.generation, fence.attempt) > std::make_pair(generation, attempt);
+}
+
+bool Accepts(const AttemptFence& fence, const Manifest& manifest) {
+  if (!fence.accepted) return manifest.created_unix_ms <= fence.written_unix_ms;
+  return std::find(fence.accepted->begin(), fence.accepted->end(), manifest.save_id) != fence.accepted->end();
+}
+
+// The older attempts' checkpoints the attempt replacing `previous` may
+// resume from: every committed one when no fence was ever written; else
+// the previous attempt's own and those its fence accepted. Inherited this
+// way, a stale commit stays refused by every later attempt too.
+absl::StatusOr<std::vector<std::string>> AcceptedCheckpoints(const CheckpointRoot& root,
+                                                             const std::optional<AttemptFence>& previous) {
+  // A damaged manifest is left out here without a word: the resume that
+  // follows lists the same folders and reports it.
+  absl::StatusOr<std::vector<CommittedCheckpoint>> committed =
+      ListCommittedCheckpoints(root, [](const std::string&) {});
+  if (!committed.ok()) return committed.status();
+  std::vector<std::string> accepted;
+  for (const CommittedCheckpoint& checkpoint : *committed) {
+    const Manifest& manifest = checkpoint.manifest;
+    int64_t generation = 0, attempt = 0;
+    if (!ParseSaveId(manifest.save_id, &generation, &attempt)) continue;  // not judged by the fence
+    const bool by_previous = previous && previous->generation == generation && previous->attempt == attempt;
+    if (!previous || by_previous || Accepts(*previous, manifest)) accepted.push_back(manifest.save_id);
+  }
+  return accepted;
 }
 
 }  // namespace
@@ -100,7 +140,8 @@ bool ParseSaveId(absl::string_view save_id, int64_t* generation, int64_t* attemp
   return absl::SimpleAtoi(parts[0].substr(1), generation) && absl::SimpleAtoi(parts[1].substr(1), attempt);
 }
 
-absl::StatusOr<AttemptFence> AdvanceAttemptFence(const std::string& job_dir, int64_t generation, int64_t attempt) {
+absl::StatusOr<AttemptFence> AdvanceAttemptFence(const CheckpointRoot& root, int64_t generation, int64_t attempt) {
+  const std::string job_dir = root.JobDirectory();
   absl::StatusOr<LockedFence> locked = LockFence(job_dir);
   if (!locked.ok()) return locked.status();
   absl::StatusOr<std::optional<AttemptFence>> current = ReadFenceAt(locked->dir.get(), job_dir);
@@ -114,8 +155,13 @@ absl::StatusOr<AttemptFence> AdvanceAttemptFence(const std::string& job_dir, int
     }
     if (recorded.generation == generation && recorded.attempt == attempt) return recorded;
   }
-  AttemptFence fence{generation, attempt, NowUnixMs()};
-  const json record = {{"generation", generation}, {"attempt", attempt}, {"written_unix_ms", fence.written_unix_ms}};
+  absl::StatusOr<std::vector<std::string>> accepted = AcceptedCheckpoints(root, *current);
+  if (!accepted.ok()) return accepted.status();
+  AttemptFence fence{generation, attempt, NowUnixMs(), *std::move(accepted)};
+  const json record = {{"generation", generation},
+                       {"attempt", attempt},
+                       {"written_unix_ms", fence.written_unix_ms},
+                       {"accepted", *fence.accepted}};
   // The project's temp-file writer: readers see the old fence or the new one.
   if (absl::Status s = WriteFileAtomically(absl::StrCat(job_dir, "/", kAttemptFenceFileName), record.dump() + "\n");
       !s.ok()) {
@@ -150,7 +196,7 @@ absl::Status CommitUnderAttemptFence(const std::string& job_dir, int64_t generat
 bool FencedOut(const AttemptFence& fence, const Manifest& manifest) {
   int64_t generation = 0, attempt = 0;
   if (!ParseSaveId(manifest.save_id, &generation, &attempt)) return false;
-  return Newer(fence, generation, attempt) && manifest.created_unix_ms > fence.written_unix_ms;
+  return Newer(fence, generation, attempt) && !Accepts(fence, manifest);
 }
 
 bool IsAttemptFenced(const absl::Status& status) {

@@ -8,17 +8,22 @@
 // fence's lock ("attempt-fence.lock", flock), so a stale attempt (a trainer
 // on a partitioned or frozen worker that the coordinator has replaced) can
 // never commit once the newer attempt has started. Where the storage does
-// not honour flock, resume re-checks: a checkpoint saved by an older attempt
-// and committed after the fence was written is ignored (FencedOut).
+// not honour flock, resume re-checks without comparing clocks: the fence
+// lists the older attempts' checkpoints this attempt accepts (those
+// committed when it started, by the attempt it replaced or accepted by that
+// one's fence), and any other checkpoint of an older attempt is a stale
+// commit that slipped past the lock (FencedOut).
 
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "trainer/checkpoint/checkpoint_layout.h"
 #include "trainer/checkpoint/manifest.h"
 
 namespace tunefleet {
@@ -33,18 +38,24 @@ inline constexpr char kAttemptFencedMarker[] = "attempt fenced:";
 struct AttemptFence {
   int64_t generation = 0;
   int64_t attempt = 0;
-  int64_t written_unix_ms = 0;  // when this attempt first wrote the fence
+  int64_t written_unix_ms = 0;  // when this attempt first wrote the fence (for people; no rule reads it)
+  // Save ids of older attempts' checkpoints this attempt may resume from.
+  // nullopt in a fence written before the list existed: then a checkpoint
+  // created after written_unix_ms is the stale one (a clock comparison).
+  std::optional<std::vector<std::string>> accepted;
 };
 
 // Parses a checkpoint's save_id "g<generation>-a<attempt>-..."; false for
 // ids of another shape (e.g. test tools').
 bool ParseSaveId(absl::string_view save_id, int64_t* generation, int64_t* attempt);
 
-// Records (generation, attempt) as the newest attempt of the job whose
-// checkpoints live in `job_dir` (created if missing). Idempotent for the
-// attempt already recorded (its written time is kept); an error carrying
-// kAttemptFencedMarker when a newer attempt is recorded: this one is stale.
-absl::StatusOr<AttemptFence> AdvanceAttemptFence(const std::string& job_dir, int64_t generation, int64_t attempt);
+// Records (generation, attempt) as the newest attempt of `root`'s job (its
+// folder created if missing), with the older checkpoints it accepts, listed
+// under the fence's lock. Idempotent for the attempt already recorded (the
+// record is kept as it is, so every rank accepts the same checkpoints); an
+// error carrying kAttemptFencedMarker when a newer attempt is recorded: this
+// one is stale.
+absl::StatusOr<AttemptFence> AdvanceAttemptFence(const CheckpointRoot& root, int64_t generation, int64_t attempt);
 
 // The recorded fence; nullopt when none was ever written.
 absl::StatusOr<std::optional<AttemptFence>> ReadAttemptFence(const std::string& job_dir);
@@ -56,8 +67,8 @@ absl::Status CommitUnderAttemptFence(const std::string& job_dir, int64_t generat
                                      const std::function<absl::Status()>& commit);
 
 // True when `manifest` must not be resumed from under `fence`: it was saved
-// by an older attempt than the fence's and committed after the fence was
-// written (a stale commit that slipped past the lock).
+// by an older attempt than the fence's and is not one the fence accepted (a
+// stale commit that slipped past the lock).
 bool FencedOut(const AttemptFence& fence, const Manifest& manifest);
 
 // Whether `status` is a refusal by the fence.

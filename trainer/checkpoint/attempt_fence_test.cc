@@ -17,6 +17,7 @@
 #include "trainer/checkpoint/checkpoint_core_test_util.h"
 #include "trainer/checkpoint/checksummed_io.h"
 #include "trainer/checkpoint/commit.h"
+#include "trainer/checkpoint/discovery.h"
 
 namespace tunefleet {
 namespace {
@@ -53,19 +54,19 @@ TEST(AttemptFenceTest, MovesOnlyForwardAndKeepsTheFirstWriteTime) {
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_FALSE(none->has_value());
 
-  auto first = AdvanceAttemptFence(dir, 2, 3);
+  auto first = AdvanceAttemptFence(tmp.Job(), 2, 3);
   ASSERT_TRUE(first.ok()) << first.status();
-  auto again = AdvanceAttemptFence(dir, 2, 3);  // another rank of the same attempt
+  auto again = AdvanceAttemptFence(tmp.Job(), 2, 3);  // another rank of the same attempt
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->written_unix_ms, first->written_unix_ms);
 
-  auto older = AdvanceAttemptFence(dir, 2, 2);
+  auto older = AdvanceAttemptFence(tmp.Job(), 2, 2);
   EXPECT_TRUE(IsAttemptFenced(older.status())) << older.status();
   EXPECT_THAT(older.status().message(), HasSubstr("generation 2 attempt 3"));
-  auto older_generation = AdvanceAttemptFence(dir, 1, 9);
+  auto older_generation = AdvanceAttemptFence(tmp.Job(), 1, 9);
   EXPECT_TRUE(IsAttemptFenced(older_generation.status())) << older_generation.status();
 
-  ASSERT_TRUE(AdvanceAttemptFence(dir, 3, 4).ok());
+  ASSERT_TRUE(AdvanceAttemptFence(tmp.Job(), 3, 4).ok());
   auto read = ReadAttemptFence(dir);
   ASSERT_TRUE(read.ok() && read->has_value());
   EXPECT_EQ((*read)->generation, 3);
@@ -79,12 +80,12 @@ TEST(AttemptFenceTest, MovesOnlyForwardAndKeepsTheFirstWriteTime) {
 TEST(AttemptFenceTest, AStaleAttemptCannotCommitOnceANewerOneHasStarted) {
   ScopedTestRoot tmp;
   const CheckpointRoot root = tmp.Job();
-  ASSERT_TRUE(AdvanceAttemptFence(root.JobDirectory(), 1, 1).ok());
+  ASSERT_TRUE(AdvanceAttemptFence(root, 1, 1).ok());
   WriteRankFiles(root, 10, "g1-a1-step-10-1");
   ASSERT_TRUE(FencedCommit(root, 10, 1, 1).ok());  // the current attempt commits
 
   WriteRankFiles(root, 20, "g1-a1-step-20-1");  // its next save, written ...
-  ASSERT_TRUE(AdvanceAttemptFence(root.JobDirectory(), 2, 2).ok());  // ... as the new attempt starts
+  ASSERT_TRUE(AdvanceAttemptFence(root, 2, 2).ok());  // ... as the new attempt starts
   auto stale = FencedCommit(root, 20, 1, 1);
   ASSERT_FALSE(stale.ok());
   EXPECT_TRUE(IsAttemptFenced(stale.status())) << stale.status();
@@ -98,12 +99,12 @@ TEST(AttemptFenceTest, AStaleAttemptCannotCommitOnceANewerOneHasStarted) {
 TEST(AttemptFenceTest, TheLockIsHeldFromTheCheckThroughTheRename) {
   ScopedTestRoot tmp;
   const std::string dir = tmp.Job().JobDirectory();
-  ASSERT_TRUE(AdvanceAttemptFence(dir, 1, 1).ok());
+  ASSERT_TRUE(AdvanceAttemptFence(tmp.Job(), 1, 1).ok());
   std::future<absl::StatusOr<AttemptFence>> newer;
   bool advanced_during_rename = true;
   const absl::Status committed = CommitUnderAttemptFence(dir, 1, 1, [&] {
     // A newer attempt starting now must wait for this rename to finish.
-    newer = std::async(std::launch::async, [&] { return AdvanceAttemptFence(dir, 2, 2); });
+    newer = std::async(std::launch::async, [&] { return AdvanceAttemptFence(tmp.Job(), 2, 2); });
     advanced_during_rename = newer.wait_for(300ms) == std::future_status::ready;
     return absl::OkStatus();
   });
@@ -120,8 +121,10 @@ TEST(AttemptFenceTest, TheLockIsHeldFromTheCheckThroughTheRename) {
   EXPECT_FALSE(ran);
 }
 
-TEST(AttemptFenceTest, ResumeIgnoresAStaleCommitMadeAfterTheFence) {
-  AttemptFence fence{2, 2, 1000};
+// A fence written before the accepted list existed: the stale commit is
+// told by its time (the one rule that compares clocks, kept for such fences).
+TEST(AttemptFenceTest, AFenceWithoutAnAcceptedListJudgesByCommitTime) {
+  AttemptFence fence{2, 2, 1000, std::nullopt};
   Manifest manifest;
   manifest.save_id = "g1-a1-step-20-5";
   manifest.created_unix_ms = 1001;  // after the fence: slipped past an unhonoured lock
@@ -135,6 +138,67 @@ TEST(AttemptFenceTest, ResumeIgnoresAStaleCommitMadeAfterTheFence) {
   EXPECT_FALSE(FencedOut(fence, manifest));
 }
 
+// Storage that does not honour flock: a stale attempt's commit lands after
+// the newer attempt started. It is refused by the list, not by clocks (its
+// host's clock may run behind), and by every attempt after too.
+TEST(AttemptFenceTest, AStaleCommitThatSlipsPastTheLockIsNeverResumedWhateverItsClockSays) {
+  ScopedTestRoot tmp;
+  const CheckpointRoot root = tmp.Job();
+  auto manifest_of = [&](int64_t step) { return ReadManifest(root.StepDirectory(step)); };
+  ASSERT_TRUE(AdvanceAttemptFence(root, 1, 1).ok());
+  WriteRankFiles(root, 10, "g1-a1-step-10-1");
+  ASSERT_TRUE(FencedCommit(root, 10, 1, 1).ok());
+
+  auto second = AdvanceAttemptFence(root, 2, 2);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE(second->accepted.has_value());
+  EXPECT_THAT(*second->accepted, ::testing::ElementsAre("g1-a1-step-10-1"));
+  // Attempt 1 commits step 20 with no lock (what unhonoured flock amounts
+  // to), its clock an hour behind the fence's.
+  WriteRankFiles(root, 20, "g1-a1-step-20-1");
+  CommitRequest unfenced;
+  unfenced.step = 20;
+  unfenced.save_id = "g1-a1-step-20-1";
+  ASSERT_TRUE(CommitManifest(root, unfenced).ok());
+  auto stale = manifest_of(20);
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  stale->created_unix_ms = second->written_unix_ms - 3600 * 1000;
+  EXPECT_TRUE(FencedOut(*second, *stale));
+  auto good = manifest_of(10);
+  ASSERT_TRUE(good.ok());
+  EXPECT_FALSE(FencedOut(*second, *good));
+
+  // Attempt 2 commits step 30; attempt 3 accepts it and step 10, never step 20.
+  WriteRankFiles(root, 30, "g2-a2-step-30-1");
+  ASSERT_TRUE(FencedCommit(root, 30, 2, 2).ok());
+  auto third = AdvanceAttemptFence(root, 3, 3);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_THAT(*third->accepted, ::testing::UnorderedElementsAre("g1-a1-step-10-1", "g2-a2-step-30-1"));
+  EXPECT_TRUE(FencedOut(*third, *stale));
+  // Every rank of attempt 3 reads the same list back.
+  auto again = AdvanceAttemptFence(root, 3, 3);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->accepted, third->accepted);
+  auto read = ReadAttemptFence(root.JobDirectory());
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->accepted, third->accepted);
+}
+
+// The first fence on a job folder (one from before fences, or a copy)
+// accepts every checkpoint already committed.
+TEST(AttemptFenceTest, TheFirstFenceAcceptsWhatIsAlreadyCommitted) {
+  ScopedTestRoot tmp;
+  const CheckpointRoot root = tmp.Job();
+  WriteRankFiles(root, 10, "g1-a1-step-10-1");
+  CommitRequest request;
+  request.step = 10;
+  request.save_id = "g1-a1-step-10-1";
+  ASSERT_TRUE(CommitManifest(root, request).ok());
+  auto fence = AdvanceAttemptFence(root, 2, 1);
+  ASSERT_TRUE(fence.ok()) << fence.status();
+  EXPECT_THAT(*fence->accepted, ::testing::ElementsAre("g1-a1-step-10-1"));
+}
+
 TEST(AttemptFenceTest, ADamagedFenceIsAnErrorNotAnEmptyOne) {
   ScopedTestRoot tmp;
   const std::string dir = tmp.Job().JobDirectory();
@@ -142,7 +206,7 @@ TEST(AttemptFenceTest, ADamagedFenceIsAnErrorNotAnEmptyOne) {
   std::ofstream(dir + "/" + kAttemptFenceFileName) << "{\"generation\": \"x\"}";
   auto read = ReadAttemptFence(dir);
   EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << read.status();
-  EXPECT_FALSE(AdvanceAttemptFence(dir, 1, 1).ok());
+  EXPECT_FALSE(AdvanceAttemptFence(tmp.Job(), 1, 1).ok());
   EXPECT_FALSE(CommitUnderAttemptFence(dir, 1, 1, [] { return absl::OkStatus(); }).ok());
 }
 

@@ -251,7 +251,7 @@ absl::StatusOr<int64_t> RunCheckpointer::Resume() {
   // Before choosing what to resume from: this attempt becomes the newest, so
   // from here on no older attempt commits (every rank writes it; the same
   // attempt again is a no-op).
-  auto fence = AdvanceAttemptFence(root_.JobDirectory(), options_.identity.generation, options_.identity.attempt);
+  auto fence = AdvanceAttemptFence(root_, options_.identity.generation, options_.identity.attempt);
   if (!fence.ok()) return fence.status();
   request.fence = *fence;
   auto loaded = LoadNewestValid(root_, request);
