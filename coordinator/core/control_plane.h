@@ -31,6 +31,8 @@
 #include "absl/time/time.h"
 #include "common/grpc_limits.h"
 #include "coordinator/core/directive_streams.h"
+#include "coordinator/core/resource_name.h"
+#include "coordinator/core/worker_registry.h"
 #include "coordinator/jobs/job_lifecycle.h"
 #include "coordinator/metrics/metric_history.h"
 #include "coordinator/metrics/sample_rate_limiter.h"
@@ -93,7 +95,7 @@ struct ControlPlaneStats {
   int64_t queue_length = 0;  // QUEUED jobs, backing off included
   std::map<v1::WorkerState, int64_t> workers_by_state;
   std::map<std::string, double> worker_heartbeat_age_seconds;
-  std::map<std::string, int64_t> heartbeats_missed_total;  // by worker id; see CountMissedHeartbeats
+  std::map<std::string, int64_t> heartbeats_missed_total;  // by worker id; see WorkerRegistry::CountMissedHeartbeats
   int64_t attempts_started_total = 0;
   std::map<std::string, int64_t> attempts_ended_total;  // by reason
   std::map<std::string, int64_t> restarts_total;         // requeues, by reason
@@ -253,26 +255,6 @@ class ControlPlane {
     double checkpoint_save_seconds = -1;
     StepTime step_time;
   };
-  // Ranks of a stopped attempt that a worker has not yet confirmed dead:
-  // their slots stay busy meanwhile, so nothing is oversubscribed.
-  struct StoppingRanks {
-    std::string job;
-    int64_t generation = 0;
-    int32_t cpu_slots = 0;
-    std::vector<int32_t> gpus;
-  };
-  struct WorkerEntry {
-    v1::Worker worker;
-    std::string session;
-    absl::Time last_seen;
-    int64_t missed_in_gap = 0;  // heartbeats already counted missed since last_seen
-    std::vector<StoppingRanks> stopping;
-    // Drained by its own SIGTERM (a restart, an upgrade), not by an operator:
-    // READY again when it registers anew. In memory only: after a coordinator
-    // restart such a worker stays DRAINED until uncordoned (the safe side).
-    bool drained_itself = false;
-  };
-
   // CreateJob's group commit: submissions that arrive while one is being
   // saved wait in submit_queue_; the next leader saves all of them in one
   // transaction (one fsync), so durable throughput grows with concurrency.
@@ -288,6 +270,7 @@ class ControlPlane {
   ControlPlane(std::unique_ptr<store::Store> store, ControlPlaneOptions options)
       : store_(std::move(store)),
         options_(std::move(options)),
+        workers_(options_.heartbeat_interval),
         sample_rate_(options_.metrics_rate_per_rank, options_.metrics_burst_per_rank),
         history_(MetricHistoryLimits{options_.metrics_history, options_.metrics_history_job_bytes,
                                      options_.metrics_history_bytes}) {}
@@ -308,8 +291,6 @@ class ControlPlane {
   // After the write: the event is the job's newest; watchers wake.
   void Announce(JobEntry& entry, const v1::JobEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<JobEntry*> FindJob(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<WorkerEntry*> FindWorker(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Worker WorkerView(const WorkerEntry& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A placement, built on copies: the job's next row, its event, its ranks.
   struct PreparedStart {
@@ -358,10 +339,6 @@ class ControlPlane {
   absl::Status EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, const std::string& detail)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status MarkWorkerLost(WorkerEntry& worker, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A heartbeat is missed each time a live worker's silence passes 1.5, 2.5,
-  // 3.5... intervals (the half absorbs jitter). Called by Tick and, before
-  // last_seen moves, by each heartbeat, so every crossing counts exactly once.
-  void CountMissedHeartbeats(WorkerEntry& worker, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckDrains() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StartDrain(WorkerEntry& worker, absl::Duration deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A drained attempt whose ranks have all exited ends (DRAINED, not counted).
@@ -386,12 +363,9 @@ class ControlPlane {
   // QUEUED members of groups at their running limit (JobGroup.max_running),
   // not offered to the scheduler this pass; the earliest submitted go first.
   std::set<std::string> HeldByGroupLimits() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Free capacity of one worker: its slots less running and stopping ranks'.
-  scheduler::WorkerCapacity Capacity(const WorkerEntry& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Jobs whose current attempt has ranks on `worker`, by name.
   std::vector<JobEntry*> JobsOn(const std::string& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  const std::set<std::string>& JobNamesOn(const std::string& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Adds (or removes) the entry's current ranks to (from) running_on_.
+  // Adds (or removes) the entry's current ranks to (from) the registry's count of what runs where.
   void IndexRanks(const JobEntry& entry, bool add) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Assignment MakeAssignment(const JobEntry& entry, const std::string& worker) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -413,16 +387,14 @@ class ControlPlane {
   std::map<int64_t, std::string> job_order_ ABSL_GUARDED_BY(mu_);  // submission order -> name
   std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int32_t> group_limits_ ABSL_GUARDED_BY(mu_);  // JobGroup.max_running, when > 0
-  std::map<std::string, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
-  // Worker name -> RUNNING jobs with a rank there (kept by StartAttempt,
-  // EndAttempt and Load): every heartbeat asks, and a scan of every job ever
-  // submitted per heartbeat is what a 1,000-worker fleet cannot afford.
-  std::map<std::string, std::set<std::string>> running_on_ ABSL_GUARDED_BY(mu_);
+  // Workers, their liveness, and what runs on each (kept by StartAttempt,
+  // EndAttempt and Load through IndexRanks): every heartbeat asks which jobs
+  // run on its worker, and every placement pass each worker's free capacity.
+  WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
   int64_t last_generation_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t attempts_started_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> attempts_ended_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> restarts_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int64_t> heartbeats_missed_ ABSL_GUARDED_BY(mu_);  // by worker name
   std::set<std::string> history_loaded_ ABSL_GUARDED_BY(mu_);
   SampleRateLimiter sample_rate_ ABSL_GUARDED_BY(mu_);  // keyed "job rank"
   int64_t metric_samples_dropped_ ABSL_GUARDED_BY(mu_) = 0;
@@ -440,8 +412,5 @@ class ControlPlane {
   int64_t free_cpu_after_pass_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
   DirectiveStreams directives_;  // its own lock; taken after mu_, never before
 };
-
-// "jobs/{id}" -> id check; shared by the services.
-absl::Status CheckResourceName(const std::string& name, const std::string& collection);
 
 }  // namespace tunefleet::coordinator

@@ -431,8 +431,7 @@ ControlPlaneStats ControlPlane::Stats() const {
   for (const auto& [name, worker] : workers_) {
     ++stats.workers_by_state[worker.worker.state()];
     stats.worker_heartbeat_age_seconds[name.substr(8)] = absl::ToDoubleSeconds(now - worker.last_seen);
-    auto missed = heartbeats_missed_.find(name);
-    stats.heartbeats_missed_total[name.substr(8)] = missed == heartbeats_missed_.end() ? 0 : missed->second;
+    stats.heartbeats_missed_total[name.substr(8)] = workers_.HeartbeatsMissed(name);
   }
   stats.attempts_started_total = attempts_started_;
   stats.attempts_ended_total = attempts_ended_;

@@ -17,7 +17,7 @@ void ControlPlane::Tick() {
   const absl::Time now = Now();
   for (auto& [name, worker] : workers_) {
     if (worker.worker.state() == v1::WORKER_STATE_LOST) continue;
-    CountMissedHeartbeats(worker, now);
+    workers_.CountMissedHeartbeats(worker, now);
     const absl::Duration silent = now - worker.last_seen;
     if (silent > options_.worker_timeout) {
       // Not saved: still silent at the next tick, and tried again then.
@@ -81,15 +81,6 @@ void ControlPlane::CheckHungRanks() {
   }
 }
 
-void ControlPlane::CountMissedHeartbeats(WorkerEntry& worker, absl::Time now) {
-  if (worker.worker.state() == v1::WORKER_STATE_LOST || options_.heartbeat_interval <= absl::ZeroDuration()) return;
-  const int64_t missed = static_cast<int64_t>(
-      std::max(0.0, std::floor(absl::FDivDuration(now - worker.last_seen, options_.heartbeat_interval) - 0.5)));
-  if (missed <= worker.missed_in_gap) return;
-  heartbeats_missed_[worker.worker.name()] += missed - worker.missed_in_gap;
-  worker.missed_in_gap = missed;
-}
-
 absl::Status ControlPlane::MarkWorkerLost(WorkerEntry& worker, const std::string& why) {
   v1::Worker next = worker.worker;
   next.set_state(v1::WORKER_STATE_LOST);
@@ -122,7 +113,7 @@ void ControlPlane::CheckDrains() {
         PushDrain(*entry);
       }
     }
-    if (JobsOn(name).empty() && worker.stopping.empty()) {
+    if (!workers_.HasRanks(name) && worker.stopping.empty()) {
       v1::Worker next = worker.worker;
       next.set_state(v1::WORKER_STATE_DRAINED);
       next.clear_drain_deadline();
@@ -175,7 +166,7 @@ void ControlPlane::PlaceQueuedJobs() {
   capacity.reserve(workers_.size());
   int64_t free_gpus = 0, free_cpu = 0;
   for (const auto& [name, worker] : workers_) {
-    capacity.push_back(Capacity(worker));
+    capacity.push_back(workers_.Capacity(worker));
     if (!capacity.back().schedulable) continue;
     free_gpus += static_cast<int64_t>(capacity.back().free_gpus.size());
     free_cpu += std::max(capacity.back().free_cpu_slots, 0);

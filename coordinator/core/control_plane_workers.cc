@@ -134,9 +134,9 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   }
   const std::string name = absl::StrCat("workers/", request.worker_id());
   absl::MutexLock lock(&mu_);
-  auto found = workers_.find(name);
-  const bool known = found != workers_.end();
-  v1::Worker next = known ? found->second.worker : v1::Worker();
+  WorkerEntry* const found = workers_.Find(name);
+  const bool known = found != nullptr;
+  v1::Worker next = known ? found->worker : v1::Worker();
   next.set_name(name);
   *next.mutable_resources() = res;
   next.set_version(request.version());
@@ -145,15 +145,15 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   }
   // A worker that drained itself on SIGTERM and came back was restarted, not
   // taken out of service: an operator's drain (or cordon) stays until uncordon.
-  if (known && found->second.drained_itself && next.state() == v1::WORKER_STATE_DRAINED) {
+  if (known && found->drained_itself && next.state() == v1::WORKER_STATE_DRAINED) {
     next.set_state(v1::WORKER_STATE_READY);
     next.clear_drain_deadline();
   }
   *next.mutable_last_heartbeat_time() = ToProtoTime(Now());
   if (auto s = WriteWorker(next); !s.ok()) return s;
 
-  WorkerEntry& entry = workers_[name];
-  if (known) CountMissedHeartbeats(entry, Now());  // the silence before a re-registration (not while LOST)
+  WorkerEntry& entry = workers_.FindOrAdd(name);
+  if (known) workers_.CountMissedHeartbeats(entry, Now());  // the silence before a re-registration (not while LOST)
   entry.worker = std::move(next);
   entry.drained_itself = false;
   entry.session = NewSession();
@@ -174,7 +174,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   Log("coordinator", absl::StrCat(name, " registered (", known ? "again" : "new", "): ", res.gpus_size(), " GPUs, ",
                                   res.cpu_slots(), " CPU slots, state ", v1::WorkerState_Name(entry.worker.state())));
   v1::RegisterWorkerResponse response;
-  *response.mutable_worker() = WorkerView(entry);
+  *response.mutable_worker() = workers_.View(entry);
   response.set_session(entry.session);
   *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
   // Checked at start (main refuses settings without a lease); options of
@@ -189,8 +189,8 @@ absl::StatusOr<std::shared_ptr<DirectiveStreams::Stream>> ControlPlane::OpenDire
     const v1::WatchAssignmentsRequest& request) {
   const std::string name = absl::StrCat("workers/", request.worker_id());
   absl::MutexLock lock(&mu_);
-  auto it = workers_.find(name);
-  if (it == workers_.end() || it->second.session.empty() || it->second.session != request.session()) {
+  const WorkerEntry* worker = workers_.Find(name);
+  if (worker == nullptr || worker->session.empty() || worker->session != request.session()) {
     return absl::UnauthenticatedError(absl::StrCat(name, ": not the current session; register again"));
   }
   std::shared_ptr<DirectiveStreams::Stream> stream = directives_.Open(name);
@@ -203,15 +203,13 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   const std::string name = absl::StrCat("workers/", request.worker_id());
   absl::MutexLock lock(&mu_);
   v1::HeartbeatResponse response;
-  auto it = workers_.find(name);
-  if (it == workers_.end() || it->second.session.empty() || it->second.session != request.session()) {
+  WorkerEntry* const found = workers_.Find(name);
+  if (found == nullptr || found->session.empty() || found->session != request.session()) {
     response.set_reregister(true);  // unknown, superseded, lost, or we restarted
     return response;
   }
-  WorkerEntry& worker = it->second;
-  CountMissedHeartbeats(worker, Now());
-  worker.last_seen = Now();
-  worker.missed_in_gap = 0;
+  WorkerEntry& worker = *found;
+  workers_.Heard(worker, Now());
   *worker.worker.mutable_last_heartbeat_time() = ToProtoTime(Now());
   // The worker got SIGTERM: drain it as an operator's drain would.
   if (request.draining() && worker.worker.state() != v1::WORKER_STATE_DRAINING &&
@@ -354,8 +352,8 @@ v1::ListWorkersResponse ControlPlane::ListWorkers(const v1::ListWorkersRequest& 
   v1::ListWorkersResponse response;
   // The token is the last name listed; names sort. Full by count or by bytes.
   size_t page_bytes = 0;
-  for (auto it = workers_.upper_bound(request.page_token()); it != workers_.end(); ++it) {
-    v1::Worker view = WorkerView(it->second);
+  for (auto it = workers_.After(request.page_token()); it != workers_.end(); ++it) {
+    v1::Worker view = workers_.View(it->second);
     const size_t view_bytes = view.ByteSizeLong();
     if (response.workers_size() == page_size ||
         (response.workers_size() > 0 && page_bytes + view_bytes > options_.list_page_bytes)) {
@@ -370,14 +368,14 @@ v1::ListWorkersResponse ControlPlane::ListWorkers(const v1::ListWorkersRequest& 
 
 absl::StatusOr<v1::Worker> ControlPlane::GetWorker(const std::string& name) {
   absl::MutexLock lock(&mu_);
-  auto worker = FindWorker(name);
+  auto worker = workers_.Get(name);
   if (!worker.ok()) return worker.status();
-  return WorkerView(**worker);
+  return workers_.View(**worker);
 }
 
 absl::StatusOr<v1::Worker> ControlPlane::CordonWorker(const std::string& name) {
   absl::MutexLock lock(&mu_);
-  auto worker = FindWorker(name);
+  auto worker = workers_.Get(name);
   if (!worker.ok()) return worker.status();
   WorkerEntry& entry = **worker;
   if (entry.worker.state() == v1::WORKER_STATE_READY) {
@@ -387,12 +385,12 @@ absl::StatusOr<v1::Worker> ControlPlane::CordonWorker(const std::string& name) {
     entry.worker = std::move(next);
     Log("coordinator", absl::StrCat(name, " cordoned"));
   }
-  return WorkerView(entry);
+  return workers_.View(entry);
 }
 
 absl::StatusOr<v1::Worker> ControlPlane::UncordonWorker(const std::string& name) {
   absl::MutexLock lock(&mu_);
-  auto worker = FindWorker(name);
+  auto worker = workers_.Get(name);
   if (!worker.ok()) return worker.status();
   WorkerEntry& entry = **worker;
   if (entry.worker.state() == v1::WORKER_STATE_LOST) {
@@ -405,7 +403,7 @@ absl::StatusOr<v1::Worker> ControlPlane::UncordonWorker(const std::string& name)
   entry.worker = std::move(next);
   placement_wanted_ = true;
   Log("coordinator", absl::StrCat(name, " uncordoned"));
-  return WorkerView(entry);
+  return workers_.View(entry);
 }
 
 absl::StatusOr<v1::Worker> ControlPlane::DrainWorker(const v1::DrainWorkerRequest& request) {
@@ -415,7 +413,7 @@ absl::StatusOr<v1::Worker> ControlPlane::DrainWorker(const v1::DrainWorkerReques
     if (deadline < absl::ZeroDuration()) return absl::InvalidArgumentError("deadline: must not be negative");
   }
   absl::MutexLock lock(&mu_);
-  auto worker = FindWorker(request.name());
+  auto worker = workers_.Get(request.name());
   if (!worker.ok()) return worker.status();
   WorkerEntry& entry = **worker;
   if (entry.worker.state() == v1::WORKER_STATE_LOST) {
@@ -425,7 +423,7 @@ absl::StatusOr<v1::Worker> ControlPlane::DrainWorker(const v1::DrainWorkerReques
     if (auto s = StartDrain(entry, deadline); !s.ok()) return s;
   }
   entry.drained_itself = false;  // an operator's drain outlasts a restart
-  return WorkerView(entry);
+  return workers_.View(entry);
 }
 
 absl::Status ControlPlane::StartDrain(WorkerEntry& worker, absl::Duration deadline) {
@@ -478,8 +476,8 @@ void ControlPlane::EnsureHistoryLoaded(const std::string& job) {
 absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request) {
   const std::string name = absl::StrCat("workers/", request.worker_id());
   absl::MutexLock lock(&mu_);
-  auto worker = workers_.find(name);
-  if (worker == workers_.end() || worker->second.session.empty() || worker->second.session != request.session()) {
+  const WorkerEntry* worker = workers_.Find(name);
+  if (worker == nullptr || worker->session.empty() || worker->session != request.session()) {
     return absl::UnauthenticatedError(absl::StrCat(name, ": not its current session; register again"));
   }
   for (const v1::MetricSample& sample : request.samples()) {
