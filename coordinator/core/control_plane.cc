@@ -30,8 +30,9 @@ absl::Status ControlPlane::Load() {
         Now() - FromProtoTime(stored.job.end_time()) >= options_.finished_job_retention) {
       continue;
     }
-    JobEntry& entry = jobs_[name];
-    entry.job = std::move(stored.job);
+    JobEntry loaded;
+    loaded.job = std::move(stored.job);
+    JobEntry& entry = loaded;  // filled here, then kept by the table
     entry.order = stored.order;
     entry.request_id = stored.request_id;
     entry.last_event = stored.last_event;
@@ -51,7 +52,7 @@ absl::Status ControlPlane::Load() {
     }
     entry.last_attempt = entry.job.attempt();
     if (entry.job.state() == v1::JOB_STATE_RUNNING) {
-      IndexRanks(entry, true);
+      IndexRanks(entry, true);  // by name and slots: the entry's move into the table changes neither
     } else if (entry.job.attempt() > 1 || entry.job.has_start_time()) {
       // An attempt that has ended: where its ranks ran, for ReadJobLogs.
       auto attempts = store_->LoadAttempts(name);
@@ -69,9 +70,7 @@ absl::Status ControlPlane::Load() {
       }
     }
     last_generation_ = std::max(last_generation_, entry.job.generation());
-    job_order_[entry.order] = name;
-    if (entry.job.state() == v1::JOB_STATE_QUEUED) queue_.emplace(QueueKeyOf(entry), &entry);
-    if (!stored.request_id.empty()) request_ids_[stored.request_id] = name;
+    jobs_.Add(std::move(loaded));
   }
   placement_wanted_ = true;
   auto workers = store_->LoadWorkers();
@@ -86,14 +85,7 @@ absl::Status ControlPlane::Load() {
 }
 
 v1::JobEvent ControlPlane::MakeEvent(const JobEntry& entry, const v1::Job& job, const std::string& message) const {
-  v1::JobEvent event;
-  event.set_sequence(entry.last_event + 1);
-  event.set_job(job.name());
-  *event.mutable_time() = ToProtoTime(Now());
-  event.set_state(job.state());
-  event.set_attempt(job.attempt());
-  event.set_message(message);
-  return event;
+  return JobTable::NextEvent(entry, job, message, Now());
 }
 
 void ControlPlane::Announce(JobEntry& entry, const v1::JobEvent& event) {
@@ -128,16 +120,11 @@ absl::Status ControlPlane::WriteWorker(const v1::Worker& next) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ControlPlane::JobEntry*> ControlPlane::FindJob(const std::string& name) {
-  if (auto s = CheckResourceName(name, "jobs"); !s.ok()) return s;
-  auto it = jobs_.find(name);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat(name, " not found"));
-  return &it->second;
-}
+absl::StatusOr<JobEntry*> ControlPlane::FindJob(const std::string& name) { return jobs_.Get(name); }
 
-std::vector<ControlPlane::JobEntry*> ControlPlane::JobsOn(const std::string& worker) {
+std::vector<JobEntry*> ControlPlane::JobsOn(const std::string& worker) {
   std::vector<JobEntry*> out;
-  for (const std::string& name : workers_.JobsOn(worker)) out.push_back(&jobs_.at(name));
+  for (const std::string& name : workers_.JobsOn(worker)) out.push_back(&jobs_.At(name));
   return out;
 }
 
@@ -394,16 +381,7 @@ void ControlPlane::StopRanksDirective(const std::string& job, int64_t generation
 }
 
 void ControlPlane::SetJob(JobEntry& entry, v1::Job next) {
-  if (entry.job.state() == v1::JOB_STATE_QUEUED) queue_.erase(QueueKeyOf(entry));
-  entry.job = std::move(next);
-  if (entry.job.state() == v1::JOB_STATE_QUEUED) {
-    queue_.emplace(QueueKeyOf(entry), &entry);
-    placement_wanted_ = true;
-  }
-}
-
-ControlPlane::QueueKey ControlPlane::QueueKeyOf(const JobEntry& entry) {
-  return QueueKey{-entry.job.spec().priority(), entry.order, entry.job.name()};
+  if (jobs_.Set(entry, std::move(next))) placement_wanted_ = true;
 }
 
 }  // namespace tunefleet::coordinator

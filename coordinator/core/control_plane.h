@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "common/grpc_limits.h"
 #include "coordinator/core/directive_streams.h"
+#include "coordinator/core/job_table.h"
 #include "coordinator/core/resource_name.h"
 #include "coordinator/core/worker_registry.h"
 #include "coordinator/jobs/job_lifecycle.h"
@@ -212,49 +213,6 @@ class ControlPlane {
   bool RunPlacementPass(absl::Duration wait);
 
  private:
-  // One rank of a job's current attempt.
-  struct RankRuntime {
-    std::string worker;
-    std::vector<int32_t> gpus;
-    v1::RankPhase phase = v1::RANK_PHASE_UNSPECIFIED;
-    bool acknowledged = false;  // the worker has reported it at least once
-    int32_t exit_code = 0;
-    // Progress, for hung-rank detection (coordinator's clock).
-    int64_t step = 0;
-    absl::Time last_advance;
-    absl::Duration step_time;  // smoothed seconds per step; zero until measured
-  };
-  struct JobEntry {
-    v1::Job job;
-    int64_t order = 0;
-    std::string request_id;  // CreateJob's, for request_ids_
-    int64_t last_event = 0;  // the newest event's sequence; the events stay in the store
-    absl::Time queued_since;
-    absl::Time attempt_start;
-    std::vector<RankRuntime> ranks;  // current attempt, by rank
-    // Drain of this attempt: every rank was (or is being) told to checkpoint
-    // and exit 75; the attempt ends when all have exited or at the deadline.
-    bool draining = false;
-    std::set<std::string> drain_asked;  // workers sent the request
-    absl::Time drain_deadline;
-    int32_t rendezvous_port = 0;  // reported by rank 0's worker
-    std::string rendezvous_secret;  // per attempt (see Assignment.rendezvous_secret); memory only
-    // A rank of a gang spanning several workers failed. When a peer's worker
-    // dies (kill -9, power), the other ranks' collectives fail at once, long
-    // before its silence is noticed; so the failure is charged to the job only
-    // once every other worker of the gang has heartbeated since (it is alive),
-    // and the attempt ends WORKER_LOST, not counted, if one is declared lost first.
-    bool failure_pending = false;
-    std::string failure_detail;
-    absl::Time failure_since;
-    std::set<std::string> failure_waits_for;  // gang workers not heard from since
-    // The newest attempt's rank -> worker, kept after it ends, for logs.
-    std::vector<std::string> last_rank_workers;
-    int64_t last_attempt = 0;
-    absl::Time last_checkpoint_time = absl::InfinitePast();
-    double checkpoint_save_seconds = -1;
-    StepTime step_time;
-  };
   // CreateJob's group commit: submissions that arrive while one is being
   // saved wait in submit_queue_; the next leader saves all of them in one
   // transaction (one fsync), so durable throughput grows with concurrency.
@@ -324,9 +282,6 @@ class ControlPlane {
   // end, a freed rank, a worker registering or uncordoned), so this is an
   // upper bound: false means placing it now is impossible.
   bool MayFitNow(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // QUEUED jobs in the scheduler's order: priority (higher first), then submission.
-  using QueueKey = std::tuple<int32_t, int64_t, std::string>;  // -priority, order, name
-  static QueueKey QueueKeyOf(const JobEntry& entry);
   struct EndRequest {
     JobEntry* entry;
     v1::AttemptEndReason reason;
@@ -383,9 +338,8 @@ class ControlPlane {
   mutable absl::Mutex mu_;
   absl::CondVar events_changed_;  // signalled on every new event
   static constexpr int64_t kEventPage = 1000;  // events read from the store per EventsAfter
-  std::map<std::string, JobEntry> jobs_ ABSL_GUARDED_BY(mu_);
-  std::map<int64_t, std::string> job_order_ ABSL_GUARDED_BY(mu_);  // submission order -> name
-  std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
+  // Jobs in memory, by name, order and request id, and the queue of QUEUED ones.
+  JobTable jobs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int32_t> group_limits_ ABSL_GUARDED_BY(mu_);  // JobGroup.max_running, when > 0
   // Workers, their liveness, and what runs on each (kept by StartAttempt,
   // EndAttempt and Load through IndexRanks): every heartbeat asks which jobs
@@ -398,11 +352,7 @@ class ControlPlane {
   std::set<std::string> history_loaded_ ABSL_GUARDED_BY(mu_);
   SampleRateLimiter sample_rate_ ABSL_GUARDED_BY(mu_);  // keyed "job rank"
   int64_t metric_samples_dropped_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t jobs_forgotten_ ABSL_GUARDED_BY(mu_) = 0;
   MetricHistory history_;  // its own lock; taken after mu_, never before
-  // QUEUED jobs, backing off included (see SetJob); entries of jobs_, which
-  // stay put until a finished job leaves memory.
-  std::map<QueueKey, JobEntry*> queue_ ABSL_GUARDED_BY(mu_);
   // Something changed that may let a queued job start: RunPlacementPass wakes.
   bool placement_wanted_ ABSL_GUARDED_BY(mu_) = false;
   // When a backoff ends or a reservation falls due: the pass must run again then.

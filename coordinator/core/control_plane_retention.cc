@@ -16,21 +16,9 @@ namespace tunefleet::coordinator {
 
 void ControlPlane::ForgetPastRetention() {
   const absl::Time now = Now();
-  for (auto it = jobs_.begin(); it != jobs_.end();) {
-    const JobEntry& entry = it->second;
-    if (!jobs::IsTerminal(entry.job.state()) ||
-        now - FromProtoTime(entry.job.end_time()) < options_.finished_job_retention) {
-      ++it;
-      continue;
-    }
-    job_order_.erase(entry.order);
-    // A retry of its CreateJob after this is a new submission: the retention
-    // is also the window in which a request_id deduplicates.
-    if (!entry.request_id.empty()) request_ids_.erase(entry.request_id);
-    history_.Forget(it->first);
-    history_loaded_.erase(it->first);
-    ++jobs_forgotten_;
-    it = jobs_.erase(it);
+  for (const std::string& name : jobs_.ForgetEndedBy(now - options_.finished_job_retention)) {
+    history_.Forget(name);
+    history_loaded_.erase(name);
   }
   std::vector<std::pair<std::string, absl::Duration>> gone;  // name, how long LOST
   for (const auto& [name, worker] : workers_) {

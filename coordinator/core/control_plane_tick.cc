@@ -173,9 +173,9 @@ void ControlPlane::PlaceQueuedJobs() {
   }
   std::vector<scheduler::QueuedJob> queue;
   const std::set<std::string> held = HeldByGroupLimits();
-  // queue_ is kept in the scheduler's order (priority, then submission), so
-  // the pass reads the QUEUED jobs only, not every job.
-  for (const auto& [key, entry_pointer] : queue_) {
+  // The queue is kept in the scheduler's order (priority, then submission),
+  // so the pass reads the QUEUED jobs only, not every job.
+  for (const auto& [key, entry_pointer] : jobs_.queue()) {
     const std::string& name = std::get<2>(key);
     const JobEntry& entry = *entry_pointer;
     if (held.count(name)) continue;  // its sweep runs as many as it may
@@ -218,7 +218,7 @@ void ControlPlane::PlaceQueuedJobs() {
   if (options_.on_placement_pass) options_.on_placement_pass(absl::Now() - pass_start);
   std::vector<PreparedStart> starts;
   for (const scheduler::Placement& placement : decision.placements) {
-    starts.push_back(PrepareStart(jobs_.at(placement.job), placement, last_generation_ + 1 + starts.size()));
+    starts.push_back(PrepareStart(jobs_.At(placement.job), placement, last_generation_ + 1 + starts.size()));
     for (const scheduler::RankSlot& slot : placement.ranks) {
       if (slot.gpu_indices.empty()) {
         --free_cpu_after_pass_;

@@ -164,9 +164,9 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   // Ranks that survived from an attempt that has since ended keep their
   // slots busy until the worker confirms them dead.
   for (const v1::RankStatus& rank : request.running_ranks()) {
-    auto job = jobs_.find(rank.job());
-    const bool current = job != jobs_.end() && job->second.job.state() == v1::JOB_STATE_RUNNING &&
-                         job->second.job.generation() == rank.generation();
+    const JobEntry* job = jobs_.Find(rank.job());
+    const bool current = job != nullptr && job->job.state() == v1::JOB_STATE_RUNNING &&
+                         job->job.generation() == rank.generation();
     if (!current && IsLive(rank.phase())) {
       entry.stopping.push_back(StoppingRanks{rank.job(), rank.generation(), 1, {}});
     }
@@ -225,18 +225,18 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   std::vector<std::pair<std::string, std::pair<v1::AttemptEndReason, std::string>>> ended;
   for (const v1::RankStatus& rank : request.ranks()) {
     if (IsLive(rank.phase())) reported_live.emplace(rank.job(), rank.generation());
-    auto job = jobs_.find(rank.job());
-    const bool current = job != jobs_.end() && job->second.job.state() == v1::JOB_STATE_RUNNING &&
-                         job->second.job.generation() == rank.generation() && rank.rank() >= 0 &&
-                         rank.rank() < static_cast<int32_t>(job->second.ranks.size()) &&
-                         job->second.ranks[rank.rank()].worker == name;
+    JobEntry* const job = jobs_.Find(rank.job());
+    const bool current = job != nullptr && job->job.state() == v1::JOB_STATE_RUNNING &&
+                         job->job.generation() == rank.generation() && rank.rank() >= 0 &&
+                         rank.rank() < static_cast<int32_t>(job->ranks.size()) &&
+                         job->ranks[rank.rank()].worker == name;
     if (!current) {
       // An old attempt's rank (or one we never placed): stop it if it runs,
       // and, if it has ended, tell the worker it may forget it.
       stop.emplace(std::make_pair(rank.job(), rank.generation()), "attempt is not current");
       continue;
     }
-    JobEntry& entry = job->second;
+    JobEntry& entry = *job;
     RankRuntime& runtime = entry.ranks[rank.rank()];
     runtime.acknowledged = true;
     runtime.phase = rank.phase();
@@ -296,7 +296,7 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   // Every rank succeeded: the job did. All the attempts this heartbeat ends
   // are saved in one transaction.
   std::vector<EndRequest> ends;
-  for (const auto& [job_name, why] : ended) ends.push_back({&jobs_.at(job_name), why.first, why.second});
+  for (const auto& [job_name, why] : ended) ends.push_back({&jobs_.At(job_name), why.first, why.second});
   for (JobEntry* entry : JobsOn(name)) {
     bool all = !entry->ranks.empty();
     for (const RankRuntime& runtime : entry->ranks) all = all && runtime.phase == v1::RANK_PHASE_SUCCEEDED;
@@ -486,12 +486,11 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
   // Only ranks this worker holds in a current attempt may speak, checked
   // before anything is stored: one forged sample refuses the whole report.
   for (const v1::MetricSample& sample : request.samples()) {
-    auto it = jobs_.find(sample.job());
-    if (it == jobs_.end() || it->second.job.state() != v1::JOB_STATE_RUNNING ||
-        it->second.job.generation() != request.generation()) {
+    const JobEntry* job = jobs_.Find(sample.job());
+    if (job == nullptr || job->job.state() != v1::JOB_STATE_RUNNING || job->job.generation() != request.generation()) {
       continue;  // stale: dropped below, as fencing always did
     }
-    const auto& ranks = it->second.ranks;
+    const auto& ranks = job->ranks;
     if (sample.rank() < 0 || sample.rank() >= static_cast<int32_t>(ranks.size()) ||
         ranks[sample.rank()].worker != name) {
       return absl::PermissionDeniedError(
@@ -501,9 +500,8 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
   // Fencing: a stale attempt's trainer never reports for the new one.
   std::map<std::string, std::vector<v1::MetricSample>> accepted;
   for (const v1::MetricSample& sample : request.samples()) {
-    auto it = jobs_.find(sample.job());
-    if (it == jobs_.end() || it->second.job.state() != v1::JOB_STATE_RUNNING ||
-        it->second.job.generation() != request.generation()) {
+    const JobEntry* job = jobs_.Find(sample.job());
+    if (job == nullptr || job->job.state() != v1::JOB_STATE_RUNNING || job->job.generation() != request.generation()) {
       continue;
     }
     // Past its rate a rank's samples are dropped, not refused: a refusal
@@ -519,7 +517,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
   // A job's reports go into its row before memory shows them.
   const std::map<std::string, JobReports> reports = ParseJobReports(accepted);
   for (const auto& [job, report] : reports) {
-    const JobEntry& entry = jobs_.at(job);
+    const JobEntry& entry = jobs_.At(job);
     v1::Job next = entry.job;
     report.ApplyTo(next);
     std::vector<v1::JobEvent> events;
@@ -533,7 +531,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
       return absl::UnavailableError(absl::StrCat("the coordinator could not save a job's reports: ", s.message()));
     }
     // Memory follows the row at once: its events' sequence numbers are taken.
-    JobEntry& stored = jobs_.at(job);
+    JobEntry& stored = jobs_.At(job);
     report.ApplyTo(stored.job);
     for (const v1::JobEvent& event : events) Announce(stored, event);
   }
@@ -548,7 +546,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
   }
 
   for (const auto& [job, samples] : accepted) {
-    JobEntry& entry = jobs_.at(job);
+    JobEntry& entry = jobs_.At(job);
     v1::JobProgress& progress = *entry.job.mutable_progress();
     for (const v1::MetricSample& sample : samples) {
       auto value = [&](const char* key) -> const double* {
