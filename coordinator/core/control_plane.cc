@@ -72,7 +72,7 @@ absl::Status ControlPlane::Load() {
     last_generation_ = std::max(last_generation_, entry.job.generation());
     jobs_.Add(std::move(loaded));
   }
-  placement_wanted_ = true;
+  placement_.Want();
   auto workers = store_->LoadWorkers();
   if (!workers.ok()) return workers.status();
   for (auto& worker : *workers) {
@@ -369,7 +369,7 @@ absl::Status ControlPlane::EndAttempts(const std::vector<EndRequest>& requests) 
     SetJob(entry, std::move(end.job));
     Announce(entry, end.event);
   }
-  placement_wanted_ = true;  // a gang may fit once these slots are confirmed free, or a member's group allows
+  placement_.Want();  // a gang may fit once these slots are confirmed free, or a member's group allows
   return absl::OkStatus();
 }
 
@@ -381,7 +381,7 @@ void ControlPlane::StopRanksDirective(const std::string& job, int64_t generation
 }
 
 void ControlPlane::SetJob(JobEntry& entry, v1::Job next) {
-  if (jobs_.Set(entry, std::move(next))) placement_wanted_ = true;
+  if (jobs_.Set(entry, std::move(next))) placement_.Want();
 }
 
 }  // namespace tunefleet::coordinator

@@ -32,6 +32,7 @@
 #include "common/grpc_limits.h"
 #include "coordinator/core/directive_streams.h"
 #include "coordinator/core/job_table.h"
+#include "coordinator/core/placement_pass.h"
 #include "coordinator/core/resource_name.h"
 #include "coordinator/core/worker_registry.h"
 #include "coordinator/jobs/job_lifecycle.h"
@@ -231,7 +232,8 @@ class ControlPlane {
         workers_(options_.heartbeat_interval),
         sample_rate_(options_.metrics_rate_per_rank, options_.metrics_burst_per_rank),
         history_(MetricHistoryLimits{options_.metrics_history, options_.metrics_history_job_bytes,
-                                     options_.metrics_history_bytes}) {}
+                                     options_.metrics_history_bytes}),
+        placement_(options_.scheduling) {}
   absl::Status Load();
 
   absl::Time Now() const { return options_.clock(); }
@@ -277,11 +279,6 @@ class ControlPlane {
                                  v1::StopRanks* out);
   // The only way a job's row in memory changes state: keeps queue_ current.
   void SetJob(JobEntry& entry, v1::Job next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether a new job of `spec` may fit in what the last placement pass left
-  // free. Slots only grow back through changes that wake the pass anyway (an
-  // end, a freed rank, a worker registering or uncordoned), so this is an
-  // upper bound: false means placing it now is impossible.
-  bool MayFitNow(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   struct EndRequest {
     JobEntry* entry;
     v1::AttemptEndReason reason;
@@ -315,9 +312,6 @@ class ControlPlane {
   // FAILED_PRECONDITION when the gang exceeds every worker known (not LOST) together.
   absl::Status CheckGangFits(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PlaceQueuedJobs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // QUEUED members of groups at their running limit (JobGroup.max_running),
-  // not offered to the scheduler this pass; the earliest submitted go first.
-  std::set<std::string> HeldByGroupLimits() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Jobs whose current attempt has ranks on `worker`, by name.
   std::vector<JobEntry*> JobsOn(const std::string& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds (or removes) the entry's current ranks to (from) the registry's count of what runs where.
@@ -340,7 +334,6 @@ class ControlPlane {
   static constexpr int64_t kEventPage = 1000;  // events read from the store per EventsAfter
   // Jobs in memory, by name, order and request id, and the queue of QUEUED ones.
   JobTable jobs_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int32_t> group_limits_ ABSL_GUARDED_BY(mu_);  // JobGroup.max_running, when > 0
   // Workers, their liveness, and what runs on each (kept by StartAttempt,
   // EndAttempt and Load through IndexRanks): every heartbeat asks which jobs
   // run on its worker, and every placement pass each worker's free capacity.
@@ -353,13 +346,9 @@ class ControlPlane {
   SampleRateLimiter sample_rate_ ABSL_GUARDED_BY(mu_);  // keyed "job rank"
   int64_t metric_samples_dropped_ ABSL_GUARDED_BY(mu_) = 0;
   MetricHistory history_;  // its own lock; taken after mu_, never before
-  // Something changed that may let a queued job start: RunPlacementPass wakes.
-  bool placement_wanted_ ABSL_GUARDED_BY(mu_) = false;
-  // When a backoff ends or a reservation falls due: the pass must run again then.
-  absl::Time next_timed_placement_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  // Free schedulable GPUs and CPU slots after the last pass (see MayFitNow).
-  int64_t free_gpus_after_pass_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
-  int64_t free_cpu_after_pass_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
+  // Whether a pass is due (RunPlacementPass waits for it), the free capacity
+  // the last one left, and the groups' running limits.
+  PlacementPass placement_ ABSL_GUARDED_BY(mu_);
   DirectiveStreams directives_;  // its own lock; taken after mu_, never before
 };
 

@@ -85,8 +85,8 @@ absl::StatusOr<std::vector<v1::Job>> ControlPlane::CreateJobGroup(const JobGroup
     created.push_back(entry.job);
     jobs_.Add(std::move(entry));
   }
-  if (group.max_running > 0) group_limits_[group.name] = group.max_running;
-  placement_wanted_ = true;
+  if (group.max_running > 0) placement_.LimitGroup(group.name, group.max_running);
+  placement_.Want();
   events_changed_.SignalAll();
   return created;
 }
@@ -98,36 +98,7 @@ absl::Status ControlPlane::WithStore(const std::function<absl::Status(store::Sto
 
 void ControlPlane::LimitGroup(const std::string& group, int32_t max_running) {
   absl::MutexLock lock(&mu_);
-  if (max_running > 0) {
-    group_limits_[group] = max_running;
-  } else {
-    group_limits_.erase(group);
-  }
-  placement_wanted_ = true;
-}
-
-std::set<std::string> ControlPlane::HeldByGroupLimits() const {
-  std::set<std::string> held;
-  if (group_limits_.empty()) return held;
-  std::map<std::string, int64_t> room;
-  for (const auto& [group, limit] : group_limits_) room[group] = limit;
-  for (const auto& [name, entry] : jobs_) {
-    if (entry.job.state() != v1::JOB_STATE_RUNNING) continue;
-    if (auto it = room.find(entry.job.sweep()); it != room.end()) --it->second;
-  }
-  // In submission order, so a sweep's points start in grid order.
-  for (const auto& [order, name] : jobs_.by_order()) {
-    const JobEntry* entry = jobs_.Find(name);
-    if (entry == nullptr || entry->job.state() != v1::JOB_STATE_QUEUED) continue;
-    auto group = room.find(entry->job.sweep());
-    if (group == room.end()) continue;
-    if (group->second > 0) {
-      --group->second;
-    } else {
-      held.insert(name);
-    }
-  }
-  return held;
+  placement_.LimitGroup(group, max_running);
 }
 
 }  // namespace tunefleet::coordinator

@@ -175,7 +175,7 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
     // The placement pass runs now, not at the next tick; unless the job is
     // larger than all the capacity the last pass left free (a full cluster):
     // then it cannot change the pass's answer until a slot frees, which wakes it.
-    if (MayFitNow(kept.job.spec())) placement_wanted_ = true;
+    if (placement_.MayFitNow(kept.job.spec())) placement_.Want();
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (row_of[i] != kNone) results[i] = rows[row_of[i]].job;

@@ -158,7 +158,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   entry.drained_itself = false;
   entry.session = NewSession();
   directives_.CloseWorker(name);  // a stream of the old session ends; the worker opens one for this
-  placement_wanted_ = true;  // its slots may be new, or freed (ranks it no longer runs)
+  placement_.Want();  // its slots may be new, or freed (ranks it no longer runs)
   entry.last_seen = Now();
   entry.missed_in_gap = 0;
   // Ranks that survived from an attempt that has since ended keep their
@@ -313,7 +313,7 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
                                   return !reported_live.count({s.job, s.generation});
                                 }),
                  stopping.end());
-  if (stopping.size() != stopping_before) placement_wanted_ = true;  // slots freed
+  if (stopping.size() != stopping_before) placement_.Want();  // slots freed
   for (const StoppingRanks& s : stopping) stop.emplace(std::make_pair(s.job, s.generation), "attempt stopped");
   for (const auto& [key, reason] : stop) {
     auto* command = response.add_stop();
@@ -401,7 +401,7 @@ absl::StatusOr<v1::Worker> ControlPlane::UncordonWorker(const std::string& name)
   next.clear_drain_deadline();
   if (auto s = WriteWorker(next); !s.ok()) return s;
   entry.worker = std::move(next);
-  placement_wanted_ = true;
+  placement_.Want();
   Log("coordinator", absl::StrCat(name, " uncordoned"));
   return workers_.View(entry);
 }
