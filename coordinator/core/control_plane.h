@@ -1,16 +1,23 @@
 #pragma once
-// The coordinator's state and every rule that changes it: jobs and their
-// attempts, the worker registry, placement, failure detection and drain.
-// The gRPC services (coordinator/service/) are thin adapters over this class;
-// the durable copy lives in the Store, written before a change is reported.
+// The coordinator's rules: jobs and their attempts, workers, placement,
+// failure detection and drain, over managers that each own one part of the
+// state in memory: JobTable (jobs, the queue), WorkerRegistry (workers,
+// liveness, what runs where), PlacementPass (when a pass is due, group
+// limits), DirectiveStreams (pushes to workers). The gRPC services
+// (coordinator/service/) are thin adapters over this class; the durable copy
+// lives in the Store, written here before any manager is changed.
 //
-// One mutex guards everything: each operation is short (no I/O but SQLite
-// commits), and one lock makes every transition atomic across jobs and workers.
-// The implementation is split by concern: control_plane.cc (state, loading,
-// attempts), control_plane_jobs.cc (JobService), control_plane_workers.cc
+// One mutex guards the managers: each operation is short (no I/O but SQLite
+// commits, which one connection serializes anyway), and one lock makes every
+// transition atomic across jobs, workers and the queue. The rules are split
+// by concern: control_plane.cc (loading, attempts' starts and ends),
+// control_plane_jobs.cc (JobService), control_plane_workers.cc
 // (WorkerService, AdminService), control_plane_tick.cc (liveness, drain
-// deadlines, placement), control_plane_retention.cc (what leaves memory, and
-// reading it back from the Store).
+// deadlines, hung ranks, the placement pass), control_plane_retention.cc
+// (what leaves memory, and reading it back from the Store),
+// control_plane_groups.cc (jobs submitted as a group).
+//
+// docs/control_plane.md, "Inside the coordinator", has the map.
 
 #include <cstdint>
 #include <functional>
