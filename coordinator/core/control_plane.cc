@@ -30,9 +30,8 @@ absl::Status ControlPlane::Load() {
         Now() - FromProtoTime(stored.job.end_time()) >= options_.finished_job_retention) {
       continue;
     }
-    JobEntry loaded;
-    loaded.job = std::move(stored.job);
-    JobEntry& entry = loaded;  // filled here, then kept by the table
+    JobEntry entry;
+    entry.job = std::move(stored.job);
     entry.order = stored.order;
     entry.request_id = stored.request_id;
     entry.last_event = stored.last_event;
@@ -70,7 +69,7 @@ absl::Status ControlPlane::Load() {
       }
     }
     last_generation_ = std::max(last_generation_, entry.job.generation());
-    jobs_.Add(std::move(loaded));
+    jobs_.Add(std::move(entry));
   }
   placement_.Want();
   auto workers = store_->LoadWorkers();
