@@ -123,7 +123,7 @@ absl::StatusOr<JobEntry*> ControlPlane::FindJob(const std::string& name) { retur
 
 std::vector<JobEntry*> ControlPlane::JobsOn(const std::string& worker) {
   std::vector<JobEntry*> out;
-  for (const std::string& name : workers_.JobsOn(worker)) out.push_back(&jobs_.At(name));
+  workers_.ForEachJobOn(worker, [&](const std::string& name) { out.push_back(&jobs_.At(name)); });
   return out;
 }
 

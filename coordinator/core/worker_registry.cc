@@ -77,10 +77,7 @@ void WorkerRegistry::RemoveRank(const std::string& job, const std::string& worke
 
 std::vector<std::string> WorkerRegistry::JobsOn(const std::string& worker) const {
   std::vector<std::string> jobs;
-  auto it = usage_.find(worker);
-  if (it == usage_.end()) return jobs;
-  jobs.reserve(it->second.ranks_of_job.size());
-  for (const auto& [job, ranks] : it->second.ranks_of_job) jobs.push_back(job);
+  ForEachJobOn(worker, [&](const std::string& job) { jobs.push_back(job); });
   return jobs;
 }
 
@@ -116,7 +113,7 @@ v1::Worker WorkerRegistry::View(const WorkerEntry& worker) const {
   view.set_slots_busy(view.slots_total() -
                       (gpus > 0 ? static_cast<int32_t>(free.free_gpus.size()) : free.free_cpu_slots));
   view.clear_jobs();
-  for (const std::string& name : JobsOn(view.name())) view.add_jobs(name);
+  ForEachJobOn(view.name(), [&](const std::string& name) { view.add_jobs(name); });
   return view;
 }
 

@@ -83,6 +83,13 @@ class WorkerRegistry {
   void RemoveRank(const std::string& job, const std::string& worker, const std::vector<int32_t>& gpus);
   // Jobs with a running rank on `worker`, by name.
   std::vector<std::string> JobsOn(const std::string& worker) const;
+  // The same without a copy: `visit(name)` for each (every heartbeat asks, several times).
+  template <typename Visit>
+  void ForEachJobOn(const std::string& worker, Visit visit) const {
+    auto it = usage_.find(worker);
+    if (it == usage_.end()) return;
+    for (const auto& [job, ranks] : it->second.ranks_of_job) visit(job);
+  }
   bool HasRanks(const std::string& worker) const { return usage_.count(worker) > 0; }
 
   // Free capacity: the worker's slots less its running and stopping ranks';
