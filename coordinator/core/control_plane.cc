@@ -11,15 +11,6 @@
 
 namespace tunefleet::coordinator {
 
-absl::Status CheckResourceName(const std::string& name, const std::string& collection) {
-  const std::string prefix = collection + "/";
-  if (!absl::StartsWith(name, prefix) || name.size() == prefix.size() ||
-      name.find('/', prefix.size()) != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("name: expected \"", collection, "/{id}\", got \"", name, "\""));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(std::unique_ptr<store::Store> store,
                                                                    ControlPlaneOptions options) {
   std::unique_ptr<ControlPlane> plane(new ControlPlane(std::move(store), std::move(options)));
@@ -39,7 +30,7 @@ absl::Status ControlPlane::Load() {
         Now() - FromProtoTime(stored.job.end_time()) >= options_.finished_job_retention) {
       continue;
     }
-    JobEntry& entry = jobs_[name];
+    JobEntry entry;
     entry.job = std::move(stored.job);
     entry.order = stored.order;
     entry.request_id = stored.request_id;
@@ -60,7 +51,7 @@ absl::Status ControlPlane::Load() {
     }
     entry.last_attempt = entry.job.attempt();
     if (entry.job.state() == v1::JOB_STATE_RUNNING) {
-      IndexRanks(entry, true);
+      IndexRanks(entry, true);  // by name and slots: the entry's move into the table changes neither
     } else if (entry.job.attempt() > 1 || entry.job.has_start_time()) {
       // An attempt that has ended: where its ranks ran, for ReadJobLogs.
       auto attempts = store_->LoadAttempts(name);
@@ -78,15 +69,13 @@ absl::Status ControlPlane::Load() {
       }
     }
     last_generation_ = std::max(last_generation_, entry.job.generation());
-    job_order_[entry.order] = name;
-    if (entry.job.state() == v1::JOB_STATE_QUEUED) queue_.emplace(QueueKeyOf(entry), &entry);
-    if (!stored.request_id.empty()) request_ids_[stored.request_id] = name;
+    jobs_.Add(std::move(entry));
   }
-  placement_wanted_ = true;
+  placement_.Want();
   auto workers = store_->LoadWorkers();
   if (!workers.ok()) return workers.status();
   for (auto& worker : *workers) {
-    WorkerEntry& entry = workers_[worker.name()];
+    WorkerEntry& entry = workers_.FindOrAdd(worker.name());
     entry.worker = std::move(worker);
     entry.last_seen = Now();  // a full timeout to re-register after our restart
   }
@@ -95,14 +84,7 @@ absl::Status ControlPlane::Load() {
 }
 
 v1::JobEvent ControlPlane::MakeEvent(const JobEntry& entry, const v1::Job& job, const std::string& message) const {
-  v1::JobEvent event;
-  event.set_sequence(entry.last_event + 1);
-  event.set_job(job.name());
-  *event.mutable_time() = ToProtoTime(Now());
-  event.set_state(job.state());
-  event.set_attempt(job.attempt());
-  event.set_message(message);
-  return event;
+  return JobTable::NextEvent(entry, job, message, Now());
 }
 
 void ControlPlane::Announce(JobEntry& entry, const v1::JobEvent& event) {
@@ -137,77 +119,22 @@ absl::Status ControlPlane::WriteWorker(const v1::Worker& next) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ControlPlane::JobEntry*> ControlPlane::FindJob(const std::string& name) {
-  if (auto s = CheckResourceName(name, "jobs"); !s.ok()) return s;
-  auto it = jobs_.find(name);
-  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat(name, " not found"));
-  return &it->second;
-}
+absl::StatusOr<JobEntry*> ControlPlane::FindJob(const std::string& name) { return jobs_.Get(name); }
 
-absl::StatusOr<ControlPlane::WorkerEntry*> ControlPlane::FindWorker(const std::string& name) {
-  if (auto s = CheckResourceName(name, "workers"); !s.ok()) return s;
-  auto it = workers_.find(name);
-  if (it == workers_.end()) return absl::NotFoundError(absl::StrCat(name, " not found"));
-  return &it->second;
-}
-
-std::vector<ControlPlane::JobEntry*> ControlPlane::JobsOn(const std::string& worker) {
+std::vector<JobEntry*> ControlPlane::JobsOn(const std::string& worker) {
   std::vector<JobEntry*> out;
-  for (const std::string& name : JobNamesOn(worker)) out.push_back(&jobs_.at(name));
+  workers_.ForEachJobOn(worker, [&](const std::string& name) { out.push_back(&jobs_.At(name)); });
   return out;
-}
-
-const std::set<std::string>& ControlPlane::JobNamesOn(const std::string& worker) const {
-  static const std::set<std::string> kNone;
-  auto it = running_on_.find(worker);
-  return it == running_on_.end() ? kNone : it->second;
 }
 
 void ControlPlane::IndexRanks(const JobEntry& entry, bool add) {
   for (const RankRuntime& rank : entry.ranks) {
     if (add) {
-      running_on_[rank.worker].insert(entry.job.name());
-    } else if (auto it = running_on_.find(rank.worker); it != running_on_.end()) {
-      it->second.erase(entry.job.name());
-      if (it->second.empty()) running_on_.erase(it);
+      workers_.AddRank(entry.job.name(), rank.worker, rank.gpus);
+    } else {
+      workers_.RemoveRank(entry.job.name(), rank.worker, rank.gpus);
     }
   }
-}
-
-scheduler::WorkerCapacity ControlPlane::Capacity(const WorkerEntry& worker) const {
-  scheduler::WorkerCapacity capacity;
-  capacity.id = worker.worker.name();
-  capacity.schedulable = worker.worker.state() == v1::WORKER_STATE_READY;
-  std::set<int32_t> busy_gpus;
-  int32_t busy_cpu = 0;
-  for (const std::string& name : JobNamesOn(capacity.id)) {
-    for (const RankRuntime& rank : jobs_.at(name).ranks) {
-      if (rank.worker != capacity.id) continue;
-      if (rank.gpus.empty()) ++busy_cpu;
-      busy_gpus.insert(rank.gpus.begin(), rank.gpus.end());
-    }
-  }
-  for (const StoppingRanks& stopping : worker.stopping) {
-    busy_cpu += stopping.cpu_slots;
-    busy_gpus.insert(stopping.gpus.begin(), stopping.gpus.end());
-  }
-  for (const auto& gpu : worker.worker.resources().gpus()) {
-    if (!busy_gpus.count(gpu.index())) capacity.free_gpus.push_back(gpu.index());
-  }
-  capacity.free_cpu_slots = worker.worker.resources().cpu_slots() - busy_cpu;
-  return capacity;
-}
-
-v1::Worker ControlPlane::WorkerView(const WorkerEntry& worker) const {
-  v1::Worker view = worker.worker;
-  const scheduler::WorkerCapacity free = Capacity(worker);
-  const int32_t gpus = view.resources().gpus_size();
-  view.set_slots_total(gpus > 0 ? gpus : view.resources().cpu_slots());
-  view.set_slots_busy(view.slots_total() -
-                      (gpus > 0 ? static_cast<int32_t>(free.free_gpus.size()) : free.free_cpu_slots));
-  view.clear_jobs();
-  for (const std::string& name : JobNamesOn(view.name())) view.add_jobs(name);
-  return view;
 }
 
 v1::Assignment ControlPlane::MakeAssignment(const JobEntry& entry, const std::string& worker) const {
@@ -220,9 +147,9 @@ v1::Assignment ControlPlane::MakeAssignment(const JobEntry& entry, const std::st
   v1::RendezvousEndpoint& rendezvous = *assignment.mutable_rendezvous();
   rendezvous.set_host("127.0.0.1");
   if (!entry.ranks.empty()) {
-    auto it = workers_.find(entry.ranks[0].worker);
-    if (it != workers_.end() && !it->second.worker.resources().address().empty()) {
-      rendezvous.set_host(it->second.worker.resources().address());
+    const WorkerEntry* rank0 = workers_.Find(entry.ranks[0].worker);
+    if (rank0 != nullptr && !rank0->worker.resources().address().empty()) {
+      rendezvous.set_host(rank0->worker.resources().address());
     }
   }
   // Port 0 tells rank 0's worker to pick a free one and report it; the
@@ -413,8 +340,8 @@ absl::Status ControlPlane::EndAttempts(const std::vector<EndRequest>& requests) 
     // Every rank is stopped everywhere; slots stay busy until confirmed dead.
     std::map<std::string, StoppingRanks> stopping;
     for (const RankRuntime& rank : entry.ranks) {
-      auto worker = workers_.find(rank.worker);
-      if (worker == workers_.end() || worker->second.worker.state() == v1::WORKER_STATE_LOST) continue;
+      const WorkerEntry* worker = workers_.Find(rank.worker);
+      if (worker == nullptr || worker->worker.state() == v1::WORKER_STATE_LOST) continue;
       StoppingRanks& s = stopping[rank.worker];
       s.job = entry.job.name();
       s.generation = entry.job.generation();
@@ -425,7 +352,7 @@ absl::Status ControlPlane::EndAttempts(const std::vector<EndRequest>& requests) 
       v1::WorkerDirective directive;
       StopRanksDirective(s.job, s.generation, "attempt stopped", directive.add_stop());
       directives_.Push(worker, directive);
-      workers_[worker].stopping.push_back(std::move(s));
+      workers_.FindOrAdd(worker).stopping.push_back(std::move(s));
     }
     entry.draining = false;
     entry.drain_asked.clear();
@@ -441,7 +368,7 @@ absl::Status ControlPlane::EndAttempts(const std::vector<EndRequest>& requests) 
     SetJob(entry, std::move(end.job));
     Announce(entry, end.event);
   }
-  placement_wanted_ = true;  // a gang may fit once these slots are confirmed free, or a member's group allows
+  placement_.Want();  // a gang may fit once these slots are confirmed free, or a member's group allows
   return absl::OkStatus();
 }
 
@@ -453,16 +380,7 @@ void ControlPlane::StopRanksDirective(const std::string& job, int64_t generation
 }
 
 void ControlPlane::SetJob(JobEntry& entry, v1::Job next) {
-  if (entry.job.state() == v1::JOB_STATE_QUEUED) queue_.erase(QueueKeyOf(entry));
-  entry.job = std::move(next);
-  if (entry.job.state() == v1::JOB_STATE_QUEUED) {
-    queue_.emplace(QueueKeyOf(entry), &entry);
-    placement_wanted_ = true;
-  }
-}
-
-ControlPlane::QueueKey ControlPlane::QueueKeyOf(const JobEntry& entry) {
-  return QueueKey{-entry.job.spec().priority(), entry.order, entry.job.name()};
+  if (jobs_.Set(entry, std::move(next))) placement_.Want();
 }
 
 }  // namespace tunefleet::coordinator

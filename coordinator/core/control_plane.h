@@ -1,16 +1,23 @@
 #pragma once
-// The coordinator's state and every rule that changes it: jobs and their
-// attempts, the worker registry, placement, failure detection and drain.
-// The gRPC services (coordinator/service/) are thin adapters over this class;
-// the durable copy lives in the Store, written before a change is reported.
+// The coordinator's rules: jobs and their attempts, workers, placement,
+// failure detection and drain, over managers that each own one part of the
+// state in memory: JobTable (jobs, the queue), WorkerRegistry (workers,
+// liveness, what runs where), PlacementPass (when a pass is due, group
+// limits), DirectiveStreams (pushes to workers). The gRPC services
+// (coordinator/service/) are thin adapters over this class; the durable copy
+// lives in the Store, written here before any manager is changed.
 //
-// One mutex guards everything: each operation is short (no I/O but SQLite
-// commits), and one lock makes every transition atomic across jobs and workers.
-// The implementation is split by concern: control_plane.cc (state, loading,
-// attempts), control_plane_jobs.cc (JobService), control_plane_workers.cc
+// One mutex guards the managers: each operation is short (no I/O but SQLite
+// commits, which one connection serializes anyway), and one lock makes every
+// transition atomic across jobs, workers and the queue. The rules are split
+// by concern: control_plane.cc (loading, attempts' starts and ends),
+// control_plane_jobs.cc (JobService), control_plane_workers.cc
 // (WorkerService, AdminService), control_plane_tick.cc (liveness, drain
-// deadlines, placement), control_plane_retention.cc (what leaves memory, and
-// reading it back from the Store).
+// deadlines, hung ranks, the placement pass), control_plane_retention.cc
+// (what leaves memory, and reading it back from the Store),
+// control_plane_groups.cc (jobs submitted as a group).
+//
+// docs/control_plane.md, "Inside the coordinator", has the map.
 
 #include <cstdint>
 #include <functional>
@@ -31,6 +38,10 @@
 #include "absl/time/time.h"
 #include "common/grpc_limits.h"
 #include "coordinator/core/directive_streams.h"
+#include "coordinator/core/job_table.h"
+#include "coordinator/core/placement_pass.h"
+#include "coordinator/core/resource_name.h"
+#include "coordinator/core/worker_registry.h"
 #include "coordinator/jobs/job_lifecycle.h"
 #include "coordinator/metrics/metric_history.h"
 #include "coordinator/metrics/sample_rate_limiter.h"
@@ -93,7 +104,7 @@ struct ControlPlaneStats {
   int64_t queue_length = 0;  // QUEUED jobs, backing off included
   std::map<v1::WorkerState, int64_t> workers_by_state;
   std::map<std::string, double> worker_heartbeat_age_seconds;
-  std::map<std::string, int64_t> heartbeats_missed_total;  // by worker id; see CountMissedHeartbeats
+  std::map<std::string, int64_t> heartbeats_missed_total;  // by worker id; see WorkerRegistry::CountMissedHeartbeats
   int64_t attempts_started_total = 0;
   std::map<std::string, int64_t> attempts_ended_total;  // by reason
   std::map<std::string, int64_t> restarts_total;         // requeues, by reason
@@ -210,69 +221,6 @@ class ControlPlane {
   bool RunPlacementPass(absl::Duration wait);
 
  private:
-  // One rank of a job's current attempt.
-  struct RankRuntime {
-    std::string worker;
-    std::vector<int32_t> gpus;
-    v1::RankPhase phase = v1::RANK_PHASE_UNSPECIFIED;
-    bool acknowledged = false;  // the worker has reported it at least once
-    int32_t exit_code = 0;
-    // Progress, for hung-rank detection (coordinator's clock).
-    int64_t step = 0;
-    absl::Time last_advance;
-    absl::Duration step_time;  // smoothed seconds per step; zero until measured
-  };
-  struct JobEntry {
-    v1::Job job;
-    int64_t order = 0;
-    std::string request_id;  // CreateJob's, for request_ids_
-    int64_t last_event = 0;  // the newest event's sequence; the events stay in the store
-    absl::Time queued_since;
-    absl::Time attempt_start;
-    std::vector<RankRuntime> ranks;  // current attempt, by rank
-    // Drain of this attempt: every rank was (or is being) told to checkpoint
-    // and exit 75; the attempt ends when all have exited or at the deadline.
-    bool draining = false;
-    std::set<std::string> drain_asked;  // workers sent the request
-    absl::Time drain_deadline;
-    int32_t rendezvous_port = 0;  // reported by rank 0's worker
-    std::string rendezvous_secret;  // per attempt (see Assignment.rendezvous_secret); memory only
-    // A rank of a gang spanning several workers failed. When a peer's worker
-    // dies (kill -9, power), the other ranks' collectives fail at once, long
-    // before its silence is noticed; so the failure is charged to the job only
-    // once every other worker of the gang has heartbeated since (it is alive),
-    // and the attempt ends WORKER_LOST, not counted, if one is declared lost first.
-    bool failure_pending = false;
-    std::string failure_detail;
-    absl::Time failure_since;
-    std::set<std::string> failure_waits_for;  // gang workers not heard from since
-    // The newest attempt's rank -> worker, kept after it ends, for logs.
-    std::vector<std::string> last_rank_workers;
-    int64_t last_attempt = 0;
-    absl::Time last_checkpoint_time = absl::InfinitePast();
-    double checkpoint_save_seconds = -1;
-    StepTime step_time;
-  };
-  // Ranks of a stopped attempt that a worker has not yet confirmed dead:
-  // their slots stay busy meanwhile, so nothing is oversubscribed.
-  struct StoppingRanks {
-    std::string job;
-    int64_t generation = 0;
-    int32_t cpu_slots = 0;
-    std::vector<int32_t> gpus;
-  };
-  struct WorkerEntry {
-    v1::Worker worker;
-    std::string session;
-    absl::Time last_seen;
-    int64_t missed_in_gap = 0;  // heartbeats already counted missed since last_seen
-    std::vector<StoppingRanks> stopping;
-    // Drained by its own SIGTERM (a restart, an upgrade), not by an operator:
-    // READY again when it registers anew. In memory only: after a coordinator
-    // restart such a worker stays DRAINED until uncordoned (the safe side).
-    bool drained_itself = false;
-  };
-
   // CreateJob's group commit: submissions that arrive while one is being
   // saved wait in submit_queue_; the next leader saves all of them in one
   // transaction (one fsync), so durable throughput grows with concurrency.
@@ -288,9 +236,11 @@ class ControlPlane {
   ControlPlane(std::unique_ptr<store::Store> store, ControlPlaneOptions options)
       : store_(std::move(store)),
         options_(std::move(options)),
+        workers_(options_.heartbeat_interval),
         sample_rate_(options_.metrics_rate_per_rank, options_.metrics_burst_per_rank),
         history_(MetricHistoryLimits{options_.metrics_history, options_.metrics_history_job_bytes,
-                                     options_.metrics_history_bytes}) {}
+                                     options_.metrics_history_bytes}),
+        placement_(options_.scheduling) {}
   absl::Status Load();
 
   absl::Time Now() const { return options_.clock(); }
@@ -308,8 +258,6 @@ class ControlPlane {
   // After the write: the event is the job's newest; watchers wake.
   void Announce(JobEntry& entry, const v1::JobEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<JobEntry*> FindJob(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<WorkerEntry*> FindWorker(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Worker WorkerView(const WorkerEntry& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A placement, built on copies: the job's next row, its event, its ranks.
   struct PreparedStart {
@@ -338,14 +286,6 @@ class ControlPlane {
                                  v1::StopRanks* out);
   // The only way a job's row in memory changes state: keeps queue_ current.
   void SetJob(JobEntry& entry, v1::Job next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether a new job of `spec` may fit in what the last placement pass left
-  // free. Slots only grow back through changes that wake the pass anyway (an
-  // end, a freed rank, a worker registering or uncordoned), so this is an
-  // upper bound: false means placing it now is impossible.
-  bool MayFitNow(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // QUEUED jobs in the scheduler's order: priority (higher first), then submission.
-  using QueueKey = std::tuple<int32_t, int64_t, std::string>;  // -priority, order, name
-  static QueueKey QueueKeyOf(const JobEntry& entry);
   struct EndRequest {
     JobEntry* entry;
     v1::AttemptEndReason reason;
@@ -358,10 +298,6 @@ class ControlPlane {
   absl::Status EndAttempt(JobEntry& entry, v1::AttemptEndReason reason, const std::string& detail)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status MarkWorkerLost(WorkerEntry& worker, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A heartbeat is missed each time a live worker's silence passes 1.5, 2.5,
-  // 3.5... intervals (the half absorbs jitter). Called by Tick and, before
-  // last_seen moves, by each heartbeat, so every crossing counts exactly once.
-  void CountMissedHeartbeats(WorkerEntry& worker, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckDrains() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StartDrain(WorkerEntry& worker, absl::Duration deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A drained attempt whose ranks have all exited ends (DRAINED, not counted).
@@ -383,15 +319,9 @@ class ControlPlane {
   // FAILED_PRECONDITION when the gang exceeds every worker known (not LOST) together.
   absl::Status CheckGangFits(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PlaceQueuedJobs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // QUEUED members of groups at their running limit (JobGroup.max_running),
-  // not offered to the scheduler this pass; the earliest submitted go first.
-  std::set<std::string> HeldByGroupLimits() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Free capacity of one worker: its slots less running and stopping ranks'.
-  scheduler::WorkerCapacity Capacity(const WorkerEntry& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Jobs whose current attempt has ranks on `worker`, by name.
   std::vector<JobEntry*> JobsOn(const std::string& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  const std::set<std::string>& JobNamesOn(const std::string& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Adds (or removes) the entry's current ranks to (from) running_on_.
+  // Adds (or removes) the entry's current ranks to (from) the registry's count of what runs where.
   void IndexRanks(const JobEntry& entry, bool add) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Assignment MakeAssignment(const JobEntry& entry, const std::string& worker) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -409,39 +339,24 @@ class ControlPlane {
   mutable absl::Mutex mu_;
   absl::CondVar events_changed_;  // signalled on every new event
   static constexpr int64_t kEventPage = 1000;  // events read from the store per EventsAfter
-  std::map<std::string, JobEntry> jobs_ ABSL_GUARDED_BY(mu_);
-  std::map<int64_t, std::string> job_order_ ABSL_GUARDED_BY(mu_);  // submission order -> name
-  std::map<std::string, std::string> request_ids_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int32_t> group_limits_ ABSL_GUARDED_BY(mu_);  // JobGroup.max_running, when > 0
-  std::map<std::string, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
-  // Worker name -> RUNNING jobs with a rank there (kept by StartAttempt,
-  // EndAttempt and Load): every heartbeat asks, and a scan of every job ever
-  // submitted per heartbeat is what a 1,000-worker fleet cannot afford.
-  std::map<std::string, std::set<std::string>> running_on_ ABSL_GUARDED_BY(mu_);
+  // Jobs in memory, by name, order and request id, and the queue of QUEUED ones.
+  JobTable jobs_ ABSL_GUARDED_BY(mu_);
+  // Workers, their liveness, and what runs on each (kept by StartAttempt,
+  // EndAttempt and Load through IndexRanks): every heartbeat asks which jobs
+  // run on its worker, and every placement pass each worker's free capacity.
+  WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
   int64_t last_generation_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t attempts_started_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> attempts_ended_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> restarts_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int64_t> heartbeats_missed_ ABSL_GUARDED_BY(mu_);  // by worker name
   std::set<std::string> history_loaded_ ABSL_GUARDED_BY(mu_);
   SampleRateLimiter sample_rate_ ABSL_GUARDED_BY(mu_);  // keyed "job rank"
   int64_t metric_samples_dropped_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t jobs_forgotten_ ABSL_GUARDED_BY(mu_) = 0;
   MetricHistory history_;  // its own lock; taken after mu_, never before
-  // QUEUED jobs, backing off included (see SetJob); entries of jobs_, which
-  // stay put until a finished job leaves memory.
-  std::map<QueueKey, JobEntry*> queue_ ABSL_GUARDED_BY(mu_);
-  // Something changed that may let a queued job start: RunPlacementPass wakes.
-  bool placement_wanted_ ABSL_GUARDED_BY(mu_) = false;
-  // When a backoff ends or a reservation falls due: the pass must run again then.
-  absl::Time next_timed_placement_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  // Free schedulable GPUs and CPU slots after the last pass (see MayFitNow).
-  int64_t free_gpus_after_pass_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
-  int64_t free_cpu_after_pass_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
+  // Whether a pass is due (RunPlacementPass waits for it), the free capacity
+  // the last one left, and the groups' running limits.
+  PlacementPass placement_ ABSL_GUARDED_BY(mu_);
   DirectiveStreams directives_;  // its own lock; taken after mu_, never before
 };
-
-// "jobs/{id}" -> id check; shared by the services.
-absl::Status CheckResourceName(const std::string& name, const std::string& collection);
 
 }  // namespace tunefleet::coordinator

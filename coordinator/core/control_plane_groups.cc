@@ -45,7 +45,7 @@ absl::StatusOr<std::vector<v1::Job>> ControlPlane::CreateJobGroup(const JobGroup
   std::vector<JobEntry> entries;
   for (size_t i = 0; i < specs.size(); ++i) {
     const std::string name = absl::StrCat("jobs/", group.members[i].first);
-    if (jobs_.count(name) || store_->LoadJob(name).ok()) {
+    if (jobs_.Find(name) != nullptr || store_->LoadJob(name).ok()) {
       return absl::AlreadyExistsError(absl::StrCat(name, " already exists"));
     }
     JobEntry entry;
@@ -82,13 +82,11 @@ absl::StatusOr<std::vector<v1::Job>> ControlPlane::CreateJobGroup(const JobGroup
     JobEntry& entry = entries[i];
     entry.order = (*orders)[i];
     entry.last_event = 1;
-    job_order_[entry.order] = entry.job.name();
     created.push_back(entry.job);
-    JobEntry& kept = jobs_.emplace(entry.job.name(), std::move(entry)).first->second;
-    queue_.emplace(QueueKeyOf(kept), &kept);
+    jobs_.Add(std::move(entry));
   }
-  if (group.max_running > 0) group_limits_[group.name] = group.max_running;
-  placement_wanted_ = true;
+  if (group.max_running > 0) placement_.LimitGroup(group.name, group.max_running);
+  placement_.Want();
   events_changed_.SignalAll();
   return created;
 }
@@ -100,36 +98,7 @@ absl::Status ControlPlane::WithStore(const std::function<absl::Status(store::Sto
 
 void ControlPlane::LimitGroup(const std::string& group, int32_t max_running) {
   absl::MutexLock lock(&mu_);
-  if (max_running > 0) {
-    group_limits_[group] = max_running;
-  } else {
-    group_limits_.erase(group);
-  }
-  placement_wanted_ = true;
-}
-
-std::set<std::string> ControlPlane::HeldByGroupLimits() const {
-  std::set<std::string> held;
-  if (group_limits_.empty()) return held;
-  std::map<std::string, int64_t> room;
-  for (const auto& [group, limit] : group_limits_) room[group] = limit;
-  for (const auto& [name, entry] : jobs_) {
-    if (entry.job.state() != v1::JOB_STATE_RUNNING) continue;
-    if (auto it = room.find(entry.job.sweep()); it != room.end()) --it->second;
-  }
-  // In submission order, so a sweep's points start in grid order.
-  for (const auto& [order, name] : job_order_) {
-    auto it = jobs_.find(name);
-    if (it == jobs_.end() || it->second.job.state() != v1::JOB_STATE_QUEUED) continue;
-    auto group = room.find(it->second.job.sweep());
-    if (group == room.end()) continue;
-    if (group->second > 0) {
-      --group->second;
-    } else {
-      held.insert(name);
-    }
-  }
-  return held;
+  placement_.LimitGroup(group, max_running);
 }
 
 }  // namespace tunefleet::coordinator

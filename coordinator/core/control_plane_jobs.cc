@@ -87,8 +87,8 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
     const v1::CreateJobRequest& request = *batch[i]->request;
     const std::string& request_id = request.request_id();
     if (!request_id.empty()) {
-      if (auto seen = request_ids_.find(request_id); seen != request_ids_.end()) {
-        results[i] = jobs_.at(seen->second).job;  // a retry: same job
+      if (const JobEntry* seen = jobs_.ForRequest(request_id); seen != nullptr) {
+        results[i] = seen->job;  // a retry: same job
         continue;
       }
       if (auto seen = batch_request_ids.find(request_id); seen != batch_request_ids.end()) {
@@ -117,13 +117,13 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
       ++active[owner];
     }
     std::string name = absl::StrCat("jobs/", request.job_id().empty() ? RandomJobId() : request.job_id());
-    for (int retry = 0; request.job_id().empty() && retry < 8 && (jobs_.count(name) || batch_names.count(name));
+    for (int retry = 0; request.job_id().empty() && retry < 8 && (jobs_.Find(name) != nullptr || batch_names.count(name));
          ++retry) {
       name = absl::StrCat("jobs/", RandomJobId());  // a random id that is taken: draw again
     }
     // A finished job that left memory holds its name in the Store (one
     // indexed read, for chosen ids only): refused here, not by the batch's insert.
-    if (jobs_.count(name) || batch_names.count(name) || (!request.job_id().empty() && store_->LoadJob(name).ok())) {
+    if (jobs_.Find(name) != nullptr || batch_names.count(name) || (!request.job_id().empty() && store_->LoadJob(name).ok())) {
       results[i] = absl::AlreadyExistsError(absl::StrCat(name, " already exists"));
       continue;
     }
@@ -171,14 +171,11 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
     const std::string name = entry.job.name();
     entry.order = (*orders)[r];
     entry.last_event = 1;
-    job_order_[entry.order] = name;
-    if (!rows[r].request_id.empty()) request_ids_[rows[r].request_id] = name;
-    JobEntry& kept = jobs_.emplace(name, std::move(entry)).first->second;
-    queue_.emplace(QueueKeyOf(kept), &kept);
+    const JobEntry& kept = jobs_.Add(std::move(entry));
     // The placement pass runs now, not at the next tick; unless the job is
     // larger than all the capacity the last pass left free (a full cluster):
     // then it cannot change the pass's answer until a slot frees, which wakes it.
-    if (MayFitNow(kept.job.spec())) placement_wanted_ = true;
+    if (placement_.MayFitNow(kept.job.spec())) placement_.Want();
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (row_of[i] != kNone) results[i] = rows[row_of[i]].job;
@@ -221,8 +218,8 @@ absl::StatusOr<v1::ListJobsResponse> ControlPlane::ListJobs(const v1::ListJobsRe
   int64_t last_listed = after;
   size_t page_bytes = 0;
   for (store::StoredJob& row : *rows) {
-    auto live = jobs_.find(row.job.name());
-    const v1::Job& job = live != jobs_.end() ? live->second.job : row.job;
+    const JobEntry* live = jobs_.Find(row.job.name());
+    const v1::Job& job = live != nullptr ? live->job : row.job;
     const size_t job_bytes = job.ByteSizeLong();
     // Full by count or by bytes (one job always fits): the token resumes after the last listed.
     if (response.jobs_size() == page_size ||
@@ -301,8 +298,8 @@ void ControlPlane::WaitForEvents(const std::string& name, int64_t after, absl::D
   absl::MutexLock lock(&mu_);
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
-    auto it = jobs_.find(name);
-    if (it == jobs_.end() || it->second.last_event > after) return;
+    const JobEntry* entry = jobs_.Find(name);
+    if (entry == nullptr || entry->last_event > after) return;
     events_changed_.WaitWithDeadline(&mu_, deadline);
   }
 }
@@ -431,15 +428,14 @@ ControlPlaneStats ControlPlane::Stats() const {
   for (const auto& [name, worker] : workers_) {
     ++stats.workers_by_state[worker.worker.state()];
     stats.worker_heartbeat_age_seconds[name.substr(8)] = absl::ToDoubleSeconds(now - worker.last_seen);
-    auto missed = heartbeats_missed_.find(name);
-    stats.heartbeats_missed_total[name.substr(8)] = missed == heartbeats_missed_.end() ? 0 : missed->second;
+    stats.heartbeats_missed_total[name.substr(8)] = workers_.HeartbeatsMissed(name);
   }
   stats.attempts_started_total = attempts_started_;
   stats.attempts_ended_total = attempts_ended_;
   stats.restarts_total = restarts_;
   stats.metric_samples_dropped_total = metric_samples_dropped_;
   stats.jobs_in_memory = static_cast<int64_t>(jobs_.size());
-  stats.jobs_forgotten_total = jobs_forgotten_;
+  stats.jobs_forgotten_total = jobs_.forgotten();
   stats.metric_history_bytes = static_cast<int64_t>(history_.bytes());
   return stats;
 }

@@ -16,37 +16,24 @@ namespace tunefleet::coordinator {
 
 void ControlPlane::ForgetPastRetention() {
   const absl::Time now = Now();
-  for (auto it = jobs_.begin(); it != jobs_.end();) {
-    const JobEntry& entry = it->second;
-    if (!jobs::IsTerminal(entry.job.state()) ||
-        now - FromProtoTime(entry.job.end_time()) < options_.finished_job_retention) {
-      ++it;
-      continue;
-    }
-    job_order_.erase(entry.order);
-    // A retry of its CreateJob after this is a new submission: the retention
-    // is also the window in which a request_id deduplicates.
-    if (!entry.request_id.empty()) request_ids_.erase(entry.request_id);
-    history_.Forget(it->first);
-    history_loaded_.erase(it->first);
-    ++jobs_forgotten_;
-    it = jobs_.erase(it);
+  for (const std::string& name : jobs_.ForgetEndedBy(now - options_.finished_job_retention)) {
+    history_.Forget(name);
+    history_loaded_.erase(name);
   }
-  for (auto it = workers_.begin(); it != workers_.end();) {
-    const WorkerEntry& worker = it->second;
-    if (worker.worker.state() != v1::WORKER_STATE_LOST || now - worker.last_seen < options_.gone_worker_retention ||
-        !JobNamesOn(it->first).empty()) {
-      ++it;
+  std::vector<std::pair<std::string, absl::Duration>> gone;  // name, how long LOST
+  for (const auto& [name, worker] : workers_) {
+    if (worker.worker.state() == v1::WORKER_STATE_LOST && now - worker.last_seen >= options_.gone_worker_retention &&
+        !workers_.HasRanks(name)) {
+      gone.emplace_back(name, now - worker.last_seen);
+    }
+  }
+  for (const auto& [name, lost_for] : gone) {
+    if (auto s = store_->DeleteWorker(name); !s.ok()) {
+      Log("coordinator", absl::StrCat("WARNING: ", name, " could not be forgotten (next pass): ", s.ToString()));
       continue;
     }
-    if (auto s = store_->DeleteWorker(it->first); !s.ok()) {
-      Log("coordinator", absl::StrCat("WARNING: ", it->first, " could not be forgotten (next pass): ", s.ToString()));
-      ++it;
-      continue;
-    }
-    Log("coordinator", absl::StrCat(it->first, " forgotten: LOST for ", absl::FormatDuration(now - worker.last_seen)));
-    heartbeats_missed_.erase(it->first);
-    it = workers_.erase(it);
+    Log("coordinator", absl::StrCat(name, " forgotten: LOST for ", absl::FormatDuration(lost_for)));
+    workers_.Remove(name);
   }
 }
 
@@ -65,11 +52,11 @@ absl::StatusOr<LogSource> ControlPlane::LogSourceOf(const std::string& name, int
     return absl::InvalidArgumentError(absl::StrCat("rank: ", rank, " is not in [0, ", rank_workers.size(), ")"));
   }
   const std::string& worker_name = rank_workers[rank];
-  auto worker = workers_.find(worker_name);
-  if (worker == workers_.end() || worker->second.worker.resources().log_address().empty()) {
+  const WorkerEntry* worker = workers_.Find(worker_name);
+  if (worker == nullptr || worker->worker.resources().log_address().empty()) {
     return absl::UnavailableError(absl::StrCat(worker_name, " serves no logs"));
   }
-  return LogSource{worker->second.worker.resources().log_address(), attempt,
+  return LogSource{worker->worker.resources().log_address(), attempt,
                    worker_name.substr(worker_name.find('/') + 1)};
 }
 

@@ -2,8 +2,7 @@
 // deadlines, and placing queued jobs.
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -17,7 +16,7 @@ void ControlPlane::Tick() {
   const absl::Time now = Now();
   for (auto& [name, worker] : workers_) {
     if (worker.worker.state() == v1::WORKER_STATE_LOST) continue;
-    CountMissedHeartbeats(worker, now);
+    workers_.CountMissedHeartbeats(worker, now);
     const absl::Duration silent = now - worker.last_seen;
     if (silent > options_.worker_timeout) {
       // Not saved: still silent at the next tick, and tried again then.
@@ -81,15 +80,6 @@ void ControlPlane::CheckHungRanks() {
   }
 }
 
-void ControlPlane::CountMissedHeartbeats(WorkerEntry& worker, absl::Time now) {
-  if (worker.worker.state() == v1::WORKER_STATE_LOST || options_.heartbeat_interval <= absl::ZeroDuration()) return;
-  const int64_t missed = static_cast<int64_t>(
-      std::max(0.0, std::floor(absl::FDivDuration(now - worker.last_seen, options_.heartbeat_interval) - 0.5)));
-  if (missed <= worker.missed_in_gap) return;
-  heartbeats_missed_[worker.worker.name()] += missed - worker.missed_in_gap;
-  worker.missed_in_gap = missed;
-}
-
 absl::Status ControlPlane::MarkWorkerLost(WorkerEntry& worker, const std::string& why) {
   v1::Worker next = worker.worker;
   next.set_state(v1::WORKER_STATE_LOST);
@@ -122,7 +112,7 @@ void ControlPlane::CheckDrains() {
         PushDrain(*entry);
       }
     }
-    if (JobsOn(name).empty() && worker.stopping.empty()) {
+    if (!workers_.HasRanks(name) && worker.stopping.empty()) {
       v1::Worker next = worker.worker;
       next.set_state(v1::WORKER_STATE_DRAINED);
       next.clear_drain_deadline();
@@ -135,16 +125,9 @@ void ControlPlane::CheckDrains() {
 
 bool ControlPlane::RunPlacementPass(absl::Duration wait) {
   absl::MutexLock lock(&mu_);
-  if (!mu_.AwaitWithTimeout(absl::Condition(&placement_wanted_), wait)) return false;
+  if (!mu_.AwaitWithTimeout(absl::Condition(&placement_, &PlacementPass::wanted), wait)) return false;
   PlaceQueuedJobs();
   return true;
-}
-
-bool ControlPlane::MayFitNow(const v1::JobSpec& spec) const {
-  const auto& resources = spec.resources();
-  const bool gpu = resources.gpus_per_rank() > 0;
-  const int64_t need = static_cast<int64_t>(resources.world_size()) * (gpu ? resources.gpus_per_rank() : 1);
-  return need <= (gpu ? free_gpus_after_pass_ : free_cpu_after_pass_);
 }
 
 void ControlPlane::PushDrain(const JobEntry& entry) {
@@ -163,84 +146,17 @@ void ControlPlane::PushDrain(const JobEntry& entry) {
 }
 
 void ControlPlane::PlaceQueuedJobs() {
-  const absl::Time now = Now();
-  // Nothing that could change the last pass's answer has happened: no job
-  // queued or requeued, no slot freed, no worker added, and no backoff or
-  // reservation has come due.
-  if (!placement_wanted_ && now < next_timed_placement_) return;
-  placement_wanted_ = false;
-  next_timed_placement_ = absl::InfiniteFuture();
   const absl::Time pass_start = absl::Now();
-  std::vector<scheduler::WorkerCapacity> capacity;
-  capacity.reserve(workers_.size());
-  int64_t free_gpus = 0, free_cpu = 0;
-  for (const auto& [name, worker] : workers_) {
-    capacity.push_back(Capacity(worker));
-    if (!capacity.back().schedulable) continue;
-    free_gpus += static_cast<int64_t>(capacity.back().free_gpus.size());
-    free_cpu += std::max(capacity.back().free_cpu_slots, 0);
-  }
-  std::vector<scheduler::QueuedJob> queue;
-  const std::set<std::string> held = HeldByGroupLimits();
-  // queue_ is kept in the scheduler's order (priority, then submission), so
-  // the pass reads the QUEUED jobs only, not every job.
-  for (const auto& [key, entry_pointer] : queue_) {
-    const std::string& name = std::get<2>(key);
-    const JobEntry& entry = *entry_pointer;
-    if (held.count(name)) continue;  // its sweep runs as many as it may
-    if (entry.job.has_not_before()) {
-      const absl::Time not_before = FromProtoTime(entry.job.not_before());
-      if (not_before > now) {  // backing off
-        next_timed_placement_ = std::min(next_timed_placement_, not_before);
-        continue;
-      }
-    }
-    const auto& resources = entry.job.spec().resources();
-    const absl::Time reserves_at = entry.queued_since + options_.scheduling.reserve_after;
-    // Past reserve_after a job that does not fit holds a reservation: a change to the answer.
-    if (reserves_at > now) next_timed_placement_ = std::min(next_timed_placement_, reserves_at);
-    // A gang larger than all free capacity cannot be placed this pass (free
-    // capacity only shrinks as the pass places), and one that does not hold
-    // a reservation yet changes nothing by waiting: the scheduler would pass
-    // it over, so it is not offered. On a full cluster the queue is empty.
-    const int64_t need = static_cast<int64_t>(resources.world_size()) *
-                         (resources.gpus_per_rank() > 0 ? resources.gpus_per_rank() : 1);
-    if (need > (resources.gpus_per_rank() > 0 ? free_gpus : free_cpu) && reserves_at > now) continue;
-    scheduler::QueuedJob q;
-    q.id = name;
-    q.priority = entry.job.spec().priority();
-    q.order = entry.order;
-    q.world_size = resources.world_size();
-    q.gpus_per_rank = resources.gpus_per_rank();
-    q.queued_since = entry.queued_since;
-    queue.push_back(std::move(q));
-  }
-  free_gpus_after_pass_ = free_gpus;
-  free_cpu_after_pass_ = free_cpu;
-  if (queue.empty()) {
-    if (options_.on_placement_pass) options_.on_placement_pass(absl::Now() - pass_start);
-    return;
-  }
-  const scheduler::Decision decision = scheduler::Schedule(std::move(queue), std::move(capacity), now,
-                                                           options_.scheduling);
+  std::optional<scheduler::Decision> decision = placement_.Decide(jobs_, workers_, Now());
+  if (!decision.has_value()) return;  // nothing that could change the last answer happened
   // The decision's time; the commit of its placements (one fsync) follows.
   if (options_.on_placement_pass) options_.on_placement_pass(absl::Now() - pass_start);
   std::vector<PreparedStart> starts;
-  for (const scheduler::Placement& placement : decision.placements) {
-    starts.push_back(PrepareStart(jobs_.at(placement.job), placement, last_generation_ + 1 + starts.size()));
-    for (const scheduler::RankSlot& slot : placement.ranks) {
-      if (slot.gpu_indices.empty()) {
-        --free_cpu_after_pass_;
-      } else {
-        free_gpus_after_pass_ -= static_cast<int64_t>(slot.gpu_indices.size());
-      }
-    }
+  for (const scheduler::Placement& placement : decision->placements) {
+    starts.push_back(PrepareStart(jobs_.At(placement.job), placement, last_generation_ + 1 + starts.size()));
   }
-  if (!StartAttempts(std::move(starts)).ok()) {
-    // Not saved: every job stays QUEUED and the next tick's pass places them.
-    next_timed_placement_ = absl::InfinitePast();
-    free_gpus_after_pass_ = free_cpu_after_pass_ = std::numeric_limits<int64_t>::max();
-  }
+  // Not saved: every job stays QUEUED and the next tick's pass places them.
+  if (!StartAttempts(std::move(starts)).ok()) placement_.NotSaved();
 }
 
 }  // namespace tunefleet::coordinator

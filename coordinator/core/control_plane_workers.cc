@@ -134,9 +134,9 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   }
   const std::string name = absl::StrCat("workers/", request.worker_id());
   absl::MutexLock lock(&mu_);
-  auto found = workers_.find(name);
-  const bool known = found != workers_.end();
-  v1::Worker next = known ? found->second.worker : v1::Worker();
+  WorkerEntry* const found = workers_.Find(name);
+  const bool known = found != nullptr;
+  v1::Worker next = known ? found->worker : v1::Worker();
   next.set_name(name);
   *next.mutable_resources() = res;
   next.set_version(request.version());
@@ -145,28 +145,28 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   }
   // A worker that drained itself on SIGTERM and came back was restarted, not
   // taken out of service: an operator's drain (or cordon) stays until uncordon.
-  if (known && found->second.drained_itself && next.state() == v1::WORKER_STATE_DRAINED) {
+  if (known && found->drained_itself && next.state() == v1::WORKER_STATE_DRAINED) {
     next.set_state(v1::WORKER_STATE_READY);
     next.clear_drain_deadline();
   }
   *next.mutable_last_heartbeat_time() = ToProtoTime(Now());
   if (auto s = WriteWorker(next); !s.ok()) return s;
 
-  WorkerEntry& entry = workers_[name];
-  if (known) CountMissedHeartbeats(entry, Now());  // the silence before a re-registration (not while LOST)
+  WorkerEntry& entry = workers_.FindOrAdd(name);
+  if (known) workers_.CountMissedHeartbeats(entry, Now());  // the silence before a re-registration (not while LOST)
   entry.worker = std::move(next);
   entry.drained_itself = false;
   entry.session = NewSession();
   directives_.CloseWorker(name);  // a stream of the old session ends; the worker opens one for this
-  placement_wanted_ = true;  // its slots may be new, or freed (ranks it no longer runs)
+  placement_.Want();  // its slots may be new, or freed (ranks it no longer runs)
   entry.last_seen = Now();
   entry.missed_in_gap = 0;
   // Ranks that survived from an attempt that has since ended keep their
   // slots busy until the worker confirms them dead.
   for (const v1::RankStatus& rank : request.running_ranks()) {
-    auto job = jobs_.find(rank.job());
-    const bool current = job != jobs_.end() && job->second.job.state() == v1::JOB_STATE_RUNNING &&
-                         job->second.job.generation() == rank.generation();
+    const JobEntry* job = jobs_.Find(rank.job());
+    const bool current = job != nullptr && job->job.state() == v1::JOB_STATE_RUNNING &&
+                         job->job.generation() == rank.generation();
     if (!current && IsLive(rank.phase())) {
       entry.stopping.push_back(StoppingRanks{rank.job(), rank.generation(), 1, {}});
     }
@@ -174,7 +174,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
   Log("coordinator", absl::StrCat(name, " registered (", known ? "again" : "new", "): ", res.gpus_size(), " GPUs, ",
                                   res.cpu_slots(), " CPU slots, state ", v1::WorkerState_Name(entry.worker.state())));
   v1::RegisterWorkerResponse response;
-  *response.mutable_worker() = WorkerView(entry);
+  *response.mutable_worker() = workers_.View(entry);
   response.set_session(entry.session);
   *response.mutable_heartbeat_interval() = ToProtoDuration(options_.heartbeat_interval);
   // Checked at start (main refuses settings without a lease); options of
@@ -189,8 +189,8 @@ absl::StatusOr<std::shared_ptr<DirectiveStreams::Stream>> ControlPlane::OpenDire
     const v1::WatchAssignmentsRequest& request) {
   const std::string name = absl::StrCat("workers/", request.worker_id());
   absl::MutexLock lock(&mu_);
-  auto it = workers_.find(name);
-  if (it == workers_.end() || it->second.session.empty() || it->second.session != request.session()) {
+  const WorkerEntry* worker = workers_.Find(name);
+  if (worker == nullptr || worker->session.empty() || worker->session != request.session()) {
     return absl::UnauthenticatedError(absl::StrCat(name, ": not the current session; register again"));
   }
   std::shared_ptr<DirectiveStreams::Stream> stream = directives_.Open(name);
@@ -203,15 +203,13 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   const std::string name = absl::StrCat("workers/", request.worker_id());
   absl::MutexLock lock(&mu_);
   v1::HeartbeatResponse response;
-  auto it = workers_.find(name);
-  if (it == workers_.end() || it->second.session.empty() || it->second.session != request.session()) {
+  WorkerEntry* const found = workers_.Find(name);
+  if (found == nullptr || found->session.empty() || found->session != request.session()) {
     response.set_reregister(true);  // unknown, superseded, lost, or we restarted
     return response;
   }
-  WorkerEntry& worker = it->second;
-  CountMissedHeartbeats(worker, Now());
-  worker.last_seen = Now();
-  worker.missed_in_gap = 0;
+  WorkerEntry& worker = *found;
+  workers_.Heard(worker, Now());
   *worker.worker.mutable_last_heartbeat_time() = ToProtoTime(Now());
   // The worker got SIGTERM: drain it as an operator's drain would.
   if (request.draining() && worker.worker.state() != v1::WORKER_STATE_DRAINING &&
@@ -227,18 +225,18 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   std::vector<std::pair<std::string, std::pair<v1::AttemptEndReason, std::string>>> ended;
   for (const v1::RankStatus& rank : request.ranks()) {
     if (IsLive(rank.phase())) reported_live.emplace(rank.job(), rank.generation());
-    auto job = jobs_.find(rank.job());
-    const bool current = job != jobs_.end() && job->second.job.state() == v1::JOB_STATE_RUNNING &&
-                         job->second.job.generation() == rank.generation() && rank.rank() >= 0 &&
-                         rank.rank() < static_cast<int32_t>(job->second.ranks.size()) &&
-                         job->second.ranks[rank.rank()].worker == name;
+    JobEntry* const job = jobs_.Find(rank.job());
+    const bool current = job != nullptr && job->job.state() == v1::JOB_STATE_RUNNING &&
+                         job->job.generation() == rank.generation() && rank.rank() >= 0 &&
+                         rank.rank() < static_cast<int32_t>(job->ranks.size()) &&
+                         job->ranks[rank.rank()].worker == name;
     if (!current) {
       // An old attempt's rank (or one we never placed): stop it if it runs,
       // and, if it has ended, tell the worker it may forget it.
       stop.emplace(std::make_pair(rank.job(), rank.generation()), "attempt is not current");
       continue;
     }
-    JobEntry& entry = job->second;
+    JobEntry& entry = *job;
     RankRuntime& runtime = entry.ranks[rank.rank()];
     runtime.acknowledged = true;
     runtime.phase = rank.phase();
@@ -298,7 +296,7 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   // Every rank succeeded: the job did. All the attempts this heartbeat ends
   // are saved in one transaction.
   std::vector<EndRequest> ends;
-  for (const auto& [job_name, why] : ended) ends.push_back({&jobs_.at(job_name), why.first, why.second});
+  for (const auto& [job_name, why] : ended) ends.push_back({&jobs_.At(job_name), why.first, why.second});
   for (JobEntry* entry : JobsOn(name)) {
     bool all = !entry->ranks.empty();
     for (const RankRuntime& runtime : entry->ranks) all = all && runtime.phase == v1::RANK_PHASE_SUCCEEDED;
@@ -315,7 +313,7 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
                                   return !reported_live.count({s.job, s.generation});
                                 }),
                  stopping.end());
-  if (stopping.size() != stopping_before) placement_wanted_ = true;  // slots freed
+  if (stopping.size() != stopping_before) placement_.Want();  // slots freed
   for (const StoppingRanks& s : stopping) stop.emplace(std::make_pair(s.job, s.generation), "attempt stopped");
   for (const auto& [key, reason] : stop) {
     auto* command = response.add_stop();
@@ -354,8 +352,8 @@ v1::ListWorkersResponse ControlPlane::ListWorkers(const v1::ListWorkersRequest& 
   v1::ListWorkersResponse response;
   // The token is the last name listed; names sort. Full by count or by bytes.
   size_t page_bytes = 0;
-  for (auto it = workers_.upper_bound(request.page_token()); it != workers_.end(); ++it) {
-    v1::Worker view = WorkerView(it->second);
+  for (auto it = workers_.After(request.page_token()); it != workers_.end(); ++it) {
+    v1::Worker view = workers_.View(it->second);
     const size_t view_bytes = view.ByteSizeLong();
     if (response.workers_size() == page_size ||
         (response.workers_size() > 0 && page_bytes + view_bytes > options_.list_page_bytes)) {
@@ -370,14 +368,14 @@ v1::ListWorkersResponse ControlPlane::ListWorkers(const v1::ListWorkersRequest& 
 
 absl::StatusOr<v1::Worker> ControlPlane::GetWorker(const std::string& name) {
   absl::MutexLock lock(&mu_);
-  auto worker = FindWorker(name);
+  auto worker = workers_.Get(name);
   if (!worker.ok()) return worker.status();
-  return WorkerView(**worker);
+  return workers_.View(**worker);
 }
 
 absl::StatusOr<v1::Worker> ControlPlane::CordonWorker(const std::string& name) {
   absl::MutexLock lock(&mu_);
-  auto worker = FindWorker(name);
+  auto worker = workers_.Get(name);
   if (!worker.ok()) return worker.status();
   WorkerEntry& entry = **worker;
   if (entry.worker.state() == v1::WORKER_STATE_READY) {
@@ -387,12 +385,12 @@ absl::StatusOr<v1::Worker> ControlPlane::CordonWorker(const std::string& name) {
     entry.worker = std::move(next);
     Log("coordinator", absl::StrCat(name, " cordoned"));
   }
-  return WorkerView(entry);
+  return workers_.View(entry);
 }
 
 absl::StatusOr<v1::Worker> ControlPlane::UncordonWorker(const std::string& name) {
   absl::MutexLock lock(&mu_);
-  auto worker = FindWorker(name);
+  auto worker = workers_.Get(name);
   if (!worker.ok()) return worker.status();
   WorkerEntry& entry = **worker;
   if (entry.worker.state() == v1::WORKER_STATE_LOST) {
@@ -403,9 +401,9 @@ absl::StatusOr<v1::Worker> ControlPlane::UncordonWorker(const std::string& name)
   next.clear_drain_deadline();
   if (auto s = WriteWorker(next); !s.ok()) return s;
   entry.worker = std::move(next);
-  placement_wanted_ = true;
+  placement_.Want();
   Log("coordinator", absl::StrCat(name, " uncordoned"));
-  return WorkerView(entry);
+  return workers_.View(entry);
 }
 
 absl::StatusOr<v1::Worker> ControlPlane::DrainWorker(const v1::DrainWorkerRequest& request) {
@@ -415,7 +413,7 @@ absl::StatusOr<v1::Worker> ControlPlane::DrainWorker(const v1::DrainWorkerReques
     if (deadline < absl::ZeroDuration()) return absl::InvalidArgumentError("deadline: must not be negative");
   }
   absl::MutexLock lock(&mu_);
-  auto worker = FindWorker(request.name());
+  auto worker = workers_.Get(request.name());
   if (!worker.ok()) return worker.status();
   WorkerEntry& entry = **worker;
   if (entry.worker.state() == v1::WORKER_STATE_LOST) {
@@ -425,7 +423,7 @@ absl::StatusOr<v1::Worker> ControlPlane::DrainWorker(const v1::DrainWorkerReques
     if (auto s = StartDrain(entry, deadline); !s.ok()) return s;
   }
   entry.drained_itself = false;  // an operator's drain outlasts a restart
-  return WorkerView(entry);
+  return workers_.View(entry);
 }
 
 absl::Status ControlPlane::StartDrain(WorkerEntry& worker, absl::Duration deadline) {
@@ -478,8 +476,8 @@ void ControlPlane::EnsureHistoryLoaded(const std::string& job) {
 absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request) {
   const std::string name = absl::StrCat("workers/", request.worker_id());
   absl::MutexLock lock(&mu_);
-  auto worker = workers_.find(name);
-  if (worker == workers_.end() || worker->second.session.empty() || worker->second.session != request.session()) {
+  const WorkerEntry* worker = workers_.Find(name);
+  if (worker == nullptr || worker->session.empty() || worker->session != request.session()) {
     return absl::UnauthenticatedError(absl::StrCat(name, ": not its current session; register again"));
   }
   for (const v1::MetricSample& sample : request.samples()) {
@@ -488,12 +486,11 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
   // Only ranks this worker holds in a current attempt may speak, checked
   // before anything is stored: one forged sample refuses the whole report.
   for (const v1::MetricSample& sample : request.samples()) {
-    auto it = jobs_.find(sample.job());
-    if (it == jobs_.end() || it->second.job.state() != v1::JOB_STATE_RUNNING ||
-        it->second.job.generation() != request.generation()) {
+    const JobEntry* job = jobs_.Find(sample.job());
+    if (job == nullptr || job->job.state() != v1::JOB_STATE_RUNNING || job->job.generation() != request.generation()) {
       continue;  // stale: dropped below, as fencing always did
     }
-    const auto& ranks = it->second.ranks;
+    const auto& ranks = job->ranks;
     if (sample.rank() < 0 || sample.rank() >= static_cast<int32_t>(ranks.size()) ||
         ranks[sample.rank()].worker != name) {
       return absl::PermissionDeniedError(
@@ -503,9 +500,8 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
   // Fencing: a stale attempt's trainer never reports for the new one.
   std::map<std::string, std::vector<v1::MetricSample>> accepted;
   for (const v1::MetricSample& sample : request.samples()) {
-    auto it = jobs_.find(sample.job());
-    if (it == jobs_.end() || it->second.job.state() != v1::JOB_STATE_RUNNING ||
-        it->second.job.generation() != request.generation()) {
+    const JobEntry* job = jobs_.Find(sample.job());
+    if (job == nullptr || job->job.state() != v1::JOB_STATE_RUNNING || job->job.generation() != request.generation()) {
       continue;
     }
     // Past its rate a rank's samples are dropped, not refused: a refusal
@@ -521,7 +517,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
   // A job's reports go into its row before memory shows them.
   const std::map<std::string, JobReports> reports = ParseJobReports(accepted);
   for (const auto& [job, report] : reports) {
-    const JobEntry& entry = jobs_.at(job);
+    const JobEntry& entry = jobs_.At(job);
     v1::Job next = entry.job;
     report.ApplyTo(next);
     std::vector<v1::JobEvent> events;
@@ -535,7 +531,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
       return absl::UnavailableError(absl::StrCat("the coordinator could not save a job's reports: ", s.message()));
     }
     // Memory follows the row at once: its events' sequence numbers are taken.
-    JobEntry& stored = jobs_.at(job);
+    JobEntry& stored = jobs_.At(job);
     report.ApplyTo(stored.job);
     for (const v1::JobEvent& event : events) Announce(stored, event);
   }
@@ -552,7 +548,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
   }
 
   for (const auto& [job, samples] : accepted) {
-    JobEntry& entry = jobs_.at(job);
+    JobEntry& entry = jobs_.At(job);
     v1::JobProgress& progress = *entry.job.mutable_progress();
     for (const v1::MetricSample& sample : samples) {
       auto value = [&](const char* key) -> const double* {
