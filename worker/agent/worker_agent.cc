@@ -43,17 +43,20 @@ constexpr int kMaxPendingSamples = 10000;
 // Attempts remembered as forgotten (WorkerAgent::forgotten_).
 constexpr size_t kMaxForgotten = 4096;
 
-// Reconnects at least every few heartbeat intervals (gRPC's default backoff
+// Reconnects at least once a heartbeat interval (gRPC's default backoff
 // grows to 120 s): a worker back from a partition or a coordinator restart
-// must rejoin within a lease, not minutes later.
+// must rejoin within a lease, not minutes later. The first retry comes
+// within a second (a coordinator restarting takes a few), not a whole
+// interval after a refused attempt; a connection attempt may take an
+// interval (SYNs lost in a partition).
 grpc::ChannelArguments CoordinatorChannelArguments(const AgentOptions& options) {
   grpc::ChannelArguments args =
       options.credentials ? security::ServerNameArguments(options.coordinator_server_name) : grpc::ChannelArguments();
   const int interval_ms = static_cast<int>(
       std::clamp<int64_t>(absl::ToInt64Milliseconds(options.heartbeat_interval), 100, 60000));
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, interval_ms);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, interval_ms);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 4 * interval_ms);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(interval_ms, 1000));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, interval_ms);  // the connect timeout
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, interval_ms);
   return args;
 }
 
