@@ -7,8 +7,10 @@
 // held (200 MB each for SmolLM2's 49,152-token vocabulary at 1,024 tokens),
 // and the elementwise passes over them shrink from about eight to four.
 // Liger-Kernel's FusedLinearCrossEntropy is the model. The gradients are
-// computed in forward (when autograd wants them) and scaled by the incoming
-// gradient in backward, so there is no second pass over the head.
+// computed in forward (when autograd wants them) for the incoming gradient
+// the caller expects (the step's 1/tokens), rounded as torch's log_softmax
+// backward rounds them, and rescaled in backward only when the incoming
+// gradient differs, so there is no second pass over the head.
 
 #include <torch/torch.h>
 
@@ -20,6 +22,12 @@ namespace tunefleet {
 // vocabulary size, so results are reproducible run to run.
 int64_t LinearCrossEntropyChunkRows(int64_t vocab);
 
+// CausalLM::LossSum fuses only from this many logits (16 MB fp32) up: below
+// it the logits are cheap to hold, and small models keep the exact rounding
+// of the plain head and loss (the equality tests against transformers/PEFT
+// train such models). A shape-only choice, so runs stay reproducible.
+inline constexpr int64_t kLinearCrossEntropyMinLogits = int64_t{1} << 22;
+
 // Where LinearCrossEntropySum runs (CPU tensors; on accelerators the plain
 // head and loss stay).
 bool FusesLinearCrossEntropy(const torch::Tensor& hidden, const torch::Tensor& weight);
@@ -27,8 +35,10 @@ bool FusesLinearCrossEntropy(const torch::Tensor& hidden, const torch::Tensor& w
 // hidden [N, H] (fp32 or bf16), weight [V, H] of hidden's dtype, labels [N]
 // int64 (-100 ignored). Returns the fp32 scalar sum of the rows' losses; the
 // logits are computed in hidden's dtype and the softmax in fp32, as
-// ComputeLoss(Logits(hidden), labels).sum does.
+// ComputeLoss(Logits(hidden), labels).sum does. `expected_grad`: the
+// gradient the caller will backpropagate into the sum (any other is correct,
+// with one more rounding).
 torch::Tensor LinearCrossEntropySum(const torch::Tensor& hidden, const torch::Tensor& weight,
-                                    const torch::Tensor& labels);
+                                    const torch::Tensor& labels, double expected_grad = 1.0);
 
 }  // namespace tunefleet

@@ -22,10 +22,12 @@ struct Result {
   torch::Tensor loss, dh, dw;
 };
 
-// The loss times a non-trivial scale (as the step's 1/tokens), backward.
-Result Fused(const torch::Tensor& h0, const torch::Tensor& w0, const torch::Tensor& labels, bool weight_grad) {
+// The loss times a non-trivial scale (as the step's 1/tokens), backward;
+// the fused node told to expect that gradient, or 1 (then it rescales).
+Result Fused(const torch::Tensor& h0, const torch::Tensor& w0, const torch::Tensor& labels, bool weight_grad,
+             double expected_grad = 1.0) {
   torch::Tensor h = h0.clone().requires_grad_(true), w = w0.clone().requires_grad_(weight_grad);
-  torch::Tensor loss = LinearCrossEntropySum(h, w, labels);
+  torch::Tensor loss = LinearCrossEntropySum(h, w, labels, expected_grad);
   (loss * 0.37).backward();
   return {loss, h.grad(), w.grad()};
 }
@@ -59,8 +61,10 @@ TEST(LinearCrossEntropyTest, LossAndGradientsEqualTheUnfusedHeadAndLoss) {
     torch::Tensor labels = torch::randint(c.vocab, {c.rows}, torch::kInt64);
     labels.slice(0, 0, 5).fill_(kIgnoreIndex);  // ignored rows, in the first chunk
     labels.slice(0, c.rows - 3, c.rows).fill_(kIgnoreIndex);
-    for (bool weight_grad : {true, false}) {
-      const Result fused = Fused(h, w, labels, weight_grad), plain = Unfused(h, w, labels, weight_grad);
+    for (int variant = 0; variant < 3; ++variant) {
+      const bool weight_grad = variant != 1;
+      const double expected = variant == 2 ? static_cast<double>(0.37f) : 1.0;
+      const Result fused = Fused(h, w, labels, weight_grad, expected), plain = Unfused(h, w, labels, weight_grad);
       EXPECT_EQ(fused.loss.scalar_type(), torch::kFloat32);
       EXPECT_LT(MaxRelDiff(fused.loss, plain.loss), c.dtype == torch::kFloat32 ? 1e-5 : 1e-3);
       EXPECT_LT(MaxRelDiff(fused.dh, plain.dh), c.tolerance);
@@ -101,14 +105,17 @@ TEST(LinearCrossEntropyTest, WithoutGradModeComputesTheLossOnly) {
   EXPECT_LT(MaxRelDiff(loss, expected), 1e-5);
 }
 
-// CausalLM::LossSum, fused (a plain head, tied or not) or by the logits (a
-// head with a LoRA adapter), gives ComputeLoss(Forward)'s loss and every
+// CausalLM::LossSum, fused (a plain head, tied or not, with a vocabulary
+// wide enough to pass kLinearCrossEntropyMinLogits) or by the logits (a head
+// with a LoRA adapter), gives ComputeLoss(Forward)'s loss and every
 // trainable parameter's gradient.
 TEST(LinearCrossEntropyTest, ModelLossSumEqualsTheLossOfTheLogits) {
   for (int variant = 0; variant < 3; ++variant) {
     SCOPED_TRACE(variant);
     ModelConfig c = testing::TinyConfig();
     c.tie_word_embeddings = variant == 1;
+    c.vocab_size = 262144;  // 2 x 12 rows of it pass the threshold: the plain heads fuse
+    ASSERT_GE(int64_t{24} * c.vocab_size, kLinearCrossEntropyMinLogits);
     std::shared_ptr<CausalLM> fused = testing::TinyModel(c, 5), plain = testing::TinyModel(c, 5);
     ASSERT_NE(fused, nullptr);
     ASSERT_NE(plain, nullptr);

@@ -83,12 +83,13 @@ torch::Tensor CausalLM::Logits(const torch::Tensor& hidden) {
   return logits.to(torch::kFloat32);
 }
 
-torch::Tensor CausalLM::LossSum(const torch::Tensor& hidden, const torch::Tensor& labels) {
+torch::Tensor CausalLM::LossSum(const torch::Tensor& hidden, const torch::Tensor& labels, double expected_grad) {
   const bool plain_head = !lm_head || (!lm_head->has_adapter() && !lm_head->bias.defined() && !lm_head->nf4_weight());
   if (plain_head && hidden.dim() == 3 && labels.dim() == 2 && labels.sizes() == hidden.sizes().slice(0, 2)) {
     const torch::Tensor weight = lm_head_weight();
-    if (FusesLinearCrossEntropy(hidden, weight)) {
-      return LinearCrossEntropySum(hidden.reshape({-1, hidden.size(2)}), weight, labels.reshape({-1}));
+    if (FusesLinearCrossEntropy(hidden, weight) &&
+        labels.numel() * weight.size(0) >= kLinearCrossEntropyMinLogits) {
+      return LinearCrossEntropySum(hidden.reshape({-1, hidden.size(2)}), weight, labels.reshape({-1}), expected_grad);
     }
   }
   return ComputeLoss(Logits(hidden), labels).sum;

@@ -28,7 +28,9 @@ absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, St
         loss_sum = (rows * batch.row_loss_weights).sum();
         result.task_loss_sums.index_add_(0, batch.row_tasks, rows.detach().to(torch::kFloat64));
       } else {
-        loss_sum = model.LossSum(hidden, batch.labels);
+        // The backward below sends it 1/tokens (fp32, as DivBackward computes it).
+        loss_sum = model.LossSum(hidden, batch.labels,
+                                 static_cast<float>(1.0 / static_cast<double>(settings.global_loss_tokens)));
       }
       // Gradients cross ranks only on the last micro-batch's backward.
       optimizer.BeginBackward(i + 1 == micro_batches.size());
