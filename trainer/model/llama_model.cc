@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "trainer/model/dense_linear.h"
+#include "trainer/model/linear_cross_entropy.h"
+#include "trainer/model/loss.h"
 
 namespace tunefleet {
 
@@ -79,6 +81,18 @@ torch::Tensor CausalLM::Logits(const torch::Tensor& hidden) {
   torch::Tensor logits =
       lm_head ? lm_head->forward(hidden) : DenseLinear(hidden, lm_head_weight());
   return logits.to(torch::kFloat32);
+}
+
+torch::Tensor CausalLM::LossSum(const torch::Tensor& hidden, const torch::Tensor& labels, double expected_grad) {
+  const bool plain_head = !lm_head || (!lm_head->has_adapter() && !lm_head->bias.defined() && !lm_head->nf4_weight());
+  if (plain_head && hidden.dim() == 3 && labels.dim() == 2 && labels.sizes() == hidden.sizes().slice(0, 2)) {
+    const torch::Tensor weight = lm_head_weight();
+    if (FusesLinearCrossEntropy(hidden, weight) &&
+        labels.numel() * weight.size(0) >= kLinearCrossEntropyMinLogits) {
+      return LinearCrossEntropySum(hidden.reshape({-1, hidden.size(2)}), weight, labels.reshape({-1}), expected_grad);
+    }
+  }
+  return ComputeLoss(Logits(hidden), labels).sum;
 }
 
 torch::Tensor CausalLM::Forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,

@@ -59,6 +59,13 @@ class CausalLM : public torch::nn::Module {
                                     std::vector<LayerKvCache>& cache, const torch::Tensor& allowed = {});
   // hidden [..., hidden] -> fp32 logits [..., vocab].
   torch::Tensor Logits(const torch::Tensor& hidden);
+  // ComputeLoss(Logits(hidden), labels).sum, labels [B, T]: through the fused
+  // chunked head and loss (LinearCrossEntropySum) where it applies, a plain
+  // head (no adapter, bias or NF4 base) on the CPU with at least
+  // kLinearCrossEntropyMinLogits logits, so the [B, T, vocab]
+  // logits are never held; elsewhere by the logits. `expected_grad`: the
+  // gradient the caller backpropagates into the sum (see LinearCrossEntropySum).
+  torch::Tensor LossSum(const torch::Tensor& hidden, const torch::Tensor& labels, double expected_grad = 1.0);
 
   // lm_head's weight, or the embedding's (the same tensor) when tied.
   torch::Tensor lm_head_weight() const;

@@ -20,15 +20,17 @@ absl::StatusOr<StepResult> TrainStep(CausalLM& model, FlatParameters& params, St
     }
     for (std::size_t i = 0; i < micro_batches.size(); ++i) {
       const BatchTensors& batch = micro_batches[i];
-      torch::Tensor logits = model.Forward(batch.input_ids, batch.position_ids, batch.segment_ids);
+      torch::Tensor hidden = model.ForwardHidden(batch.input_ids, batch.position_ids, batch.segment_ids);
       torch::Tensor loss_sum;
       if (settings.num_tasks > 0) {
         // Each row weighed by its task's loss_weight; each task's plain sum kept for reporting.
-        torch::Tensor rows = RowLossSums(logits, batch.labels);
+        torch::Tensor rows = RowLossSums(model.Logits(hidden), batch.labels);
         loss_sum = (rows * batch.row_loss_weights).sum();
         result.task_loss_sums.index_add_(0, batch.row_tasks, rows.detach().to(torch::kFloat64));
       } else {
-        loss_sum = ComputeLoss(logits, batch.labels).sum;
+        // The backward below sends it 1/tokens (fp32, as DivBackward computes it).
+        loss_sum = model.LossSum(hidden, batch.labels,
+                                 static_cast<float>(1.0 / static_cast<double>(settings.global_loss_tokens)));
       }
       // Gradients cross ranks only on the last micro-batch's backward.
       optimizer.BeginBackward(i + 1 == micro_batches.size());
@@ -68,10 +70,9 @@ absl::StatusOr<LossSums> EvaluateLossSums(CausalLM& model, const std::vector<Bat
     model.eval();
     LossSums sums;
     for (const BatchTensors& batch : batches) {
-      LossOutput loss = ComputeLoss(model.Forward(batch.input_ids, batch.position_ids, batch.segment_ids),
-                                    batch.labels);
-      sums.sum += loss.sum.item<double>();
-      sums.count += loss.count.item<int64_t>();
+      torch::Tensor hidden = model.ForwardHidden(batch.input_ids, batch.position_ids, batch.segment_ids);
+      sums.sum += model.LossSum(hidden, batch.labels).item<double>();
+      sums.count += batch.labels.ne(kIgnoreIndex).sum().item<int64_t>();
     }
     model.train();
     return sums;
