@@ -33,6 +33,7 @@
 #include "common/exit_codes.h"
 #include "common/fs/process_path_policy.h"
 #include "common/job_spec_file.h"
+#include "common/broken_pipe.h"
 #include "common/out_of_memory.h"
 #include "trainer/tools/build_info.h"
 #include "trainer/tools/compare_command.h"
@@ -127,6 +128,7 @@ namespace tunefleet {
 
 int TrainerMain(int argc, char** argv, const TrainerHooks& hooks) {
   tunefleet::ExitWhenMemoryIsRefused();
+  tunefleet::IgnoreBrokenPipes();
   CLI::App app{"tunefleet-trainer: one rank of a tunefleet fine-tuning job, and its tools"};
   app.set_version_flag("--version", [] { return tunefleet::TrainerBuildInfo(); });
   app.require_subcommand(1);
