@@ -59,10 +59,13 @@ struct PinnedEnvironment {
     setenv("MKL_NUM_THREADS", "1", 1);
     setenv("LC_ALL", "C", 1);
     // The caller's tunefleet settings (a coordinator address, a state dir)
-    // never reach a test: each test passes its own.
+    // never reach a test: each test passes its own. The one exception is
+    // addressed to the tests themselves (tests/cli/cli_test_support.cc).
     std::vector<std::string> ours;
     for (char** e = environ; *e != nullptr; ++e) {
-      if (std::strncmp(*e, "TUNEFLEET_", 10) == 0) ours.emplace_back(*e, std::strcspn(*e, "="));
+      if (std::strncmp(*e, "TUNEFLEET_", 10) == 0 && std::strncmp(*e, "TUNEFLEET_UPDATE_GOLDEN=", 24) != 0) {
+        ours.emplace_back(*e, std::strcspn(*e, "="));
+      }
     }
     for (const std::string& name : ours) unsetenv(name.c_str());
   }
