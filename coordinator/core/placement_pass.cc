@@ -9,16 +9,19 @@
 namespace tunefleet::coordinator {
 namespace {
 
-// Slots a gang needs: GPUs, or CPU slots when it asks for none.
-int64_t SlotsNeeded(const v1::JobSpec& spec) {
+// Whether a gang fits in this much free capacity: its GPUs, or its CPU
+// slots when it asks for no GPU.
+bool FitsIn(const v1::JobSpec& spec, int64_t free_gpus, int64_t free_cpu) {
   const auto& resources = spec.resources();
-  return static_cast<int64_t>(resources.world_size()) * (resources.gpus_per_rank() > 0 ? resources.gpus_per_rank() : 1);
+  const bool gpu = resources.gpus_per_rank() > 0;
+  return static_cast<int64_t>(resources.world_size()) * (gpu ? resources.gpus_per_rank() : 1) <=
+         (gpu ? free_gpus : free_cpu);
 }
 
 }  // namespace
 
 bool PlacementPass::MayFitNow(const v1::JobSpec& spec) const {
-  return SlotsNeeded(spec) <= (spec.resources().gpus_per_rank() > 0 ? free_gpus_ : free_cpu_);
+  return FitsIn(spec, free_gpus_, free_cpu_);
 }
 
 void PlacementPass::LimitGroup(const std::string& group, int32_t max_running) {
@@ -67,9 +70,7 @@ std::optional<scheduler::Decision> PlacementPass::Decide(const JobTable& jobs, c
     // capacity only shrinks as the pass places), and one that does not hold
     // a reservation yet changes nothing by waiting: the scheduler would pass
     // it over, so it is not offered. On a full cluster the queue is empty.
-    if (SlotsNeeded(entry.job.spec()) > (resources.gpus_per_rank() > 0 ? free_gpus : free_cpu) && reserves_at > now) {
-      continue;
-    }
+    if (!FitsIn(entry.job.spec(), free_gpus, free_cpu) && reserves_at > now) continue;
     scheduler::QueuedJob q;
     q.id = name;
     q.priority = entry.job.spec().priority();

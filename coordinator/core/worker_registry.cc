@@ -75,12 +75,6 @@ void WorkerRegistry::RemoveRank(const std::string& job, const std::string& worke
   if (usage.ranks_of_job.empty()) usage_.erase(it);
 }
 
-std::vector<std::string> WorkerRegistry::JobsOn(const std::string& worker) const {
-  std::vector<std::string> jobs;
-  ForEachJobOn(worker, [&](const std::string& job) { jobs.push_back(job); });
-  return jobs;
-}
-
 scheduler::WorkerCapacity WorkerRegistry::Capacity(const WorkerEntry& worker) const {
   scheduler::WorkerCapacity capacity;
   capacity.id = worker.worker.name();

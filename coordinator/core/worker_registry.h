@@ -81,9 +81,8 @@ class WorkerRegistry {
   // CPU slot). Every AddRank is matched by a RemoveRank of the same slots.
   void AddRank(const std::string& job, const std::string& worker, const std::vector<int32_t>& gpus);
   void RemoveRank(const std::string& job, const std::string& worker, const std::vector<int32_t>& gpus);
-  // Jobs with a running rank on `worker`, by name.
-  std::vector<std::string> JobsOn(const std::string& worker) const;
-  // The same without a copy: `visit(name)` for each (every heartbeat asks, several times).
+  // `visit(name)` for each job with a running rank on `worker`, by name; in
+  // place, without a copy (every heartbeat asks, several times).
   template <typename Visit>
   void ForEachJobOn(const std::string& worker, Visit visit) const {
     auto it = usage_.find(worker);

@@ -15,6 +15,13 @@ WorkerEntry& AddWorker(WorkerRegistry& registry, const std::string& name, int gp
   return entry;
 }
 
+// The jobs ForEachJobOn visits on `worker`, in order.
+std::vector<std::string> JobsOn(const WorkerRegistry& registry, const std::string& worker) {
+  std::vector<std::string> jobs;
+  registry.ForEachJobOn(worker, [&](const std::string& job) { jobs.push_back(job); });
+  return jobs;
+}
+
 TEST(WorkerRegistry, FreeCapacityFollowsRanksAddedAndRemoved) {
   WorkerRegistry registry(absl::Seconds(3));
   WorkerEntry& worker = AddWorker(registry, "workers/a", 4, 0);
@@ -24,7 +31,7 @@ TEST(WorkerRegistry, FreeCapacityFollowsRanksAddedAndRemoved) {
   registry.AddRank("jobs/x", "workers/a", {2});
   registry.AddRank("jobs/y", "workers/b", {0});  // another worker: nothing here
   EXPECT_EQ(registry.Capacity(worker).free_gpus, (std::vector<int32_t>{3}));
-  EXPECT_EQ(registry.JobsOn("workers/a"), (std::vector<std::string>{"jobs/x"}));
+  EXPECT_EQ(JobsOn(registry, "workers/a"), (std::vector<std::string>{"jobs/x"}));
 
   registry.RemoveRank("jobs/x", "workers/a", {0, 1});
   EXPECT_EQ(registry.Capacity(worker).free_gpus, (std::vector<int32_t>{0, 1, 3}));
@@ -32,7 +39,7 @@ TEST(WorkerRegistry, FreeCapacityFollowsRanksAddedAndRemoved) {
   registry.RemoveRank("jobs/x", "workers/a", {2});
   EXPECT_EQ(registry.Capacity(worker).free_gpus, (std::vector<int32_t>{0, 1, 2, 3}));
   EXPECT_FALSE(registry.HasRanks("workers/a"));
-  EXPECT_TRUE(registry.JobsOn("workers/a").empty());
+  EXPECT_TRUE(JobsOn(registry, "workers/a").empty());
 }
 
 TEST(WorkerRegistry, CpuSlotsAndStoppingRanksAreBusy) {
