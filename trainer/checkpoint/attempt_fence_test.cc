@@ -210,6 +210,27 @@ TEST(AttemptFenceTest, ADamagedFenceIsAnErrorNotAnEmptyOne) {
   EXPECT_FALSE(CommitUnderAttemptFence(dir, 1, 1, [] { return absl::OkStatus(); }).ok());
 }
 
+// The accepted list is read from shared storage too: a wrong shape or a file
+// past the fence's bound is named, never taken as "accepts nothing".
+TEST(AttemptFenceTest, AMalformedAcceptedListOrAnOversizedFenceIsDataLoss) {
+  ScopedTestRoot tmp;
+  const std::string dir = tmp.Job().JobDirectory();
+  std::filesystem::create_directories(dir);
+  const std::string head = R"({"generation": 1, "attempt": 1, "written_unix_ms": 5, "accepted": )";
+  for (const std::string& accepted : {std::string(R"("g1-a1-step-10-1")"), std::string("[1]"),
+                                      std::string(R"(["ok", null])"), std::string("{}")}) {
+    std::ofstream(dir + "/" + kAttemptFenceFileName, std::ios::trunc) << head << accepted << "}";
+    auto read = ReadAttemptFence(dir);
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << accepted << ": " << read.status();
+    EXPECT_THAT(read.status().message(), HasSubstr("accepted")) << accepted;
+  }
+  std::ofstream(dir + "/" + kAttemptFenceFileName, std::ios::trunc)
+      << head << "[\"" << std::string(2 << 20, 'x') << "\"]}";
+  auto oversized = ReadAttemptFence(dir);
+  EXPECT_EQ(oversized.status().code(), absl::StatusCode::kDataLoss) << oversized.status();
+  EXPECT_THAT(oversized.status().message(), HasSubstr("larger than a fence"));
+}
+
 TEST(AttemptFenceTest, ParsesSaveIds) {
   int64_t generation = 0, attempt = 0;
   EXPECT_TRUE(ParseSaveId("g3-a7-step-10-123", &generation, &attempt));
