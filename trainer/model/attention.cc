@@ -21,8 +21,10 @@ Attention::Attention(const ModelConfig& config, const torch::TensorOptions& opti
       "o_proj", std::make_shared<LoraLinear>(num_heads_ * head_dim_, hidden, config.o_bias(), options));
   // After the projections: HF's registration (and state dict) order.
   if (config.qk_norm()) {
-    q_norm = register_module("q_norm", std::make_shared<RMSNorm>(head_dim_, config.rms_norm_eps, options));
-    k_norm = register_module("k_norm", std::make_shared<RMSNorm>(head_dim_, config.rms_norm_eps, options));
+    q_norm = register_module(
+        "q_norm", std::make_shared<RMSNorm>(head_dim_, config.rms_norm_eps, options, RmsNormKernel::kOpByOp));
+    k_norm = register_module(
+        "k_norm", std::make_shared<RMSNorm>(head_dim_, config.rms_norm_eps, options, RmsNormKernel::kOpByOp));
   }
 }
 
