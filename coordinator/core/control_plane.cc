@@ -36,22 +36,22 @@ absl::Status ControlPlane::Load() {
     entry.request_id = stored.request_id;
     entry.last_event = stored.last_event;
     entry.queued_since = Now();
-    entry.attempt_start = Now();
     // A running attempt was assigned before the restart: its ranks count as
     // acknowledged, so a worker that no longer reports them ends the attempt
     // rather than restarting part of a gang.
+    std::vector<RankRuntime> ranks;
     for (const auto& placement : entry.job.placements()) {
       RankRuntime rank;
       rank.worker = placement.worker();
       rank.gpus.assign(placement.gpu_indices().begin(), placement.gpu_indices().end());
       rank.acknowledged = true;
-      rank.last_advance = Now();  // a fresh allowance after our restart
       entry.last_rank_workers.push_back(placement.worker());
-      entry.ranks.push_back(std::move(rank));
+      ranks.push_back(std::move(rank));
     }
     entry.last_attempt = entry.job.attempt();
     if (entry.job.state() == v1::JOB_STATE_RUNNING) {
-      IndexRanks(entry, true);  // by name and slots: the entry's move into the table changes neither
+      // A fresh allowance after our restart; no rendezvous secret (it was in memory only).
+      IndexRanks(name, gangs_.Start(name, entry.job.generation(), std::move(ranks), "", Now()).ranks, true);
     } else if (entry.job.attempt() > 1 || entry.job.has_start_time()) {
       // An attempt that has ended: where its ranks ran, for ReadJobLogs.
       auto attempts = store_->LoadAttempts(name);
@@ -127,42 +127,43 @@ std::vector<JobEntry*> ControlPlane::JobsOn(const std::string& worker) {
   return out;
 }
 
-void ControlPlane::IndexRanks(const JobEntry& entry, bool add) {
-  for (const RankRuntime& rank : entry.ranks) {
+void ControlPlane::IndexRanks(const std::string& job, const std::vector<RankRuntime>& ranks, bool add) {
+  for (const RankRuntime& rank : ranks) {
     if (add) {
-      workers_.AddRank(entry.job.name(), rank.worker, rank.gpus);
+      workers_.AddRank(job, rank.worker, rank.gpus);
     } else {
-      workers_.RemoveRank(entry.job.name(), rank.worker, rank.gpus);
+      workers_.RemoveRank(job, rank.worker, rank.gpus);
     }
   }
 }
 
-v1::Assignment ControlPlane::MakeAssignment(const JobEntry& entry, const std::string& worker) const {
+v1::Assignment ControlPlane::MakeAssignment(const JobEntry& entry, const GangAttempt& gang,
+                                            const std::string& worker) const {
   v1::Assignment assignment;
   assignment.set_job(entry.job.name());
   assignment.set_attempt(entry.job.attempt());
   assignment.set_generation(entry.job.generation());
   *assignment.mutable_spec() = entry.job.spec();
-  assignment.set_world_size(static_cast<int32_t>(entry.ranks.size()));
+  assignment.set_world_size(static_cast<int32_t>(gang.ranks.size()));
   v1::RendezvousEndpoint& rendezvous = *assignment.mutable_rendezvous();
   rendezvous.set_host("127.0.0.1");
-  if (!entry.ranks.empty()) {
-    const WorkerEntry* rank0 = workers_.Find(entry.ranks[0].worker);
+  if (!gang.ranks.empty()) {
+    const WorkerEntry* rank0 = workers_.Find(gang.ranks[0].worker);
     if (rank0 != nullptr && !rank0->worker.resources().address().empty()) {
       rendezvous.set_host(rank0->worker.resources().address());
     }
   }
   // Port 0 tells rank 0's worker to pick a free one and report it; the
   // other workers are sent the assignment only once it is known.
-  rendezvous.set_port(entry.ranks.size() > 1 ? entry.rendezvous_port : 0);
+  rendezvous.set_port(gang.ranks.size() > 1 ? gang.rendezvous_port : 0);
   // Empty for an attempt that was running before a coordinator restart (the
   // secret lives in memory only); its ranks met before.
-  assignment.set_rendezvous_secret(entry.rendezvous_secret);
-  for (size_t r = 0; r < entry.ranks.size(); ++r) {
-    if (entry.ranks[r].worker != worker) continue;
+  assignment.set_rendezvous_secret(gang.rendezvous_secret);
+  for (size_t r = 0; r < gang.ranks.size(); ++r) {
+    if (gang.ranks[r].worker != worker) continue;
     assignment.add_ranks(static_cast<int32_t>(r));
     auto* devices = assignment.add_devices();
-    for (int32_t gpu : entry.ranks[r].gpus) devices->add_gpu_indices(gpu);
+    for (int32_t gpu : gang.ranks[r].gpus) devices->add_gpu_indices(gpu);
   }
   return assignment;
 }
@@ -189,7 +190,6 @@ ControlPlane::PreparedStart ControlPlane::PrepareStart(JobEntry& entry, const sc
     RankRuntime rank;
     rank.worker = slot.worker;
     rank.gpus = slot.gpu_indices;
-    rank.last_advance = now;
     start.ranks.push_back(std::move(rank));
     start.rank_workers.push_back(slot.worker);
     ranks_by_worker[slot.worker].push_back(slot.rank);
@@ -250,34 +250,30 @@ void ControlPlane::ApplyStart(PreparedStart& start) {
   JobEntry& entry = *start.entry;
   last_generation_ = std::max(last_generation_, start.job.generation());
   SetJob(entry, std::move(start.job));
-  entry.ranks = std::move(start.ranks);
   entry.last_rank_workers = std::move(start.rank_workers);
   entry.last_attempt = entry.job.attempt();
-  entry.rendezvous_port = 0;
-  entry.rendezvous_secret = security::RandomHex(16);
-  entry.draining = false;
-  entry.drain_asked.clear();
-  entry.failure_pending = false;
-  entry.failure_waits_for.clear();
-  entry.attempt_start = start.now;
+  const GangAttempt& gang = gangs_.Start(entry.job.name(), entry.job.generation(), std::move(start.ranks),
+                                         security::RandomHex(16), start.now);
   ++attempts_started_;
   if (options_.on_placed) options_.on_placed(start.now - entry.queued_since);
-  IndexRanks(entry, true);
+  IndexRanks(entry.job.name(), gang.ranks, true);
   Announce(entry, start.event);
   PushStarts(entry);
 }
 
 void ControlPlane::PushStarts(const JobEntry& entry) {
+  const GangAttempt* gang = gangs_.Find(entry.job.name());
+  if (gang == nullptr) return;
   std::set<std::string> workers;
-  for (const RankRuntime& rank : entry.ranks) {
+  for (const RankRuntime& rank : gang->ranks) {
     if (!rank.acknowledged) workers.insert(rank.worker);
   }
   for (const std::string& worker : workers) {
     // A multi-rank gang's other workers need rank 0's port, which its worker
     // picks and reports: they are pushed theirs when it arrives.
-    if (entry.ranks.size() > 1 && entry.ranks[0].worker != worker && entry.rendezvous_port == 0) continue;
+    if (gang->ranks.size() > 1 && gang->ranks[0].worker != worker && gang->rendezvous_port == 0) continue;
     v1::WorkerDirective directive;
-    *directive.add_start() = MakeAssignment(entry, worker);
+    *directive.add_start() = MakeAssignment(entry, *gang, worker);
     directives_.Push(worker, directive);
   }
 }
@@ -311,7 +307,7 @@ absl::Status ControlPlane::EndAttempts(const std::vector<EndRequest>& requests) 
     attempt.end_unix_micros = absl::ToUnixMicros(now);
     attempt.end_reason = request.reason;
     attempt.end_message = request.detail;
-    attempt.start_unix_micros = absl::ToUnixMicros(entry.attempt_start);
+    attempt.start_unix_micros = absl::ToUnixMicros(gangs_.Find(entry.job.name())->start);
 
     v1::Job job = entry.job;
     const jobs::AttemptOutcome outcome = jobs::AfterAttempt(job, request.reason, request.detail, options_.backoff);
@@ -337,9 +333,11 @@ absl::Status ControlPlane::EndAttempts(const std::vector<EndRequest>& requests) 
 
   for (PreparedEnd& end : ends) {
     JobEntry& entry = *end.entry;
+    const std::string& name = entry.job.name();
+    const std::vector<RankRuntime>& ranks = gangs_.Find(name)->ranks;
     // Every rank is stopped everywhere; slots stay busy until confirmed dead.
     std::map<std::string, StoppingRanks> stopping;
-    for (const RankRuntime& rank : entry.ranks) {
+    for (const RankRuntime& rank : ranks) {
       const WorkerEntry* worker = workers_.Find(rank.worker);
       if (worker == nullptr || worker->worker.state() == v1::WORKER_STATE_LOST) continue;
       StoppingRanks& s = stopping[rank.worker];
@@ -354,13 +352,9 @@ absl::Status ControlPlane::EndAttempts(const std::vector<EndRequest>& requests) 
       directives_.Push(worker, directive);
       workers_.FindOrAdd(worker).stopping.push_back(std::move(s));
     }
-    entry.draining = false;
-    entry.drain_asked.clear();
-    entry.failure_pending = false;
-    entry.failure_waits_for.clear();
     ++attempts_ended_[v1::AttemptEndReason_Name(end.reason)];
-    IndexRanks(entry, false);
-    entry.ranks.clear();
+    IndexRanks(name, ranks, false);
+    gangs_.End(name);  // `ranks` with it
     if (end.queued) {
       ++restarts_[v1::AttemptEndReason_Name(end.reason)];
       entry.queued_since = now;

@@ -2,8 +2,9 @@
 // The coordinator's rules: jobs and their attempts, workers, placement,
 // failure detection and drain, over managers that each own one part of the
 // state in memory: JobTable (jobs, the queue), WorkerRegistry (workers,
-// liveness, what runs where), PlacementPass (when a pass is due, group
-// limits), DirectiveStreams (pushes to workers). The gRPC services
+// liveness, what runs where), GangSupervisor (running attempts: their ranks,
+// drains, deferred failures, hung gangs), PlacementPass (when a pass is due,
+// group limits), DirectiveStreams (pushes to workers). The gRPC services
 // (coordinator/service/) are thin adapters over this class; the durable copy
 // lives in the Store, written here before any manager is changed.
 //
@@ -38,6 +39,7 @@
 #include "absl/time/time.h"
 #include "common/grpc_limits.h"
 #include "coordinator/core/directive_streams.h"
+#include "coordinator/core/gang_supervisor.h"
 #include "coordinator/core/job_table.h"
 #include "coordinator/core/placement_pass.h"
 #include "coordinator/core/resource_name.h"
@@ -237,6 +239,8 @@ class ControlPlane {
       : store_(std::move(store)),
         options_(std::move(options)),
         workers_(options_.heartbeat_interval),
+        gangs_(HangPolicy{options_.hang_multiplier, options_.hang_floor, options_.hang_startup},
+               options_.worker_timeout),
         sample_rate_(options_.metrics_rate_per_rank, options_.metrics_burst_per_rank),
         history_(MetricHistoryLimits{options_.metrics_history, options_.metrics_history_job_bytes,
                                      options_.metrics_history_bytes}),
@@ -302,6 +306,8 @@ class ControlPlane {
   absl::Status StartDrain(WorkerEntry& worker, absl::Duration deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A drained attempt whose ranks have all exited ends (DRAINED, not counted).
   absl::Status FinishDrainIfDone(JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends what the supervisor finds due: overdue deferred failures, hung gangs.
+  void EndOverdueFailures() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckHungRanks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Finished jobs and gone workers past their retention leave memory.
   void ForgetPastRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -312,18 +318,15 @@ class ControlPlane {
   absl::StatusOr<LogSource> LogSourceOf(const std::string& name, int64_t attempt,
                                         const std::vector<std::string>& rank_workers, int32_t rank) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A failed rank of a multi-worker gang: true when the verdict waits for the
-  // other workers (see JobEntry::failure_pending), false to end the attempt now.
-  bool DeferFailure(JobEntry& entry, const std::string& reporter, const std::string& detail)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FAILED_PRECONDITION when the gang exceeds every worker known (not LOST) together.
   absl::Status CheckGangFits(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PlaceQueuedJobs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Jobs whose current attempt has ranks on `worker`, by name.
   std::vector<JobEntry*> JobsOn(const std::string& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Adds (or removes) the entry's current ranks to (from) the registry's count of what runs where.
-  void IndexRanks(const JobEntry& entry, bool add) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Assignment MakeAssignment(const JobEntry& entry, const std::string& worker) const
+  // Adds (or removes) a job's current ranks to (from) the registry's count of what runs where.
+  void IndexRanks(const std::string& job, const std::vector<RankRuntime>& ranks, bool add)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::Assignment MakeAssignment(const JobEntry& entry, const GangAttempt& gang, const std::string& worker) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The job's samples saved before a coordinator restart, into history_ once.
   void EnsureHistoryLoaded(const std::string& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -345,6 +348,10 @@ class ControlPlane {
   // EndAttempt and Load through IndexRanks): every heartbeat asks which jobs
   // run on its worker, and every placement pass each worker's free capacity.
   WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
+  // Running attempts (one per RUNNING job, kept by StartAttempts, EndAttempts
+  // and Load): their ranks as reported, drains, deferred failures, and when
+  // each gang would be hung.
+  GangSupervisor gangs_ ABSL_GUARDED_BY(mu_);
   int64_t last_generation_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t attempts_started_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> attempts_ended_ ABSL_GUARDED_BY(mu_);

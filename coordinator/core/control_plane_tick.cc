@@ -32,14 +32,7 @@ void ControlPlane::Tick() {
       EndAttempt(*entry, v1::ATTEMPT_END_REASON_WORKER_LOST, absl::StrCat(name, " is lost")).IgnoreError();
     }
   }
-  // A deferred failure whose gang workers were neither heard from nor declared
-  // lost within the timeout (cannot normally happen): the job's, after all.
-  for (auto& [name, entry] : jobs_) {
-    if (entry.failure_pending && entry.job.state() == v1::JOB_STATE_RUNNING &&
-        now - entry.failure_since > options_.worker_timeout) {
-      EndAttempt(entry, v1::ATTEMPT_END_REASON_TRAINER_FAILED, entry.failure_detail).IgnoreError();  // next tick
-    }
-  }
+  EndOverdueFailures();
   sample_rate_.Prune(now);
   ForgetPastRetention();
   CheckDrains();
@@ -47,36 +40,19 @@ void ControlPlane::Tick() {
   PlaceQueuedJobs();
 }
 
+// Both visit only what the supervisor's indexes hold due, not every job: a
+// tick's cost follows the attempts that end, not the jobs in memory.
+void ControlPlane::EndOverdueFailures() {
+  // A deferred failure whose gang workers were neither heard from nor declared
+  // lost within the timeout (cannot normally happen): the job's, after all.
+  for (const GangSupervisor::Verdict& verdict : gangs_.OverdueFailures(Now())) {
+    EndAttempt(jobs_.At(verdict.job), verdict.reason, verdict.detail).IgnoreError();  // not saved: due next tick
+  }
+}
+
 void ControlPlane::CheckHungRanks() {
-  const absl::Time now = Now();
-  for (auto& [name, entry] : jobs_) {
-    if (entry.job.state() != v1::JOB_STATE_RUNNING || entry.draining) continue;  // a drain may stall steps
-    if (entry.ranks.empty()) continue;
-    // The gang's progress is its most advanced rank's. Data-parallel ranks
-    // step together (a hung rank stalls its peers in the next collective),
-    // and only rank 0 writes step metrics: the others never report a step,
-    // so judging each rank alone ended every gang after hang_startup.
-    size_t lead = 0;
-    for (size_t r = 1; r < entry.ranks.size(); ++r) {
-      const RankRuntime& rank = entry.ranks[r];
-      const RankRuntime& best = entry.ranks[lead];
-      if (rank.step > best.step || (rank.step == best.step && rank.last_advance > best.last_advance)) lead = r;
-    }
-    const RankRuntime& rank = entry.ranks[lead];
-    // Before the first step: start-up (model load, rendezvous) gets its own
-    // allowance; after: a multiple of the gang's pace, never below the floor.
-    const absl::Duration allowance =
-        rank.step == 0 ? options_.hang_startup
-                       : std::max(options_.hang_floor, rank.step_time * options_.hang_multiplier);
-    const absl::Duration stalled = now - rank.last_advance;
-    if (stalled <= allowance) continue;
-    EndAttempt(entry, v1::ATTEMPT_END_REASON_RANK_HUNG,
-               absl::StrCat(entry.ranks.size() == 1 ? "rank " : "no rank of the gang (most advanced: rank ", lead,
-                            " on ", rank.worker, entry.ranks.size() == 1 ? "" : ")", " made no progress past step ",
-                            rank.step, " for ", absl::FormatDuration(absl::Trunc(stalled, absl::Milliseconds(10))),
-                            " (allowance ", absl::FormatDuration(absl::Trunc(allowance, absl::Milliseconds(10))),
-                            ")"))
-        .IgnoreError();  // not saved: found hung again next tick
+  for (const GangSupervisor::Verdict& verdict : gangs_.HungGangs(Now())) {
+    EndAttempt(jobs_.At(verdict.job), verdict.reason, verdict.detail).IgnoreError();  // not saved: hung next tick
   }
 }
 
@@ -105,10 +81,7 @@ void ControlPlane::CheckDrains() {
         EndAttempt(*entry, v1::ATTEMPT_END_REASON_DRAINED,
                    absl::StrCat(name, " is draining: deadline reached before every rank checkpointed"))
             .IgnoreError();  // not saved: the deadline is still past next tick
-      } else if (!entry->draining) {  // also after our restart: ask again
-        entry->draining = true;
-        entry->drain_deadline = deadline;
-        entry->drain_asked.clear();
+      } else if (gangs_.Drain(entry->job.name(), deadline)) {  // also after our restart: ask again
         PushDrain(*entry);
       }
     }
@@ -131,8 +104,10 @@ bool ControlPlane::RunPlacementPass(absl::Duration wait) {
 }
 
 void ControlPlane::PushDrain(const JobEntry& entry) {
+  const GangAttempt* gang = gangs_.Find(entry.job.name());
+  if (gang == nullptr) return;
   std::set<std::string> workers;
-  for (const RankRuntime& rank : entry.ranks) workers.insert(rank.worker);
+  for (const RankRuntime& rank : gang->ranks) workers.insert(rank.worker);
   // Not marked asked: the heartbeat asks too (a drain asked twice is one drain).
   for (const std::string& worker : workers) {
     v1::WorkerDirective directive;
@@ -140,7 +115,7 @@ void ControlPlane::PushDrain(const JobEntry& entry) {
     checkpoint->set_job(entry.job.name());
     checkpoint->set_generation(entry.job.generation());
     checkpoint->set_stop(true);
-    *checkpoint->mutable_grace() = ToProtoDuration(std::max(entry.drain_deadline - Now(), absl::ZeroDuration()));
+    *checkpoint->mutable_grace() = ToProtoDuration(std::max(gang->drain_deadline - Now(), absl::ZeroDuration()));
     directives_.Push(worker, directive);
   }
 }

@@ -16,7 +16,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/evaluation_report.h"
-#include "common/exit_codes.h"
 #include "common/job_spec_limits.h"
 #include "common/lineage/lineage_record.h"
 #include "common/log.h"
@@ -114,11 +113,6 @@ std::map<std::string, JobReports> ParseJobReports(
 
 namespace {
 
-bool IsLive(v1::RankPhase phase) {
-  return phase == v1::RANK_PHASE_STARTING || phase == v1::RANK_PHASE_RUNNING ||
-         phase == v1::RANK_PHASE_CHECKPOINTING;
-}
-
 // 128 bits from the kernel's CSPRNG: a session cannot be guessed from earlier ones.
 std::string NewSession() { return security::RandomHex(16); }
 
@@ -167,7 +161,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> ControlPlane::RegisterWorker(const v1
     const JobEntry* job = jobs_.Find(rank.job());
     const bool current = job != nullptr && job->job.state() == v1::JOB_STATE_RUNNING &&
                          job->job.generation() == rank.generation();
-    if (!current && IsLive(rank.phase())) {
+    if (!current && IsLivePhase(rank.phase())) {
       entry.stopping.push_back(StoppingRanks{rank.job(), rank.generation(), 1, {}});
     }
   }
@@ -224,12 +218,13 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   std::map<std::pair<std::string, int64_t>, std::string> stop;  // what to stop, and why
   std::vector<std::pair<std::string, std::pair<v1::AttemptEndReason, std::string>>> ended;
   for (const v1::RankStatus& rank : request.ranks()) {
-    if (IsLive(rank.phase())) reported_live.emplace(rank.job(), rank.generation());
+    if (IsLivePhase(rank.phase())) reported_live.emplace(rank.job(), rank.generation());
     JobEntry* const job = jobs_.Find(rank.job());
-    const bool current = job != nullptr && job->job.state() == v1::JOB_STATE_RUNNING &&
+    const GangAttempt* const gang = gangs_.Find(rank.job());
+    const bool current = job != nullptr && gang != nullptr && job->job.state() == v1::JOB_STATE_RUNNING &&
                          job->job.generation() == rank.generation() && rank.rank() >= 0 &&
-                         rank.rank() < static_cast<int32_t>(job->ranks.size()) &&
-                         job->ranks[rank.rank()].worker == name;
+                         rank.rank() < static_cast<int32_t>(gang->ranks.size()) &&
+                         gang->ranks[rank.rank()].worker == name;
     if (!current) {
       // An old attempt's rank (or one we never placed): stop it if it runs,
       // and, if it has ended, tell the worker it may forget it.
@@ -237,32 +232,19 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
       continue;
     }
     JobEntry& entry = *job;
-    RankRuntime& runtime = entry.ranks[rank.rank()];
-    runtime.acknowledged = true;
-    runtime.phase = rank.phase();
-    runtime.exit_code = rank.exit_code();
+    gangs_.Report(rank.job(), static_cast<size_t>(rank.rank()), rank.phase(), rank.exit_code(), rank.step(), Now());
     reported_current.emplace(rank.job(), rank.rank());
-    if (rank.step() > runtime.step) {
-      // Pace from the first step on (the first includes start-up), smoothed.
-      if (runtime.step > 0) {
-        const absl::Duration per_step = (Now() - runtime.last_advance) / (rank.step() - runtime.step);
-        runtime.step_time = runtime.step_time == absl::ZeroDuration() ? per_step
-                                                                        : (runtime.step_time * 7 + per_step * 3) / 10;
-      }
-      runtime.step = rank.step();
-      runtime.last_advance = Now();
-    }
-    if (rank.rank() == 0 && rank.rendezvous_port() > 0 && entry.rendezvous_port != rank.rendezvous_port()) {
-      entry.rendezvous_port = rank.rendezvous_port();
+    if (rank.rank() == 0 && rank.rendezvous_port() > 0 && gang->rendezvous_port != rank.rendezvous_port()) {
+      gangs_.SetRendezvousPort(rank.job(), rank.rendezvous_port());
       PushStarts(entry);  // the gang's other workers were waiting for it
     }
     if (rank.step() > entry.job.progress().step()) entry.job.mutable_progress()->set_step(rank.step());
-    if (entry.draining) {
+    if (gang->draining) {
       continue;  // exits during a drain end the attempt together, below
     } else if (rank.phase() == v1::RANK_PHASE_FAILED) {
       const std::string detail = absl::StrCat("rank ", rank.rank(), " on ", name, " exited with code ",
                                               rank.exit_code(), rank.message().empty() ? "" : ": ", rank.message());
-      if (!DeferFailure(entry, name, detail)) ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED, detail}});
+      if (!gangs_.DeferFailure(rank.job(), name, detail, Now())) ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED, detail}});
     } else if (rank.phase() == v1::RANK_PHASE_STOPPED) {
       ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_DRAINED,
                                     absl::StrCat("rank ", rank.rank(), " was stopped by ", name, " (exit ",
@@ -276,15 +258,16 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   for (JobEntry* entry : JobsOn(name)) {
     saved.Update(FinishDrainIfDone(*entry));
     // This worker is alive: a failure waiting on it is the job's after all.
-    if (entry->failure_pending && entry->failure_waits_for.erase(name) > 0 && entry->failure_waits_for.empty()) {
-      ended.push_back({entry->job.name(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED, entry->failure_detail}});
+    if (auto detail = gangs_.Heard(entry->job.name(), name)) {
+      ended.push_back({entry->job.name(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED, *std::move(detail)}});
     }
   }
   // Ranks the worker acknowledged once but no longer reports have vanished
   // (say, the worker restarted): the gang is broken.
   for (JobEntry* entry : JobsOn(name)) {
-    for (size_t r = 0; r < entry->ranks.size(); ++r) {
-      const RankRuntime& runtime = entry->ranks[r];
+    const std::vector<RankRuntime>& ranks = gangs_.Find(entry->job.name())->ranks;
+    for (size_t r = 0; r < ranks.size(); ++r) {
+      const RankRuntime& runtime = ranks[r];
       if (runtime.worker == name && runtime.acknowledged &&
           !reported_current.count({entry->job.name(), static_cast<int32_t>(r)})) {
         ended.push_back({entry->job.name(), {v1::ATTEMPT_END_REASON_WORKER_LOST,
@@ -298,8 +281,9 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
   std::vector<EndRequest> ends;
   for (const auto& [job_name, why] : ended) ends.push_back({&jobs_.At(job_name), why.first, why.second});
   for (JobEntry* entry : JobsOn(name)) {
-    bool all = !entry->ranks.empty();
-    for (const RankRuntime& runtime : entry->ranks) all = all && runtime.phase == v1::RANK_PHASE_SUCCEEDED;
+    const std::vector<RankRuntime>& ranks = gangs_.Find(entry->job.name())->ranks;
+    bool all = !ranks.empty();
+    for (const RankRuntime& runtime : ranks) all = all && runtime.phase == v1::RANK_PHASE_SUCCEEDED;
     if (all) ends.push_back({entry, v1::ATTEMPT_END_REASON_COMPLETED, "every rank exited 0"});
   }
   saved.Update(EndAttempts(ends));
@@ -324,22 +308,22 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
 
   // Ranks it should run and has not yet reported: (re)send the assignment.
   for (JobEntry* entry : JobsOn(name)) {
+    const GangAttempt& gang = *gangs_.Find(entry->job.name());
     bool missing = false;
-    for (size_t r = 0; r < entry->ranks.size(); ++r) {
-      if (entry->ranks[r].worker == name && !entry->ranks[r].acknowledged) missing = true;
+    for (const RankRuntime& rank : gang.ranks) {
+      if (rank.worker == name && !rank.acknowledged) missing = true;
     }
     // A multi-rank gang needs rank 0's rendezvous port, which its worker picks.
-    const bool waits_for_port =
-        entry->ranks.size() > 1 && entry->ranks[0].worker != name && entry->rendezvous_port == 0;
-    if (missing && !waits_for_port) *response.add_start() = MakeAssignment(*entry, name);
+    const bool waits_for_port = gang.ranks.size() > 1 && gang.ranks[0].worker != name && gang.rendezvous_port == 0;
+    if (missing && !waits_for_port) *response.add_start() = MakeAssignment(*entry, gang, name);
     // A drained gang: every worker holding a rank is asked, once, to SIGTERM
     // its ranks (checkpoint at the next step boundary, exit 75).
-    if (entry->draining && entry->drain_asked.insert(name).second) {
+    if (gangs_.AskDrain(entry->job.name(), name)) {
       auto* checkpoint = response.add_checkpoint_now();
       checkpoint->set_job(entry->job.name());
       checkpoint->set_generation(entry->job.generation());
       checkpoint->set_stop(true);
-      *checkpoint->mutable_grace() = ToProtoDuration(std::max(entry->drain_deadline - Now(), absl::ZeroDuration()));
+      *checkpoint->mutable_grace() = ToProtoDuration(std::max(gang.drain_deadline - Now(), absl::ZeroDuration()));
     }
   }
   response.set_state(worker.worker.state());
@@ -437,30 +421,11 @@ absl::Status ControlPlane::StartDrain(WorkerEntry& worker, absl::Duration deadli
   return absl::OkStatus();
 }
 
-bool ControlPlane::DeferFailure(JobEntry& entry, const std::string& reporter, const std::string& detail) {
-  if (entry.failure_pending) return true;  // the first failure is the one reported
-  std::set<std::string> others;
-  for (const RankRuntime& rank : entry.ranks) {
-    if (rank.worker != reporter) others.insert(rank.worker);
-  }
-  if (others.empty()) return false;  // one worker: nothing else can explain it
-  entry.failure_pending = true;
-  entry.failure_detail = detail;
-  entry.failure_since = Now();
-  entry.failure_waits_for = std::move(others);
-  return true;
-}
-
 absl::Status ControlPlane::FinishDrainIfDone(JobEntry& entry) {
-  if (!entry.draining || entry.job.state() != v1::JOB_STATE_RUNNING) return absl::OkStatus();
-  bool all_checkpointed = true;
-  for (const RankRuntime& rank : entry.ranks) {
-    if (!rank.acknowledged || IsLive(rank.phase)) return absl::OkStatus();  // still saving (or never started)
-    all_checkpointed = all_checkpointed && rank.exit_code == exit_codes::kStoppedAfterCheckpoint;
-  }
-  return EndAttempt(entry, v1::ATTEMPT_END_REASON_DRAINED,
-                    all_checkpointed ? "drained: every rank checkpointed and exited 75"
-                              : "drained: a rank exited without a drain checkpoint; resuming from the previous one");
+  if (entry.job.state() != v1::JOB_STATE_RUNNING) return absl::OkStatus();
+  const std::optional<std::string> drained = gangs_.DrainComplete(entry.job.name());
+  if (!drained.has_value()) return absl::OkStatus();
+  return EndAttempt(entry, v1::ATTEMPT_END_REASON_DRAINED, *drained);
 }
 
 void ControlPlane::EnsureHistoryLoaded(const std::string& job) {
@@ -490,7 +455,7 @@ absl::Status ControlPlane::ReportMetrics(const v1::ReportMetricsRequest& request
     if (job == nullptr || job->job.state() != v1::JOB_STATE_RUNNING || job->job.generation() != request.generation()) {
       continue;  // stale: dropped below, as fencing always did
     }
-    const auto& ranks = job->ranks;
+    const auto& ranks = gangs_.Find(sample.job())->ranks;
     if (sample.rank() < 0 || sample.rank() >= static_cast<int32_t>(ranks.size()) ||
         ranks[sample.rank()].worker != name) {
       return absl::PermissionDeniedError(

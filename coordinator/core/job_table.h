@@ -14,54 +14,25 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "coordinator/metrics/step_time.h"
 #include "tunefleet/v1/job_service.pb.h"
-#include "tunefleet/v1/worker_service.pb.h"
 
 namespace tunefleet::coordinator {
 
-// One rank of a job's current attempt.
-struct RankRuntime {
-  std::string worker;
-  std::vector<int32_t> gpus;
-  v1::RankPhase phase = v1::RANK_PHASE_UNSPECIFIED;
-  bool acknowledged = false;  // the worker has reported it at least once
-  int32_t exit_code = 0;
-  // Progress, for hung-rank detection (coordinator's clock).
-  int64_t step = 0;
-  absl::Time last_advance;
-  absl::Duration step_time;  // smoothed seconds per step; zero until measured
-};
-// A job in memory: its row (job) and what only memory knows of its current
-// attempt (ranks, drain, a deferred failure) and of its last one (for logs).
+// A job in memory: its row (job) and what only memory knows of it: its last
+// attempt's placement (for logs) and checkpoint and step figures. A running
+// attempt's ranks, drain and deferred failure are the GangSupervisor's.
 struct JobEntry {
   v1::Job job;
   int64_t order = 0;
   std::string request_id;  // CreateJob's; a retry with it is the same job
   int64_t last_event = 0;  // the newest event's sequence; the events stay in the store
   absl::Time queued_since;
-  absl::Time attempt_start;
-  std::vector<RankRuntime> ranks;  // current attempt, by rank
-  // Drain of this attempt: every rank was (or is being) told to checkpoint
-  // and exit 75; the attempt ends when all have exited or at the deadline.
-  bool draining = false;
-  std::set<std::string> drain_asked;  // workers sent the request
-  absl::Time drain_deadline;
-  int32_t rendezvous_port = 0;  // reported by rank 0's worker
-  std::string rendezvous_secret;  // per attempt (see Assignment.rendezvous_secret); memory only
-  // A rank of a gang spanning several workers failed. When a peer's worker
-  // dies (kill -9, power), the other ranks' collectives fail at once, long
-  // before its silence is noticed; so the failure is charged to the job only
-  // once every other worker of the gang has heartbeated since (it is alive),
-  // and the attempt ends WORKER_LOST, not counted, if one is declared lost first.
-  bool failure_pending = false;
-  std::string failure_detail;
-  absl::Time failure_since;
-  std::set<std::string> failure_waits_for;  // gang workers not heard from since
   // The newest attempt's rank -> worker, kept after it ends, for logs.
   std::vector<std::string> last_rank_workers;
   int64_t last_attempt = 0;
@@ -113,11 +84,14 @@ class JobTable {
 
  private:
   static QueueKey QueueKeyOf(const JobEntry& entry);
+  using EndKey = std::pair<absl::Time, std::string>;  // end_time, name
+  static EndKey EndKeyOf(const JobEntry& entry);
 
   Map jobs_;
   std::map<int64_t, std::string> by_order_;
   std::map<std::string, std::string> by_request_id_;
   Queue queue_;  // entries of jobs_
+  std::set<EndKey> ended_;  // finished jobs of jobs_, by end time (ForgetEndedBy)
   int64_t forgotten_ = 0;
 };
 

@@ -100,6 +100,26 @@ TEST(JobTable, ForgetsOnlyJobsThatEndedByTheCutoff) {
   EXPECT_EQ(QueuedNames(table), (std::vector<std::string>{"jobs/queued"})) << "active jobs stay";
 }
 
+TEST(JobTable, AJobThatEndsThroughSetIsForgottenByItsEndTime) {
+  JobTable table;
+  const absl::Time t0 = absl::FromUnixSeconds(10000);
+  JobEntry& a = table.Add(Job("a", 1, 0, v1::JOB_STATE_RUNNING));
+  JobEntry& b = table.Add(Job("b", 2, 0, v1::JOB_STATE_QUEUED));
+  v1::Job a_done = a.job;
+  a_done.set_state(v1::JOB_STATE_SUCCEEDED);
+  *a_done.mutable_end_time() = ToProtoTime(t0 + absl::Minutes(5));
+  table.Set(a, a_done);
+  v1::Job b_done = b.job;
+  b_done.set_state(v1::JOB_STATE_CANCELLED);
+  *b_done.mutable_end_time() = ToProtoTime(t0);
+  table.Set(b, b_done);
+  table.Add(Job("c", 3, 0, v1::JOB_STATE_RUNNING));
+  EXPECT_TRUE(table.ForgetEndedBy(t0 - absl::Seconds(1)).empty());
+  EXPECT_EQ(table.ForgetEndedBy(t0 + absl::Hours(1)), (std::vector<std::string>{"jobs/a", "jobs/b"}));
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_TRUE(table.ForgetEndedBy(t0 + absl::Hours(2)).empty()) << "each is forgotten once";
+}
+
 TEST(JobTable, NextEventFollowsTheNewest) {
   JobEntry entry = Job("a", 1, 0, v1::JOB_STATE_QUEUED);
   entry.last_event = 4;
