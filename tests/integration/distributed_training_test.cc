@@ -11,9 +11,13 @@
 // process accumulating micro-batches, so gradients differ by fp32 rounding
 // (~1e-7 relative). AdamW divides by sqrt(v): where a gradient is tiny, that
 // rounding becomes a visible fraction of the step, so the worst weight error
-// grows with lr (at lr 1e-2 it reached ~3e-5). At lr 1e-4 over 3 steps the
-// worst element measured 1.2e-7 (full; N = 2 stage 0, N = 3 stages 1-2) and
-// 1.9e-8 (LoRA, N = 3 stage 0); kTolerance = 1e-6 is ~8x that, yet 100x below one AdamW step (~lr), so
+// grows with lr (at lr 1e-2 it reached ~3e-5), and which element is worst
+// depends on every rounding in the step. At lr 1e-4 over 3 steps the worst
+// element measured 1.2e-7 when this test was written; with oneDNN's GEMMs
+// and the fused LM head 7.8e-7 (N = 3 stage 1-2, full), and with the fused
+// RMSNorm and rotary kernels 1.07e-6 (N = 2 stage 0, full), every case
+// between 5e-8 and 1.1e-6 (2026-12-05). kTolerance = 5e-6 is ~5x the worst,
+// yet 20x below one AdamW step (~lr = 1e-4), so
 // a lost, doubled or misplaced shard, or a skipped update, cannot pass.
 
 #include <gtest/gtest.h>
@@ -43,7 +47,7 @@ using testing::RunCommand;
 const std::string kTrainer = TUNEFLEET_BINARY_DIR "/trainer/tunefleet-trainer";
 const std::string kDemoData = TUNEFLEET_BINARY_DIR "/demo/tunefleet-demo-data";
 const std::string kDemo = TUNEFLEET_SOURCE_DIR "/demo";
-constexpr double kTolerance = 1e-6;
+constexpr double kTolerance = 5e-6;
 
 // One thread per process: 3 ranks share 2 cores, and a fixed thread count
 // keeps each process's own reductions in one order.

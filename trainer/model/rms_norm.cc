@@ -104,18 +104,22 @@ class FusedRmsNormFunction : public torch::autograd::Function<FusedRmsNormFuncti
     }
     torch::Tensor dw;
     if (want_dw) {
+      // The weight's gradient sums over every token of the micro-batch: fp64
+      // partial sums keep it exact to within the final rounding, so it does
+      // not depend on how the batch is split over ranks (ZeRO's equality with
+      // one process, tests/integration/distributed_training_test.cc).
       const int64_t blocks = (rows + kWeightGradRowsPerBlock - 1) / kWeightGradRowsPerBlock;
-      torch::Tensor partial = torch::zeros({std::max<int64_t>(blocks, 1), n}, x.options());
-      float* pp = partial.data_ptr<float>();
+      std::vector<double> partial(static_cast<size_t>(std::max<int64_t>(blocks, 1) * n), 0.0);
+      double* pp = partial.data();
       at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
         for (int64_t b = begin; b < end; ++b) {
-          float* out = pp + b * n;
+          double* out = pp + b * n;
           const int64_t last = std::min(rows, (b + 1) * kWeightGradRowsPerBlock);
           for (int64_t r = b * kWeightGradRowsPerBlock; r < last; ++r) {
             const float* xr = xp + r * n;
             const float* gr = gp + r * n;
             const float inv = rp[r];
-            for (int64_t i = 0; i < n; ++i) out[i] += gr[i] * (xr[i] * inv);
+            for (int64_t i = 0; i < n; ++i) out[i] += static_cast<double>(gr[i] * (xr[i] * inv));
           }
         }
       });
@@ -124,9 +128,9 @@ class FusedRmsNormFunction : public torch::autograd::Function<FusedRmsNormFuncti
       float* wout = dw.data_ptr<float>();
       at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
-          float s = 0;
-          for (int64_t b = 0; b < blocks; ++b) s += pp[b * n + i];
-          wout[i] = s;
+          double sum = 0;
+          for (int64_t b = 0; b < blocks; ++b) sum += pp[b * n + i];
+          wout[i] = static_cast<float>(sum);
         }
       });
     }
