@@ -17,6 +17,8 @@
 //
 //   coordinator_bench --workers 1000 --jobs 10000        (the sizes)
 //   coordinator_bench --workers 100 --jobs 1000 --measure-seconds 3   (quick)
+//   coordinator_bench --only-full-cluster-submissions --submit-threads 32
+//       (register, fill the fleet, time --jobs durable submissions into it)
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -80,6 +82,9 @@ struct Flags {
   // connection, users a token. Off: the coordinator runs --insecure.
   bool tls = false;
   bool stream = true;  // hold WatchAssignments streams (when the coordinator serves it)
+  // Skip the idle window, the uncontended probes and the burst: register,
+  // fill the fleet, and time the backlog's submissions into the full cluster.
+  bool only_full_cluster_submissions = false;
 };
 
 // ---------------------------------------------------------------- the coordinator process
@@ -617,6 +622,8 @@ int main(int argc, char** argv) {
                "Workers hold WatchAssignments streams (when the coordinator serves them)")
       ->capture_default_str();
   app.add_flag("--tls", flags.tls, "TLS on, as tunefleet up runs it (a certificate and connection per worker)");
+  app.add_flag("--only-full-cluster-submissions", flags.only_full_cluster_submissions,
+               "Only register, fill the fleet and time --jobs submissions into it (no idle, probe or burst phase)");
   app.add_option("--dir", flags.dir, "Folder for the database and the coordinator's log (default: fresh in /tmp)");
   CLI11_PARSE(app, argc, argv);
 
@@ -728,12 +735,13 @@ int main(int argc, char** argv) {
   rows.push_back({"register all workers", buffer, ""});
   std::this_thread::sleep_for(std::chrono::duration<double>(flags.heartbeat_interval));  // every worker's first beat
 
+  const bool all_phases = !flags.only_full_cluster_submissions;
   // 2. Idle: heartbeats only.
-  measure("idle");
+  if (all_phases) measure("idle");
 
   // 3. Uncontended latency: one job at a time on an idle fleet.
   std::vector<std::string> probes;
-  {
+  if (all_phases) {
     std::mt19937_64 rng(1);
     for (int i = 0; i < flags.probe_jobs; ++i) {
       auto names = SubmitJobs(*jobs, recorder, 1, 1, false, GangSize(rng), &submit_failures);
@@ -750,7 +758,7 @@ int main(int argc, char** argv) {
   }
 
   // 4. The burst: all jobs at once; they run --job-seconds each.
-  {
+  if (all_phases) {
     const double cpu0 = coordinator.CpuSeconds();
     const auto start = Clock::now();
     std::vector<std::string> burst;
@@ -798,54 +806,64 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "the fleet did not fill up\n");
     }
     std::this_thread::sleep_for(std::chrono::duration<double>(flags.heartbeat_interval));
-    measure(std::to_string(running.size()) + " jobs running");
+    if (all_phases) measure(std::to_string(running.size()) + " jobs running");
 
     // 6. And a backlog that cannot be placed until they end.
     const auto start = Clock::now();
     auto backlog = SubmitJobs(*jobs, recorder, flags.jobs, flags.submit_threads, true, 0, &submit_failures);
-    std::printf("  queued %zu jobs in %.1f s\n", backlog.size(), Seconds(Clock::now() - start));
-    measure(std::to_string(running.size()) + " running + " + std::to_string(backlog.size()) + " queued");
-
-    // 7. Placement passes over that queue: running jobs are cancelled, and
-    // each freed slot wakes a pass over the 10,000 queued (a coordinator
-    // that places on its ticks only reports none here: see its tick above).
-    const auto placements0 = coordinator.PlacementPasses();
-    const auto buckets0 = coordinator.Buckets("tunefleet_placement_pass_seconds");
-    for (int i = 0; i < 10 && i < static_cast<int>(running.size()); ++i) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + 30s);
-      v1::CancelJobRequest cancel;
-      cancel.set_name(running[static_cast<size_t>(i)]);
-      v1::Job cancelled;
-      jobs->CancelJob(&context, cancel, &cancelled);
-      std::this_thread::sleep_for(300ms);
-    }
-    // The workers confirm the stops on their next heartbeats; the slots then free.
-    std::this_thread::sleep_for(std::chrono::duration<double>(2 * flags.heartbeat_interval));
-    const auto placements1 = coordinator.PlacementPasses();
-    const auto buckets1 = coordinator.Buckets("tunefleet_placement_pass_seconds");
-    const double passes = placements1.first - placements0.first;
-    double slowest = 0;  // the smallest bucket bound that holds every pass of the window
-    for (const auto& [le, count] : buckets1) {
-      const auto before = buckets0.find(le);
-      if (count - (before == buckets0.end() ? 0 : before->second) >= passes) {
-        slowest = le;
-        break;
-      }
-    }
-    if (passes > 0) {
-      std::snprintf(buffer, sizeof(buffer), "%.2f ms", 1000 * (placements1.second - placements0.second) / passes);
+    const double queued_in = Seconds(Clock::now() - start);
+    std::printf("  queued %zu jobs in %.1f s\n", backlog.size(), queued_in);
+    if (!all_phases) {
+      std::snprintf(buffer, sizeof(buffer), "%.0f jobs/s", backlog.size() / queued_in);
+      char note[160];
+      std::snprintf(note, sizeof(note), "%zu CreateJob calls from %d threads in %.2f s (each durable)", backlog.size(),
+                    flags.submit_threads, queued_in);
+      rows.push_back({"submissions into a full cluster (" + std::to_string(running.size()) + " running)", buffer,
+                      note});
     } else {
-      std::snprintf(buffer, sizeof(buffer), "n/a");
+      measure(std::to_string(running.size()) + " running + " + std::to_string(backlog.size()) + " queued");
+
+      // 7. Placement passes over that queue: running jobs are cancelled, and
+      // each freed slot wakes a pass over the 10,000 queued (a coordinator
+      // that places on its ticks only reports none here: see its tick above).
+      const auto placements0 = coordinator.PlacementPasses();
+      const auto buckets0 = coordinator.Buckets("tunefleet_placement_pass_seconds");
+      for (int i = 0; i < 10 && i < static_cast<int>(running.size()); ++i) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + 30s);
+        v1::CancelJobRequest cancel;
+        cancel.set_name(running[static_cast<size_t>(i)]);
+        v1::Job cancelled;
+        jobs->CancelJob(&context, cancel, &cancelled);
+        std::this_thread::sleep_for(300ms);
+      }
+      // The workers confirm the stops on their next heartbeats; the slots then free.
+      std::this_thread::sleep_for(std::chrono::duration<double>(2 * flags.heartbeat_interval));
+      const auto placements1 = coordinator.PlacementPasses();
+      const auto buckets1 = coordinator.Buckets("tunefleet_placement_pass_seconds");
+      const double passes = placements1.first - placements0.first;
+      double slowest = 0;  // the smallest bucket bound that holds every pass of the window
+      for (const auto& [le, count] : buckets1) {
+        const auto before = buckets0.find(le);
+        if (count - (before == buckets0.end() ? 0 : before->second) >= passes) {
+          slowest = le;
+          break;
+        }
+      }
+      if (passes > 0) {
+        std::snprintf(buffer, sizeof(buffer), "%.2f ms", 1000 * (placements1.second - placements0.second) / passes);
+      } else {
+        std::snprintf(buffer, sizeof(buffer), "n/a");
+      }
+      char note[200];
+      std::snprintf(note, sizeof(note),
+                    "mean of %.0f passes woken by 10 cancellations and their freed slots; every one <= %.0f ms "
+                    "(tunefleet_placement_pass_seconds)",
+                    passes, 1000 * slowest);
+      rows.push_back({"placement pass, " + std::to_string(running.size()) + " running + " +
+                          std::to_string(backlog.size()) + " queued",
+                      buffer, note});
     }
-    char note[200];
-    std::snprintf(note, sizeof(note),
-                  "mean of %.0f passes woken by 10 cancellations and their freed slots; every one <= %.0f ms "
-                  "(tunefleet_placement_pass_seconds)",
-                  passes, 1000 * slowest);
-    rows.push_back({"placement pass, " + std::to_string(running.size()) + " running + " +
-                        std::to_string(backlog.size()) + " queued",
-                    buffer, note});
   }
 
   for (auto& f : fleet) f->Stop();

@@ -46,24 +46,67 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& data
 AuditLog::~AuditLog() { sqlite3_close(db_); }
 
 absl::Status AuditLog::Record(v1::AuditEvent event) {
-  absl::MutexLock lock(&mu_);
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO audit_events (time_us, principal, role, method, target, code, message) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         -1, &stmt, nullptr) != SQLITE_OK) {
-    return Error(db_, "prepare");
+  Pending me{&event, absl::ToUnixMicros(absl::Now()), std::nullopt};
+  absl::MutexLock lock(&queue_mu_);
+  queue_.push_back(&me);
+  while (!me.result.has_value()) {
+    if (writing_) {
+      written_.Wait(&queue_mu_);
+      continue;
+    }
+    // Lead: write everything queued (this row included, unless an earlier
+    // leader took it), then hand over.
+    writing_ = true;
+    std::vector<Pending*> batch;
+    batch.swap(queue_);
+    queue_mu_.Unlock();
+    absl::Status status;
+    {
+      absl::MutexLock db_lock(&db_mu_);
+      status = WriteBatch(batch);
+    }
+    queue_mu_.Lock();
+    for (Pending* pending : batch) pending->result = status;
+    writing_ = false;
+    written_.SignalAll();
   }
-  sqlite3_bind_int64(stmt, 1, absl::ToUnixMicros(absl::Now()));
-  int column = 2;
-  for (const std::string* text : {&event.principal(), &event.role(), &event.method(), &event.target(),
-                                  &event.code(), &event.message()}) {
-    sqlite3_bind_text(stmt, column++, text->data(), static_cast<int>(text->size()), SQLITE_TRANSIENT);
+  return *me.result;
+}
+
+absl::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return Error(db_, "begin");
+  absl::Status status = [&]() -> absl::Status {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_,
+                           "INSERT INTO audit_events (time_us, principal, role, method, target, code, message) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           -1, &stmt, nullptr) != SQLITE_OK) {
+      return Error(db_, "prepare");
+    }
+    int rc = SQLITE_DONE;
+    for (const Pending* pending : batch) {
+      const v1::AuditEvent& event = *pending->event;
+      sqlite3_reset(stmt);
+      sqlite3_bind_int64(stmt, 1, pending->time_us);
+      int column = 2;
+      for (const std::string* text : {&event.principal(), &event.role(), &event.method(), &event.target(),
+                                      &event.code(), &event.message()}) {
+        sqlite3_bind_text(stmt, column++, text->data(), static_cast<int>(text->size()), SQLITE_TRANSIENT);
+      }
+      rc = sqlite3_step(stmt);
+      if (rc != SQLITE_DONE) break;
+    }
+    const absl::Status inserted = rc == SQLITE_DONE ? absl::OkStatus() : Error(db_, "insert");
+    sqlite3_finalize(stmt);
+    return inserted;
+  }();
+  if (status.ok() && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) status = Error(db_, "commit");
+  if (!status.ok()) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return status;
   }
-  const int rc = sqlite3_step(stmt);
-  sqlite3_finalize(stmt);
-  if (rc != SQLITE_DONE) return Error(db_, "insert");
-  if (++since_prune_ >= 1000) {
+  since_prune_ += static_cast<int64_t>(batch.size());
+  if (since_prune_ >= 1000) {
     since_prune_ = 0;
     const std::string prune =
         absl::StrCat("DELETE FROM audit_events WHERE id <= (SELECT MAX(id) FROM audit_events) - ", kKeep);
@@ -73,7 +116,7 @@ absl::Status AuditLog::Record(v1::AuditEvent event) {
 }
 
 absl::StatusOr<std::vector<v1::AuditEvent>> AuditLog::Newest(int limit) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&db_mu_);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_,
                          "SELECT id, time_us, principal, role, method, target, code, message FROM audit_events "

@@ -4,8 +4,12 @@
 //
 // Its own connection to the database file: an audit row is written after the
 // call it records, outside the control plane's lock, and never blocks it.
+// Rows are group-committed: a call waits until its row is on disk, and the
+// rows of calls that arrive while one transaction syncs share the next one
+// (one fsync for all), as ControlPlane's submissions do.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,15 +26,31 @@ class AuditLog {
  public:
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(const std::string& database);
   ~AuditLog();
-  // `event`'s id and time are set here.
+  // `event`'s id and time are set here. Returns once the row is durable; an
+  // error when its batch could not be saved (then none of that batch was).
   absl::Status Record(v1::AuditEvent event);
   absl::StatusOr<std::vector<v1::AuditEvent>> Newest(int limit);
 
  private:
+  // A row waiting for its batch's commit.
+  struct Pending {
+    const v1::AuditEvent* event;
+    int64_t time_us;
+    std::optional<absl::Status> result;  // set under queue_mu_
+  };
   explicit AuditLog(sqlite3* db) : db_(db) {}
-  absl::Mutex mu_;
+  // One transaction for the batch: all rows or none.
+  absl::Status WriteBatch(const std::vector<Pending*>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+
+  // The batch in the making, and whether a leader is writing one.
+  absl::Mutex queue_mu_ ABSL_ACQUIRED_BEFORE(db_mu_);
+  absl::CondVar written_;
+  std::vector<Pending*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool writing_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  absl::Mutex db_mu_;  // the connection: one batch or one read at a time
   sqlite3* const db_;
-  int64_t since_prune_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t since_prune_ ABSL_GUARDED_BY(db_mu_) = 0;
 };
 
 }  // namespace tunefleet::coordinator::auth

@@ -318,8 +318,18 @@ class ControlPlane {
   absl::StatusOr<LogSource> LogSourceOf(const std::string& name, int64_t attempt,
                                         const std::vector<std::string>& rank_workers, int32_t rank) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // FAILED_PRECONDITION when the gang exceeds every worker known (not LOST) together.
-  absl::Status CheckGangFits(const v1::JobSpec& spec) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The ranks of `gpus_per_rank` GPUs each (CPU slots at 0) that the workers
+  // known and not LOST hold together, and how many workers those are.
+  struct GangRoom {
+    int64_t workers = 0;
+    int64_t ranks = 0;
+  };
+  GangRoom RoomFor(int32_t gpus_per_rank) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FAILED_PRECONDITION when the gang exceeds every worker known (not LOST)
+  // together. `rooms` keeps RoomFor's answers across the checks of one batch
+  // (a walk over every worker each; the workers do not change under mu_).
+  absl::Status CheckGangFits(const v1::JobSpec& spec, std::map<int32_t, GangRoom>* rooms) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PlaceQueuedJobs() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Jobs whose current attempt has ranks on `worker`, by name.
   std::vector<JobEntry*> JobsOn(const std::string& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

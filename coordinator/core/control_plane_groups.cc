@@ -24,8 +24,9 @@ absl::StatusOr<std::vector<v1::Job>> ControlPlane::CreateJobGroup(const JobGroup
   }
 
   absl::MutexLock lock(&mu_);
+  std::map<int32_t, GangRoom> rooms;
   for (const v1::JobSpec& spec : specs) {
-    if (auto s = CheckGangFits(spec); !s.ok()) return s;
+    if (auto s = CheckGangFits(spec, &rooms); !s.ok()) return s;
   }
   // The owner's quota counts every member: they are all QUEUED from now on.
   if (options_.max_active_jobs_per_user > 0) {

@@ -83,6 +83,7 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
   std::set<std::string> batch_names;
   std::map<std::string, int64_t> active;  // owner -> jobs queued or running
   bool active_counted = false;
+  std::map<int32_t, GangRoom> rooms;  // CheckGangFits's walks over the workers, once per batch
   for (size_t i = 0; i < batch.size(); ++i) {
     const v1::CreateJobRequest& request = *batch[i]->request;
     const std::string& request_id = request.request_id();
@@ -96,7 +97,7 @@ std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::ve
         continue;
       }
     }
-    if (auto s = CheckGangFits(batch[i]->spec); !s.ok()) {
+    if (auto s = CheckGangFits(batch[i]->spec, &rooms); !s.ok()) {
       results[i] = s;
       continue;
     }
@@ -304,22 +305,29 @@ void ControlPlane::WaitForEvents(const std::string& name, int64_t after, absl::D
   }
 }
 
-absl::Status ControlPlane::CheckGangFits(const v1::JobSpec& spec) const {
+ControlPlane::GangRoom ControlPlane::RoomFor(int32_t gpus_per_rank) const {
+  GangRoom room;
+  for (const auto& [name, worker] : workers_) {
+    if (worker.worker.state() == v1::WORKER_STATE_LOST) continue;
+    ++room.workers;
+    const auto& res = worker.worker.resources();
+    room.ranks += gpus_per_rank > 0 ? res.gpus_size() / gpus_per_rank : res.cpu_slots();
+  }
+  return room;
+}
+
+absl::Status ControlPlane::CheckGangFits(const v1::JobSpec& spec, std::map<int32_t, GangRoom>* rooms) const {
   // Refused at CreateJob rather than queued forever. Against the workers
   // known and not LOST: with none registered yet (a cluster starting up)
   // every gang is accepted, since capacity may still come.
   const int32_t gpus_per_rank = spec.resources().gpus_per_rank();
-  int64_t ranks = 0, workers = 0;
-  for (const auto& [name, worker] : workers_) {
-    if (worker.worker.state() == v1::WORKER_STATE_LOST) continue;
-    ++workers;
-    const auto& res = worker.worker.resources();
-    ranks += gpus_per_rank > 0 ? res.gpus_size() / gpus_per_rank : res.cpu_slots();
-  }
-  if (workers == 0 || spec.resources().world_size() <= ranks) return absl::OkStatus();
+  auto known = rooms->find(gpus_per_rank);
+  if (known == rooms->end()) known = rooms->emplace(gpus_per_rank, RoomFor(gpus_per_rank)).first;
+  const GangRoom& room = known->second;
+  if (room.workers == 0 || spec.resources().world_size() <= room.ranks) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "resources.world_size: ", spec.resources().world_size(), " ranks (", gpus_per_rank,
-      " GPUs each) can never be placed: the ", workers, " workers known hold at most ", ranks));
+      " GPUs each) can never be placed: the ", room.workers, " workers known hold at most ", room.ranks));
 }
 
 absl::StatusOr<std::vector<v1::MetricSample>> ControlPlane::MetricsAfter(const std::string& name, int64_t* cursor,

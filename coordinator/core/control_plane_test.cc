@@ -12,6 +12,8 @@
 
 #include <limits>
 #include <map>
+#include <thread>
+#include <vector>
 
 #include "tests/testing/child_process.h"
 
@@ -702,6 +704,55 @@ TEST_F(ControlPlaneTest, DrainStopsGangsAtTheDeadlineThenTheWorkerIsDrained) {
   plane_->Tick();
   EXPECT_EQ((*plane_->GetWorker("workers/w")).state(), v1::WORKER_STATE_DRAINED);
   EXPECT_EQ(plane_->UncordonWorker("workers/w")->state(), v1::WORKER_STATE_READY);
+}
+
+// A gang larger than every worker known can hold together is refused at
+// submission, whether it comes alone or in a group commit with others (the
+// workers' room is counted once per batch, per GPUs-per-rank), and the room
+// is counted again for the next batch: a worker added since counts.
+TEST_F(ControlPlaneTest, AGangNoWorkersCanEverHoldIsRefusedAloneOrInABatch) {
+  Register("c1", 4);
+  Register("c2", 4);
+  v1::RegisterWorkerRequest gpu;
+  gpu.set_worker_id("g1");
+  for (int g = 0; g < 3; ++g) gpu.mutable_resources()->add_gpus()->set_index(g);
+  ASSERT_TRUE(plane_->RegisterWorker(gpu).ok());
+  auto request = [](int world_size, int gpus_per_rank) {
+    v1::CreateJobRequest r;
+    r.mutable_spec()->mutable_model()->set_path("/m");
+    r.mutable_spec()->mutable_dataset()->set_path("/d.jsonl");
+    r.mutable_spec()->mutable_resources()->set_world_size(world_size);
+    r.mutable_spec()->mutable_resources()->set_gpus_per_rank(gpus_per_rank);
+    return r;
+  };
+  // CPU ranks: 8 slots in all; GPU ranks (one GPU each): 3.
+  const struct {
+    int world_size, gpus_per_rank;
+    bool fits;
+  } cases[] = {{8, 0, true}, {9, 0, false}, {3, 1, true}, {4, 1, false}};
+  auto alone = plane_->CreateJob(request(9, 0));
+  EXPECT_EQ(alone.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(alone.status().message()), HasSubstr("the 3 workers known hold at most 8"));
+
+  constexpr int kRounds = 4;
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusCode> codes(kRounds * std::size(cases));
+  for (size_t i = 0; i < codes.size(); ++i) {
+    threads.emplace_back([&, i] {
+      const auto& c = cases[i % std::size(cases)];
+      codes[i] = plane_->CreateJob(request(c.world_size, c.gpus_per_rank)).status().code();
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (size_t i = 0; i < codes.size(); ++i) {
+    const auto& c = cases[i % std::size(cases)];
+    EXPECT_EQ(codes[i], c.fits ? absl::StatusCode::kOk : absl::StatusCode::kFailedPrecondition)
+        << "world_size " << c.world_size << ", gpus_per_rank " << c.gpus_per_rank;
+  }
+
+  Register("c3", 1);
+  EXPECT_TRUE(plane_->CreateJob(request(9, 0)).ok());
+  EXPECT_EQ(plane_->CreateJob(request(10, 0)).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <iostream>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -88,11 +89,20 @@ absl::Status SqliteError(sqlite3* db, int rc, const char* what) {
   }
 }
 
-// A prepared statement that finalizes itself.
+// A prepared statement that finalizes itself; or, made from one its owner
+// keeps (SqliteStore::Kept), that resets it for the next use instead.
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(sqlite3* db, sqlite3_stmt* kept, int rc) : db_(db), stmt_(kept), rc_(rc), kept_(true) {}
+  ~Statement() {
+    if (!kept_) {
+      sqlite3_finalize(stmt_);
+    } else if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -125,6 +135,7 @@ class Statement {
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
+  bool kept_ = false;
 };
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless Commit() ran.
@@ -153,7 +164,10 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(sqlite3* db, std::unique_ptr<DatabaseLock> lock, SqliteOptions options)
       : db_(db), lock_(std::move(lock)), options_(std::move(options)) {}
-  ~SqliteStore() override { sqlite3_close(db_); }
+  ~SqliteStore() override {
+    for (const auto& [sql, stmt] : kept_) sqlite3_finalize(stmt);
+    sqlite3_close(db_);
+  }
 
   absl::Status Exec(const char* sql);
   absl::StatusOr<int64_t> QueryInt(const char* sql);
@@ -207,10 +221,26 @@ class SqliteStore final : public Store {
   absl::Status BadRow(const std::string& table, const std::string& key_sql, const std::string& key,
                       const std::string& column, const std::string& why, const std::string& data);
 
+  // `sql`, prepared on its first use and kept: the writes of every submission,
+  // placement and end run the same few statements, and preparing one
+  // (parsing, planning) costs more than running it.
+  Statement Kept(const char* sql);
+
   sqlite3* db_;
   std::unique_ptr<DatabaseLock> lock_;  // released after the database closes
   SqliteOptions options_;
+  std::map<std::string, sqlite3_stmt*> kept_;  // Kept's statements, by their SQL
 };
+
+Statement SqliteStore::Kept(const char* sql) {
+  auto found = kept_.find(sql);
+  if (found != kept_.end()) return Statement(db_, found->second, SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return Statement(db_, nullptr, rc);  // prepared again next time
+  kept_.emplace(sql, stmt);
+  return Statement(db_, stmt, SQLITE_OK);
+}
 
 absl::Status SqliteStore::Exec(const char* sql) {
   char* error = nullptr;
@@ -300,7 +330,7 @@ absl::Status SqliteStore::BadRow(const std::string& table, const std::string& ke
 
 absl::Status SqliteStore::AppendEvents(const std::vector<v1::JobEvent>& events) {
   for (const v1::JobEvent& event : events) {
-    Statement insert(db_, "INSERT INTO events (job, sequence, event) VALUES (?, ?, ?)");
+    Statement insert = Kept("INSERT INTO events (job, sequence, event) VALUES (?, ?, ?)");
     if (auto s = insert.status(); !s.ok()) return s;
     insert.BindText(1, event.job());
     insert.Bind(2, event.sequence());
@@ -311,7 +341,7 @@ absl::Status SqliteStore::AppendEvents(const std::vector<v1::JobEvent>& events) 
 }
 
 absl::Status SqliteStore::PutAttempt(const AttemptRecord& a) {
-  Statement put(db_,
+  Statement put = Kept(
                 "INSERT OR REPLACE INTO attempts (job, attempt, generation, start_us, end_us, end_reason, "
                 "end_message, placements) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   if (auto s = put.status(); !s.ok()) return s;
@@ -386,7 +416,7 @@ absl::StatusOr<std::vector<StoredSweep>> SqliteStore::LoadSweeps() {
 absl::StatusOr<std::vector<int64_t>> SqliteStore::InsertJobRows(const std::vector<NewJob>& jobs) {
   std::vector<int64_t> orders;
   for (const NewJob& row : jobs) {
-    Statement insert(db_, "INSERT INTO jobs (name, request_id, state, job) VALUES (?, ?, ?, ?)");
+    Statement insert = Kept("INSERT INTO jobs (name, request_id, state, job) VALUES (?, ?, ?, ?)");
     if (auto s = insert.status(); !s.ok()) return s;
     insert.BindText(1, row.job.name());
     insert.BindText(2, row.request_id);
@@ -419,7 +449,7 @@ absl::Status SqliteStore::UpdateJobs(const std::vector<JobUpdate>& updates) {
 
 absl::Status SqliteStore::UpdateJobRow(const v1::Job& job, const std::vector<v1::JobEvent>& events,
                                        const std::optional<AttemptRecord>& attempt) {
-  Statement update(db_, "UPDATE jobs SET state = ?, job = ? WHERE name = ?");
+  Statement update = Kept("UPDATE jobs SET state = ?, job = ? WHERE name = ?");
   if (auto s = update.status(); !s.ok()) return s;
   update.Bind(1, static_cast<int64_t>(job.state()));
   update.Bind(2, job.SerializeAsString());
@@ -434,7 +464,7 @@ absl::Status SqliteStore::UpdateJobRow(const v1::Job& job, const std::vector<v1:
 }
 
 absl::Status SqliteStore::PutWorker(const v1::Worker& worker) {
-  Statement put(db_, "INSERT OR REPLACE INTO workers (name, worker) VALUES (?, ?)");
+  Statement put = Kept("INSERT OR REPLACE INTO workers (name, worker) VALUES (?, ?)");
   if (auto s = put.status(); !s.ok()) return s;
   put.BindText(1, worker.name());
   put.Bind(2, worker.SerializeAsString());

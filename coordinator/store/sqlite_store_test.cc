@@ -114,6 +114,56 @@ TEST_F(StoreTest, DuplicateJobNameIsAlreadyExistsAndWritesNothing) {
   EXPECT_EQ((*store)->LoadEvents("jobs/a", 0)->size(), 1u);  // the failed insert rolled back
 }
 
+// The write statements are prepared once and kept: each use starts from
+// fresh bindings, one that failed (a taken name mid-batch) leaves none bound
+// or open for the next, and a schema change made by another connection (an
+// index added by hand) does not stale them.
+TEST_F(StoreTest, KeptWriteStatementsAreReusedAcrossBatchesFailuresAndSchemaChanges) {
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store.ok());
+  std::vector<NewJob> first;
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "jobs/k" + std::to_string(i);
+    first.push_back({MakeJob(name, v1::JOB_STATE_QUEUED), i == 1 ? "req-1" : "", {Event(name, 1, "q" + std::to_string(i))}});
+  }
+  auto orders = (*store)->InsertJobs(first);
+  ASSERT_TRUE(orders.ok()) << orders.status();
+  ASSERT_EQ(orders->size(), 3u);
+  EXPECT_LT((*orders)[0], (*orders)[1]);
+  EXPECT_LT((*orders)[1], (*orders)[2]);
+
+  // A batch whose second row takes a name in use: none of it is saved.
+  auto clash = (*store)->InsertJobs({{MakeJob("jobs/k3", v1::JOB_STATE_QUEUED), "", {Event("jobs/k3", 1, "x")}},
+                                     {MakeJob("jobs/k0", v1::JOB_STATE_QUEUED), "", {Event("jobs/k0", 2, "x")}}});
+  EXPECT_EQ(clash.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ((*store)->LoadJob("jobs/k3").status().code(), absl::StatusCode::kNotFound);
+
+  Sql(path_, "CREATE INDEX jobs_by_state ON jobs (state)");
+  auto next = (*store)->InsertJob(MakeJob("jobs/k3", v1::JOB_STATE_QUEUED), "", {Event("jobs/k3", 1, "q3")});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_GT(*next, (*orders)[2]);
+  ASSERT_TRUE((*store)->UpdateJob(MakeJob("jobs/k0", v1::JOB_STATE_RUNNING), {Event("jobs/k0", 2, "r0")}).ok());
+  EXPECT_EQ((*store)->UpdateJob(MakeJob("jobs/none", v1::JOB_STATE_RUNNING), {}).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE((*store)->UpdateJob(MakeJob("jobs/k2", v1::JOB_STATE_RUNNING), {Event("jobs/k2", 2, "r2")}).ok());
+
+  auto all = (*store)->LoadJobs();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 4u);
+  const v1::JobState want[] = {v1::JOB_STATE_RUNNING, v1::JOB_STATE_QUEUED, v1::JOB_STATE_RUNNING,
+                               v1::JOB_STATE_QUEUED};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ((*all)[i].job.name(), "jobs/k" + std::to_string(i));
+    EXPECT_EQ((*all)[i].job.state(), want[i]) << i;
+    EXPECT_EQ((*all)[i].request_id, i == 1 ? "req-1" : "") << i;  // bindings do not leak between rows
+  }
+  auto events = (*store)->LoadEvents("jobs/k0", 0);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].message(), "q0");
+  EXPECT_EQ((*events)[1].message(), "r0");
+  EXPECT_EQ((*store)->LoadEvents("jobs/k3", 0)->front().message(), "q3");
+}
+
 TEST_F(StoreTest, OneJobAndPagesOfJobsInSubmissionOrderFilteredByState) {
   auto store = OpenSqliteStore(path_);
   ASSERT_TRUE(store.ok());
@@ -209,8 +259,8 @@ TEST_F(StoreTest, MetricHistoryOnDiskKeepsTheNewestWithinItsCountAndBytes) {
   store->reset();
   auto size_of = [](const std::string& path) {
     std::error_code error;
-    const auto bytes = std::filesystem::file_size(path, error);
-    return error ? uintmax_t{0} : bytes;
+    const auto size = std::filesystem::file_size(path, error);
+    return error ? uintmax_t{0} : size;
   };
   const uintmax_t file_bytes = size_of(path_) + size_of(path_ + "-wal");
   EXPECT_LT(file_bytes, 16u << 20) << "64 MiB offered; the database and its WAL should hold a few MiB";
