@@ -46,31 +46,10 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& data
 AuditLog::~AuditLog() { sqlite3_close(db_); }
 
 absl::Status AuditLog::Record(v1::AuditEvent event) {
-  Pending me{&event, absl::ToUnixMicros(absl::Now()), std::nullopt};
-  absl::MutexLock lock(&queue_mu_);
-  queue_.push_back(&me);
-  while (!me.result.has_value()) {
-    if (writing_) {
-      written_.Wait(&queue_mu_);
-      continue;
-    }
-    // Lead: write everything queued (this row included, unless an earlier
-    // leader took it), then hand over.
-    writing_ = true;
-    std::vector<Pending*> batch;
-    batch.swap(queue_);
-    queue_mu_.Unlock();
-    absl::Status status;
-    {
-      absl::MutexLock db_lock(&db_mu_);
-      status = WriteBatch(batch);
-    }
-    queue_mu_.Lock();
-    for (Pending* pending : batch) pending->result = status;
-    writing_ = false;
-    written_.SignalAll();
-  }
-  return *me.result;
+  return batches_.Submit(Pending{&event, absl::ToUnixMicros(absl::Now())}, [this](const std::vector<Pending*>& batch) {
+    absl::MutexLock db_lock(&db_mu_);
+    return std::vector<absl::Status>(batch.size(), WriteBatch(batch));
+  });
 }
 
 absl::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {

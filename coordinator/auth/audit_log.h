@@ -9,13 +9,13 @@
 // (one fsync for all), as ControlPlane's submissions do.
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/group_commit.h"
 #include "tunefleet/v1/admin_service.pb.h"
 
 struct sqlite3;
@@ -36,17 +36,12 @@ class AuditLog {
   struct Pending {
     const v1::AuditEvent* event;
     int64_t time_us;
-    std::optional<absl::Status> result;  // set under queue_mu_
   };
   explicit AuditLog(sqlite3* db) : db_(db) {}
   // One transaction for the batch: all rows or none.
   absl::Status WriteBatch(const std::vector<Pending*>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
 
-  // The batch in the making, and whether a leader is writing one.
-  absl::Mutex queue_mu_ ABSL_ACQUIRED_BEFORE(db_mu_);
-  absl::CondVar written_;
-  std::vector<Pending*> queue_ ABSL_GUARDED_BY(queue_mu_);
-  bool writing_ ABSL_GUARDED_BY(queue_mu_) = false;
+  GroupCommit<Pending, absl::Status> batches_;  // taken before db_mu_
 
   absl::Mutex db_mu_;  // the connection: one batch or one read at a time
   sqlite3* const db_;

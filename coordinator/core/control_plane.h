@@ -37,6 +37,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/group_commit.h"
 #include "common/grpc_limits.h"
 #include "coordinator/core/directive_streams.h"
 #include "coordinator/core/gang_supervisor.h"
@@ -223,14 +224,13 @@ class ControlPlane {
   bool RunPlacementPass(absl::Duration wait);
 
  private:
-  // CreateJob's group commit: submissions that arrive while one is being
-  // saved wait in submit_queue_; the next leader saves all of them in one
+  // CreateJob's group commit (submissions_): submissions that arrive while
+  // one batch is being saved are saved together by the next leader in one
   // transaction (one fsync), so durable throughput grows with concurrency.
   struct Submission {
     const v1::CreateJobRequest* request = nullptr;
     v1::JobSpec spec;  // with defaults, validated
     std::string owner;  // the submitting user
-    std::optional<absl::StatusOr<v1::Job>> result;  // set under submit_mu_
   };
   std::vector<absl::StatusOr<v1::Job>> SaveSubmissions(const std::vector<Submission*>& batch)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -344,10 +344,7 @@ class ControlPlane {
   const std::unique_ptr<store::Store> store_;
   const ControlPlaneOptions options_;
 
-  absl::Mutex submit_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-  absl::CondVar submit_done_;
-  std::vector<Submission*> submit_queue_ ABSL_GUARDED_BY(submit_mu_);
-  bool submit_leader_ ABSL_GUARDED_BY(submit_mu_) = false;
+  GroupCommit<Submission, absl::StatusOr<v1::Job>> submissions_;  // taken before mu_
 
   mutable absl::Mutex mu_;
   absl::CondVar events_changed_;  // signalled on every new event

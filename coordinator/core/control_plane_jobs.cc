@@ -50,26 +50,8 @@ absl::StatusOr<v1::Job> ControlPlane::CreateJob(const v1::CreateJobRequest& requ
   me.request = &request;
   me.spec = std::move(spec);
   me.owner = owner;
-  absl::MutexLock lock(&submit_mu_);
-  submit_queue_.push_back(&me);
-  while (!me.result.has_value()) {
-    if (submit_leader_) {
-      submit_done_.Wait(&submit_mu_);
-      continue;
-    }
-    // Lead: save everything queued (this one included, unless an earlier
-    // leader took it), then hand over.
-    submit_leader_ = true;
-    std::vector<Submission*> batch;
-    batch.swap(submit_queue_);
-    submit_mu_.Unlock();
-    std::vector<absl::StatusOr<v1::Job>> results = SaveSubmissions(batch);
-    submit_mu_.Lock();
-    for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
-    submit_leader_ = false;
-    submit_done_.SignalAll();
-  }
-  return *std::move(me.result);
+  return submissions_.Submit(std::move(me),
+                             [this](const std::vector<Submission*>& batch) { return SaveSubmissions(batch); });
 }
 
 std::vector<absl::StatusOr<v1::Job>> ControlPlane::SaveSubmissions(const std::vector<Submission*>& batch) {

@@ -244,7 +244,9 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
     } else if (rank.phase() == v1::RANK_PHASE_FAILED) {
       const std::string detail = absl::StrCat("rank ", rank.rank(), " on ", name, " exited with code ",
                                               rank.exit_code(), rank.message().empty() ? "" : ": ", rank.message());
-      if (!gangs_.DeferFailure(rank.job(), name, detail, Now())) ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED, detail}});
+      if (!gangs_.DeferFailure(rank.job(), name, detail, Now())) {
+        ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_TRAINER_FAILED, detail}});
+      }
     } else if (rank.phase() == v1::RANK_PHASE_STOPPED) {
       ended.push_back({rank.job(), {v1::ATTEMPT_END_REASON_DRAINED,
                                     absl::StrCat("rank ", rank.rank(), " was stopped by ", name, " (exit ",
