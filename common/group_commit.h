@@ -19,8 +19,10 @@ template <typename Item, typename Result>
 class GroupCommit {
  public:
   // `commit(const std::vector<Item*>& batch)` returns one Result per item, in
-  // order; batches run one at a time, on the leading caller's thread. Returns
-  // this item's result once its batch is committed (or failed).
+  // order; batches run one at a time, on the leading caller's thread, with
+  // the leader's `commit` for every item of the batch (so every caller of
+  // one GroupCommit passes the same commit). Returns this item's result once
+  // its batch is committed (or failed).
   template <typename Commit>
   Result Submit(Item item, Commit&& commit) {
     Waiter me{std::move(item), std::nullopt};

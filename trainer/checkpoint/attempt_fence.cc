@@ -10,8 +10,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
@@ -23,12 +21,6 @@
 
 namespace tunefleet {
 namespace {
-
-using json = nlohmann::json;
-
-// The fence lists the checkpoints kept on storage (retention bounds them):
-// a few KiB; anything past 1 MiB is not ours.
-constexpr size_t kMaxFenceBytes = 1 << 20;
 
 int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -74,29 +66,11 @@ absl::StatusOr<std::optional<AttemptFence>> ReadFenceAt(int dir_fd, const std::s
     if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
     if (n == 0) break;
     text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxFenceBytes) return absl::DataLossError(absl::StrCat(path, ": larger than a fence"));
+    if (text.size() > kMaxAttemptFenceBytes) return absl::DataLossError(absl::StrCat(path, ": larger than a fence"));
   }
-  const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_object() || !parsed.contains("generation") || !parsed["generation"].is_number_integer() ||
-      !parsed.contains("attempt") || !parsed["attempt"].is_number_integer() ||
-      !parsed.contains("written_unix_ms") || !parsed["written_unix_ms"].is_number_integer()) {
-    return absl::DataLossError(absl::StrCat(path, ": not an attempt fence"));
-  }
-  AttemptFence fence;
-  fence.generation = parsed["generation"].get<int64_t>();
-  fence.attempt = parsed["attempt"].get<int64_t>();
-  fence.written_unix_ms = parsed["written_unix_ms"].get<int64_t>();
-  if (parsed.contains("accepted")) {
-    const json& accepted = parsed["accepted"];
-    if (!accepted.is_array()) return absl::DataLossError(absl::StrCat(path, ": \"accepted\" is not a list"));
-    std::vector<std::string> ids;
-    for (const json& id : accepted) {
-      if (!id.is_string()) return absl::DataLossError(absl::StrCat(path, ": \"accepted\" holds a non-string"));
-      ids.push_back(id.get<std::string>());
-    }
-    fence.accepted = std::move(ids);
-  }
-  return std::optional<AttemptFence>(fence);
+  absl::StatusOr<AttemptFence> fence = AttemptFenceFromJson(text, path);
+  if (!fence.ok()) return fence.status();
+  return std::optional<AttemptFence>(*std::move(fence));
 }
 
 bool Newer(const AttemptFence& fence, int64_t generation, int64_t attempt) {
@@ -158,12 +132,8 @@ absl::StatusOr<AttemptFence> AdvanceAttemptFence(const CheckpointRoot& root, int
   absl::StatusOr<std::vector<std::string>> accepted = AcceptedCheckpoints(root, *current);
   if (!accepted.ok()) return accepted.status();
   AttemptFence fence{generation, attempt, NowUnixMs(), *std::move(accepted)};
-  const json record = {{"generation", generation},
-                       {"attempt", attempt},
-                       {"written_unix_ms", fence.written_unix_ms},
-                       {"accepted", *fence.accepted}};
   // The project's temp-file writer: readers see the old fence or the new one.
-  if (absl::Status s = WriteFileAtomically(absl::StrCat(job_dir, "/", kAttemptFenceFileName), record.dump() + "\n");
+  if (absl::Status s = WriteFileAtomically(absl::StrCat(job_dir, "/", kAttemptFenceFileName), AttemptFenceToJson(fence));
       !s.ok()) {
     return s;
   }

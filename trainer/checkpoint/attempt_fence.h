@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "trainer/checkpoint/attempt_fence_json.h"
 #include "trainer/checkpoint/checkpoint_layout.h"
 #include "trainer/checkpoint/manifest.h"
 
@@ -34,16 +35,6 @@ inline constexpr char kAttemptFenceLockFileName[] = "attempt-fence.lock";
 // exit_codes::kAttemptFenced (messages are re-wrapped on the way up, so a
 // status code alone would not survive).
 inline constexpr char kAttemptFencedMarker[] = "attempt fenced:";
-
-struct AttemptFence {
-  int64_t generation = 0;
-  int64_t attempt = 0;
-  int64_t written_unix_ms = 0;  // when this attempt first wrote the fence (for people; no rule reads it)
-  // Save ids of older attempts' checkpoints this attempt may resume from.
-  // nullopt in a fence written before the list existed: then a checkpoint
-  // created after written_unix_ms is the stale one (a clock comparison).
-  std::optional<std::vector<std::string>> accepted;
-};
 
 // Parses a checkpoint's save_id "g<generation>-a<attempt>-..."; false for
 // ids of another shape (e.g. test tools').

@@ -231,6 +231,24 @@ TEST(AttemptFenceTest, AMalformedAcceptedListOrAnOversizedFenceIsDataLoss) {
   EXPECT_THAT(oversized.status().message(), HasSubstr("larger than a fence"));
 }
 
+TEST(AttemptFenceTest, TheTextFormWritesBackToTheSameFenceAndKeepsALegacyFenceLegacy) {
+  const AttemptFence fence{7, 2, 1764900000000, std::vector<std::string>{"g6-a1-1", "g6-a1-2"}};
+  auto again = AttemptFenceFromJson(AttemptFenceToJson(fence), "fence.json");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->generation, 7);
+  EXPECT_EQ(again->attempt, 2);
+  EXPECT_EQ(again->written_unix_ms, 1764900000000);
+  EXPECT_EQ(again->accepted, fence.accepted);
+  // Written before the list existed: no list, so the clock rule applies.
+  auto legacy = AttemptFenceFromJson(R"({"generation":3,"attempt":1,"written_unix_ms":5})", "old.json");
+  ASSERT_TRUE(legacy.ok()) << legacy.status();
+  EXPECT_FALSE(legacy->accepted.has_value());
+  EXPECT_EQ(AttemptFenceToJson(*legacy).find("accepted"), std::string::npos);
+  const auto too_big = AttemptFenceFromJson(std::string(kMaxAttemptFenceBytes + 1, ' '), "big.json");
+  EXPECT_EQ(too_big.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(too_big.status().message().find("big.json"), std::string::npos);
+}
+
 TEST(AttemptFenceTest, ParsesSaveIds) {
   int64_t generation = 0, attempt = 0;
   EXPECT_TRUE(ParseSaveId("g3-a7-step-10-123", &generation, &attempt));
