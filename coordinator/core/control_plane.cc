@@ -269,9 +269,8 @@ void ControlPlane::PushStarts(const JobEntry& entry) {
     if (!rank.acknowledged) workers.insert(rank.worker);
   }
   for (const std::string& worker : workers) {
-    // A multi-rank gang's other workers need rank 0's port, which its worker
-    // picks and reports: they are pushed theirs when it arrives.
-    if (gang->ranks.size() > 1 && gang->ranks[0].worker != worker && gang->rendezvous_port == 0) continue;
+    // They are pushed theirs when rank 0's port arrives.
+    if (gang->WaitsForPort(worker)) continue;
     v1::WorkerDirective directive;
     *directive.add_start() = MakeAssignment(entry, *gang, worker);
     directives_.Push(worker, directive);

@@ -283,6 +283,10 @@ class ControlPlane {
   void PushStarts(const JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Pushes the gang's workers the drain (checkpoint, exit 75) of its attempt.
   void PushDrain(const JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The request to checkpoint and exit 75 by the drain's deadline, as pushed
+  // and as a heartbeat's reply carries it.
+  v1::CheckpointRequest DrainRequest(const JobEntry& entry, const GangAttempt& gang) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Several jobs' changes, written in one transaction (WriteJob for one).
   absl::Status WriteJobs(const std::vector<const JobEntry*>& entries, std::vector<store::Store::JobUpdate> updates)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -306,9 +310,9 @@ class ControlPlane {
   absl::Status StartDrain(WorkerEntry& worker, absl::Duration deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A drained attempt whose ranks have all exited ends (DRAINED, not counted).
   absl::Status FinishDrainIfDone(JobEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends what the supervisor finds due: overdue deferred failures, hung gangs.
-  void EndOverdueFailures() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CheckHungRanks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends what the supervisor finds due (overdue deferred failures, hung
+  // gangs); an end not saved is found due again at the next tick.
+  void EndOnVerdicts(const std::vector<GangSupervisor::Verdict>& verdicts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Finished jobs and gone workers past their retention leave memory.
   void ForgetPastRetention() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A job that is not in memory (finished past its retention), from the

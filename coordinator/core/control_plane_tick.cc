@@ -32,27 +32,19 @@ void ControlPlane::Tick() {
       EndAttempt(*entry, v1::ATTEMPT_END_REASON_WORKER_LOST, absl::StrCat(name, " is lost")).IgnoreError();
     }
   }
-  EndOverdueFailures();
+  EndOnVerdicts(gangs_.OverdueFailures(Now()));  // deferred failures whose gang stayed silent
   sample_rate_.Prune(now);
   ForgetPastRetention();
   CheckDrains();
-  CheckHungRanks();
+  EndOnVerdicts(gangs_.HungGangs(Now()));
   PlaceQueuedJobs();
 }
 
-// Both visit only what the supervisor's indexes hold due, not every job: a
-// tick's cost follows the attempts that end, not the jobs in memory.
-void ControlPlane::EndOverdueFailures() {
-  // A deferred failure whose gang workers were neither heard from nor declared
-  // lost within the timeout (cannot normally happen): the job's, after all.
-  for (const GangSupervisor::Verdict& verdict : gangs_.OverdueFailures(Now())) {
+// The supervisor's verdicts visit only what its indexes hold due, not every
+// job: a tick's cost follows the attempts that end, not the jobs in memory.
+void ControlPlane::EndOnVerdicts(const std::vector<GangSupervisor::Verdict>& verdicts) {
+  for (const GangSupervisor::Verdict& verdict : verdicts) {
     EndAttempt(jobs_.At(verdict.job), verdict.reason, verdict.detail).IgnoreError();  // not saved: due next tick
-  }
-}
-
-void ControlPlane::CheckHungRanks() {
-  for (const GangSupervisor::Verdict& verdict : gangs_.HungGangs(Now())) {
-    EndAttempt(jobs_.At(verdict.job), verdict.reason, verdict.detail).IgnoreError();  // not saved: hung next tick
   }
 }
 
@@ -111,13 +103,18 @@ void ControlPlane::PushDrain(const JobEntry& entry) {
   // Not marked asked: the heartbeat asks too (a drain asked twice is one drain).
   for (const std::string& worker : workers) {
     v1::WorkerDirective directive;
-    auto* checkpoint = directive.add_checkpoint_now();
-    checkpoint->set_job(entry.job.name());
-    checkpoint->set_generation(entry.job.generation());
-    checkpoint->set_stop(true);
-    *checkpoint->mutable_grace() = ToProtoDuration(std::max(gang->drain_deadline - Now(), absl::ZeroDuration()));
+    *directive.add_checkpoint_now() = DrainRequest(entry, *gang);
     directives_.Push(worker, directive);
   }
+}
+
+v1::CheckpointRequest ControlPlane::DrainRequest(const JobEntry& entry, const GangAttempt& gang) const {
+  v1::CheckpointRequest checkpoint;
+  checkpoint.set_job(entry.job.name());
+  checkpoint.set_generation(entry.job.generation());
+  checkpoint.set_stop(true);
+  *checkpoint.mutable_grace() = ToProtoDuration(std::max(gang.drain_deadline - Now(), absl::ZeroDuration()));
+  return checkpoint;
 }
 
 void ControlPlane::PlaceQueuedJobs() {

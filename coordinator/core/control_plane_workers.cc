@@ -315,18 +315,10 @@ absl::StatusOr<v1::HeartbeatResponse> ControlPlane::Heartbeat(const v1::Heartbea
     for (const RankRuntime& rank : gang.ranks) {
       if (rank.worker == name && !rank.acknowledged) missing = true;
     }
-    // A multi-rank gang needs rank 0's rendezvous port, which its worker picks.
-    const bool waits_for_port = gang.ranks.size() > 1 && gang.ranks[0].worker != name && gang.rendezvous_port == 0;
-    if (missing && !waits_for_port) *response.add_start() = MakeAssignment(*entry, gang, name);
+    if (missing && !gang.WaitsForPort(name)) *response.add_start() = MakeAssignment(*entry, gang, name);
     // A drained gang: every worker holding a rank is asked, once, to SIGTERM
     // its ranks (checkpoint at the next step boundary, exit 75).
-    if (gangs_.AskDrain(entry->job.name(), name)) {
-      auto* checkpoint = response.add_checkpoint_now();
-      checkpoint->set_job(entry->job.name());
-      checkpoint->set_generation(entry->job.generation());
-      checkpoint->set_stop(true);
-      *checkpoint->mutable_grace() = ToProtoDuration(std::max(gang.drain_deadline - Now(), absl::ZeroDuration()));
-    }
+    if (gangs_.AskDrain(entry->job.name(), name)) *response.add_checkpoint_now() = DrainRequest(*entry, gang);
   }
   response.set_state(worker.worker.state());
   return response;

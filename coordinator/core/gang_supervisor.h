@@ -76,6 +76,12 @@ struct GangAttempt {
   // hang_due without progress it is hung. Kept by the supervisor.
   size_t lead = 0;
   absl::Time hang_due = absl::InfiniteFuture();
+
+  // Whether `worker`'s assignment must wait for rank 0's rendezvous port: a
+  // multi-rank gang's other workers need it, and rank 0's worker picks it.
+  bool WaitsForPort(const std::string& worker) const {
+    return ranks.size() > 1 && ranks[0].worker != worker && rendezvous_port == 0;
+  }
 };
 
 class GangSupervisor {
