@@ -18,27 +18,18 @@ constexpr int64_t kGrainElements = 1 << 15;
 
 int64_t GrainRows(int64_t n) { return std::max<int64_t>(1, kGrainElements / std::max<int64_t>(n, 1)); }
 
-// Eight partial sums: GCC vectorises the loop (the additions' order is fixed
-// by the code, not by the compiler), and the result is the same on every run.
-float SumOfSquares(const float* x, int64_t n) {
+// The sum of term(i) over i < n in eight partial sums: GCC vectorises the
+// loop (the additions' order is fixed by the code, not by the compiler), and
+// the result is the same on every run.
+template <typename Term>
+float EightWaySum(int64_t n, Term term) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += x[i + k] * x[i + k];
+    for (int k = 0; k < 8; ++k) acc[k] += term(i + k);
   }
   float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; i < n; ++i) s += x[i] * x[i];
-  return s;
-}
-
-float DotWithScale(const float* a, const float* b, const float* w, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * w[i + k] * b[i + k];
-  }
-  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; i < n; ++i) s += a[i] * w[i] * b[i];
+  for (; i < n; ++i) s += term(i);
   return s;
 }
 
@@ -64,7 +55,8 @@ class FusedRmsNormFunction : public torch::autograd::Function<FusedRmsNormFuncti
       for (int64_t r = begin; r < end; ++r) {
         const float* xr = xp + r * n;
         float* yr = yp + r * n;
-        const float inv = 1.0f / std::sqrt(SumOfSquares(xr, n) / static_cast<float>(n) + feps);
+        const float inv =
+            1.0f / std::sqrt(EightWaySum(n, [&](int64_t i) { return xr[i] * xr[i]; }) / static_cast<float>(n) + feps);
         rp[r] = inv;
         for (int64_t i = 0; i < n; ++i) yr[i] = wp[i] * (xr[i] * inv);
       }
@@ -97,17 +89,17 @@ class FusedRmsNormFunction : public torch::autograd::Function<FusedRmsNormFuncti
           float* dr = dp + r * n;
           const float inv = rp[r];
           // mean(w dy xh) = inv * mean(w dy x)
-          const float c = inv * DotWithScale(gr, xr, wp, n) / static_cast<float>(n);
+          const float c =
+              inv * EightWaySum(n, [&](int64_t i) { return gr[i] * wp[i] * xr[i]; }) / static_cast<float>(n);
           for (int64_t i = 0; i < n; ++i) dr[i] = inv * (wp[i] * gr[i] - (xr[i] * inv) * c);
         }
       });
     }
     torch::Tensor dw;
     if (want_dw) {
-      // The weight's gradient sums over every token of the micro-batch: fp64
-      // partial sums keep it exact to within the final rounding, so it does
-      // not depend on how the batch is split over ranks (ZeRO's equality with
-      // one process, tests/integration/distributed_training_test.cc).
+      // The weight's gradient sums over every token of the micro-batch, in
+      // fp64 partial sums rounded once at the end rather than once per block.
+      // (Ranks still add their micro-batches' sums in their own order.)
       const int64_t blocks = (rows + kWeightGradRowsPerBlock - 1) / kWeightGradRowsPerBlock;
       std::vector<double> partial(static_cast<size_t>(std::max<int64_t>(blocks, 1) * n), 0.0);
       double* pp = partial.data();
