@@ -32,6 +32,7 @@
 
 #include "common/exit_codes.h"
 #include "common/fs/process_path_policy.h"
+#include "common/heap_reuse.h"
 #include "common/job_spec_file.h"
 #include "common/broken_pipe.h"
 #include "common/out_of_memory.h"
@@ -128,6 +129,7 @@ namespace tunefleet {
 
 int TrainerMain(int argc, char** argv, const TrainerHooks& hooks) {
   tunefleet::ExitWhenMemoryIsRefused();
+  tunefleet::KeepFreedHeapForReuse();
   tunefleet::IgnoreBrokenPipes();
   CLI::App app{"tunefleet-trainer: one rank of a tunefleet fine-tuning job, and its tools"};
   app.set_version_flag("--version", [] { return tunefleet::TrainerBuildInfo(); });
