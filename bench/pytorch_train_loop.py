@@ -75,6 +75,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--case", choices=sorted(CASES), required=True)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--min-seconds", type=float, default=0,
+                        help="keep stepping past --steps until this much wall time is timed")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     args = parser.parse_args()
@@ -85,10 +87,12 @@ def main():
         step(model, optimizer, params, ids, labels)
     start = time.perf_counter()
     cpu_start = time.process_time()  # this process's CPU time: not other processes' load
-    for _ in range(args.steps):
+    steps = 0
+    while steps < args.steps or time.perf_counter() - start < args.min_seconds:
         step(model, optimizer, params, ids, labels)
-    per_step = (time.perf_counter() - start) / args.steps
-    cpu_per_step = (time.process_time() - cpu_start) / args.steps
+        steps += 1
+    per_step = (time.perf_counter() - start) / steps
+    cpu_per_step = (time.process_time() - cpu_start) / steps
     label = "torch.compile" if args.compile else "PyTorch eager"
     print(f"| {args.case} | {label} | {total / 1e6:.2f}M | {trainable / 1e6:.2f}M | {seq} x {micro} "
           f"| {per_step * 1e3:.1f} | {cpu_per_step * 1e3:.1f} | {micro * seq / per_step:.0f} "

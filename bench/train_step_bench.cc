@@ -1,7 +1,7 @@
 // Training throughput of one trainer process: forward, backward, clip and
 // AdamW on random tokens, for a few model sizes. Prints a table.
 //
-//   build/bench/train_step_bench [--steps N] [--threads T] [--case KEY]
+//   build/bench/train_step_bench [--steps N] [--min-seconds S] [--threads T] [--case KEY]
 //
 // bench/compare_pytorch.sh runs it beside bench/pytorch_train_loop.py.
 
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/heap_reuse.h"
 #include "trainer/model/lora.h"
 #include "trainer/model/model_init.h"
 #include "trainer/optim/adamw.h"
@@ -66,7 +67,7 @@ BatchTensors RandomBatch(const Case& c) {
   return b;
 }
 
-int Run(int steps, const std::string& only) {
+int Run(int steps, double min_seconds, const std::string& only) {
   const std::vector<Case> cases = {
       {"demo", "demo (bundled base model)", 128, 384, 4, 4, 2, 512, 128, 16, false},
       {"small", "small", 512, 1408, 8, 8, 4, 8192, 512, 4, false},
@@ -74,7 +75,8 @@ int Run(int steps, const std::string& only) {
       {"smollm2", "SmolLM2-135M shape", 576, 1536, 30, 9, 3, 49152, 256, 4, false},
       {"smollm2-lora", "SmolLM2-135M shape, LoRA r=16", 576, 1536, 30, 9, 3, 49152, 256, 4, true},
   };
-  std::printf("torch threads: %d, %d timed steps after 2 warm-up\n\n", torch::get_num_threads(), steps);
+  std::printf("torch threads: %d, %d timed steps (or more, to %.0f s) after 2 warm-up\n\n", torch::get_num_threads(),
+              steps, min_seconds);
   std::printf("| model | params | trainable | seq x micro | ms/step | CPU ms/step | tokens/s | tokens/CPU-s |\n");
   std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
   for (const Case& c : cases) {
@@ -100,7 +102,8 @@ int Run(int steps, const std::string& only) {
     const StepSettings settings{1e-4, 1.0, batch.loss_tokens};
     double seconds = 0;
     double cpu_seconds = 0;
-    for (int i = 0; i < steps + 2; ++i) {
+    int timed = 0;
+    for (int i = 0; i < 2 || timed < steps || seconds < min_seconds; ++i) {
       const auto start = std::chrono::steady_clock::now();
       const double cpu_start = ProcessCpuSeconds();
       auto r = TrainStep(**model, *params, optimizer, {batch}, settings);
@@ -111,10 +114,11 @@ int Run(int steps, const std::string& only) {
       if (i >= 2) {
         seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         cpu_seconds += ProcessCpuSeconds() - cpu_start;
+        ++timed;
       }
     }
-    const double per_step = seconds / steps;
-    const double cpu_per_step = cpu_seconds / steps;
+    const double per_step = seconds / timed;
+    const double cpu_per_step = cpu_seconds / timed;
     std::printf("| %s | %.2fM | %.2fM | %d x %d | %.1f | %.1f | %.0f | %.0f |\n", c.name, total / 1e6,
                 params->numel() / 1e6, c.seq_len, c.micro_batch, per_step * 1e3, cpu_per_step * 1e3,
                 batch.real_tokens / per_step, batch.real_tokens / cpu_per_step);
@@ -127,12 +131,15 @@ int Run(int steps, const std::string& only) {
 }  // namespace tunefleet
 
 int main(int argc, char** argv) {
+  tunefleet::KeepFreedHeapForReuse();  // as the trainer does
   int steps = 10;
+  double min_seconds = 0;  // keep stepping past `steps` until this much is timed
   std::string only;  // one case by key, or all
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--steps") == 0) steps = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--threads") == 0) torch::set_num_threads(std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--min-seconds") == 0) min_seconds = std::atof(argv[i + 1]);
     if (std::strcmp(argv[i], "--case") == 0) only = argv[i + 1];
   }
-  return tunefleet::Run(steps > 0 ? steps : 1, only);
+  return tunefleet::Run(steps > 0 ? steps : 1, min_seconds, only);
 }
