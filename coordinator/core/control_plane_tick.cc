@@ -32,7 +32,7 @@ void ControlPlane::Tick() {
       EndAttempt(*entry, v1::ATTEMPT_END_REASON_WORKER_LOST, absl::StrCat(name, " is lost")).IgnoreError();
     }
   }
-  EndOnVerdicts(gangs_.OverdueFailures(Now()));  // deferred failures whose gang stayed silent
+  EndOnVerdicts(gangs_.OverdueFailures(now));  // deferred failures whose gang stayed silent
   sample_rate_.Prune(now);
   ForgetPastRetention();
   CheckDrains();
